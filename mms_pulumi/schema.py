@@ -1,0 +1,526 @@
+"""Wire format of the MMS API (api-version 2017-06-01-privatepreview) and its validation rules.
+
+This is the one place where JSON keys are spelled: every model uses snake_case Python names
+with camelCase aliases, so ``Model.model_validate({"mimeType": ...})`` and
+``model.model_dump(by_alias=True)`` speak the wire format while the rest of the package
+speaks Python. The emulator, the client and the resources' ``check`` all validate with
+these models, so a rule is written once and a bad input is refused the same way
+everywhere.
+
+Request models (``*Request``) are strict about what MMS documents; response models are
+tolerant (unknown keys ignored, optional fields) so the client can read any answer the
+service gives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel, to_snake
+from pydantic_core import PydanticCustomError
+
+API_VERSION = "2017-06-01-privatepreview"
+
+NAME_MAX_LENGTH = 32
+TAG_MAX_LENGTH = 30
+MODEL_DESCRIPTION_MAX_LENGTH = 200
+MANIFEST_DESCRIPTION_MAX_LENGTH = 512
+
+_NAME_PATTERN = r"^[A-Za-z0-9-]+$"
+_TAG_PATTERN = r"^[A-Za-z0-9]+$"
+
+# Human wording for each pattern, so an error says the rule instead of a regular expression.
+_PATTERN_RULES = {
+    _NAME_PATTERN: "only letters, digits and hyphens",
+    _TAG_PATTERN: "only letters and digits",
+}
+
+
+class RuntimeType(StrEnum):
+    """Base runtime of the image MMS builds (``targetRuntime.runtimeType``)."""
+
+    SPARK_PYTHON = "SparkPython"
+    CNTK_PYTHON = "CNTKPython"
+    SCIKIT_PYTHON = "ScikitPython"
+    TLC = "TLC"
+
+
+class OperationState(StrEnum):
+    """State of an async operation, image build or service deployment."""
+
+    NOT_STARTED = "NotStarted"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the operation has finished and will not change again."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED}
+)
+
+
+class OperationType(StrEnum):
+    """What an async operation builds or deploys."""
+
+    IMAGE = "Image"
+    SERVICE = "Service"
+
+
+def parse_operation_state(value: str) -> OperationState:
+    """Read a state as MMS spells it; the 2017 docs also wrote ``Canceled``."""
+    if value == "Canceled":
+        return OperationState.CANCELLED
+    return OperationState(value)
+
+
+# --- field types ----------------------------------------------------------------------------
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=_NAME_PATTERN)
+]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=TAG_MAX_LENGTH, pattern=_TAG_PATTERN)
+]
+
+
+def parse_kube_config(text: str) -> dict[str, Any]:
+    """Parse a kubeconfig given as YAML or JSON (one line, as the seed asks, or several).
+
+    Raises ``ValueError`` saying what is wrong; never echoes the content, which holds
+    credentials.
+    """
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError("must be a kubeconfig in YAML or JSON; it does not parse") from None
+    if not isinstance(document, dict):
+        raise ValueError("must be a kubeconfig (a YAML or JSON mapping); got a single value")
+    if document.get("kind", "Config") != "Config":
+        raise ValueError("must be a kubeconfig: its 'kind' must be 'Config'")
+    if not {"clusters", "contexts", "users", "current-context"} & document.keys():
+        raise ValueError(
+            "must be a kubeconfig with 'clusters', 'contexts' and 'users'; none was found"
+        )
+    return document
+
+
+def normalize_kube_config(text: str) -> str:
+    """Return the kubeconfig as single-line JSON, the form the seed asks for (newlines stripped)."""
+    return json.dumps(parse_kube_config(text), separators=(",", ":"), sort_keys=True)
+
+
+def _check_kube_config(text: str) -> str:
+    try:
+        parse_kube_config(text)
+    except ValueError as err:
+        raise PydanticCustomError("kube_config", str(err)) from None
+    return text
+
+
+KubeConfig = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_kube_config)]
+
+
+# --- base classes ---------------------------------------------------------------------------
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase aliases, snake_case names accepted too."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        frozen=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body MMS expects, camelCase, with unset optional fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RequestModel(WireModel):
+    """A body sent to MMS, validated by the seed's rules.
+
+    Undocumented keys are ignored rather than refused: the official 2017 clients sent a few
+    (``dataCollection`` on services), and the service accepted them.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ResponseModel(WireModel):
+    """A body MMS answers with; keys this package does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+class RegisterModelRequest(RequestModel):
+    """Body of ``POST models``."""
+
+    name: Name
+    url: NonEmpty
+    mime_type: NonEmpty
+    description: Annotated[str, StringConstraints(max_length=MODEL_DESCRIPTION_MAX_LENGTH)] = ""
+    tags: list[Tag] = Field(default_factory=list)
+    unpack: bool = False
+
+
+class Model(ResponseModel):
+    """A registered model version."""
+
+    id: str
+    name: str
+    version: int
+    url: str
+    mime_type: str | None = None
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    unpack: bool = False
+    created_at: datetime | None = None
+
+
+# --- manifests ------------------------------------------------------------------------------
+
+
+class Asset(RequestModel):
+    """A non-model file of a manifest: the driver program, a schema, a dependency."""
+
+    id: Name
+    url: NonEmpty
+    mime_type: NonEmpty
+    unpack: bool = False
+
+
+class RuntimeProperties(RequestModel):
+    """``targetRuntime.properties``: where the image build finds its dependencies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pip_requirements: NonEmpty | None = None
+    conda_env_file: NonEmpty | None = None
+
+
+class TargetRuntime(RequestModel):
+    """The runtime an image is built on."""
+
+    runtime_type: RuntimeType
+    properties: RuntimeProperties = Field(default_factory=RuntimeProperties)
+
+
+class CreateManifestRequest(RequestModel):
+    """Body of ``POST manifests``."""
+
+    model_ids: Annotated[list[NonEmpty], Field(min_length=1)]
+    model_type: Literal["Registered"]
+    assets: list[Asset]
+    target_runtime: TargetRuntime
+    driver_program: Name | None = None
+    description: Annotated[str, StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH)] = ""
+    # Not in the seed's body, but the official 2017 clients sent it.
+    name: NonEmpty | None = None
+
+
+class Manifest(ResponseModel):
+    """A manifest: models plus the files and runtime needed to build an image."""
+
+    id: str
+    model_ids: list[str]
+    model_type: str = "Registered"
+    assets: list[Asset] = Field(default_factory=list)
+    target_runtime: TargetRuntime
+    driver_program: str | None = None
+    description: str = ""
+    name: str | None = None
+    created_time: datetime | None = None
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+class RegistryInfo(RequestModel):
+    """The container registry an image is pushed to; ``password`` is a secret."""
+
+    user: NonEmpty
+    location: NonEmpty
+    password: NonEmpty
+
+    def __repr__(self) -> str:
+        return f"RegistryInfo(user={self.user!r}, location={self.location!r}, password='***')"
+
+    __str__ = __repr__
+
+
+class CreateImageRequest(RequestModel):
+    """Body of ``POST images``."""
+
+    manifest_id: NonEmpty
+    image_type: Literal["Docker"]
+    registry_info: RegistryInfo
+    description: str = ""
+
+
+class ResponseRegistryInfo(ResponseModel):
+    """``registryInfo`` as MMS echoes it (the seed echoes the password; we never keep it)."""
+
+    user: str | None = None
+    location: str | None = None
+
+
+class Image(ResponseModel):
+    """A container image built from a manifest."""
+
+    id: str
+    image_type: str = "Docker"
+    registry_info: ResponseRegistryInfo | None = None
+    description: str = ""
+    manifest_id: str | None = None
+    created_time: datetime | None = None
+    creation_state: OperationState | None = None
+    image_location: str | None = None
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+class CreateServiceRequest(RequestModel):
+    """Body of ``POST services``; ``kube_config`` is a secret."""
+
+    name: NonEmpty
+    image_id: NonEmpty
+    kube_config: KubeConfig
+    acr_image_pull_secret: NonEmpty
+
+    def __repr__(self) -> str:
+        return (
+            f"CreateServiceRequest(name={self.name!r}, image_id={self.image_id!r}, "
+            f"kube_config='***', acr_image_pull_secret={self.acr_image_pull_secret!r})"
+        )
+
+    __str__ = __repr__
+
+
+class UpdateServiceRequest(RequestModel):
+    """Body of ``PUT services/{id}``.
+
+    The seed documents ``manifestId`` and ``acrImagePullSecret``; the official clients sent
+    ``imageId`` instead of ``manifestId``. Either identifies what to roll to.
+    """
+
+    acr_image_pull_secret: NonEmpty
+    manifest_id: NonEmpty | None = None
+    image_id: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _names_a_target(self) -> UpdateServiceRequest:
+        if self.manifest_id is None and self.image_id is None:
+            raise PydanticCustomError(
+                "missing_target", "give manifestId (as the seed documents) or imageId"
+            )
+        return self
+
+
+class Service(ResponseModel):
+    """A deployed web service."""
+
+    id: str
+    name: str
+    image_id: str | None = None
+    state: OperationState | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    manifest_id: str | None = None
+    acr_image_pull_secret: str | None = None
+    scoring_uri: str | None = None
+
+
+# --- operations and errors ------------------------------------------------------------------
+
+
+class ErrorDetail(ResponseModel):
+    """One item of ``details`` in an error body."""
+
+    code: str = ""
+    message: str = ""
+
+
+class ErrorBody(ResponseModel):
+    """The seed's error shape: ``{code, message, statusCode, details}``."""
+
+    code: str = ""
+    message: str = ""
+    status_code: int | None = None
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class Operation(ResponseModel):
+    """An async operation (image build, service create or update)."""
+
+    id: str
+    state: OperationState
+    operation_type: OperationType | None = None
+    resource_location: str | None = None
+    created_time: datetime | None = None
+    end_time: datetime | None = None
+    error: ErrorBody | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_canceled(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("state") == "Canceled":
+            return {**data, "state": OperationState.CANCELLED.value}
+        return data
+
+    @property
+    def resource_id(self) -> str | None:
+        """Id of the resource the operation created or updated (last path segment)."""
+        if not self.resource_location:
+            return None
+        return self.resource_location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+# --- turning validation errors into field problems ------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field: where it is and which rule it broke, in words a person can act on."""
+
+    path: tuple[str | int, ...]
+    rule: str
+
+    def wire_path(self) -> str:
+        """The field as MMS spells it, e.g. ``registryInfo.password`` or ``assets[0].id``."""
+        return _format_path(self.path, to_camel)
+
+    def python_path(self) -> str:
+        """The field as this package spells it, e.g. ``registry_info.password``."""
+        return _format_path(self.path, to_snake)
+
+
+def _format_path(path: tuple[str | int, ...], convert: Any) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + convert(part)
+    return text or "(body)"
+
+
+def _rule_for(error: Mapping[str, Any]) -> str:
+    """Say in words which rule a pydantic error stands for."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not accepted here; the allowed keys are pipRequirements and condaEnvFile"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_pattern_mismatch":
+        return f"must contain {_PATTERN_RULES.get(ctx['pattern'], 'a valid value')}"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} item(s)"
+    if kind in ("literal_error", "enum"):
+        return f"must be {ctx['expected']}"
+    if kind == "string_type":
+        return "must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("list_type", "tuple_type"):
+        return "must be a list"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "must be an object"
+    # Custom errors already carry a sentence written for people.
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def problems_from(error: ValidationError) -> list[FieldProblem]:
+    """Every invalid field of a failed validation, one problem each, in input order."""
+    problems: list[FieldProblem] = []
+    seen: set[tuple[str | int, ...]] = set()
+    for item in error.errors(include_url=False, include_input=False):
+        path = tuple(item["loc"])
+        # An enum-valued field reports once per union branch; keep the first.
+        if path in seen:
+            continue
+        seen.add(path)
+        problems.append(FieldProblem(path=path, rule=_rule_for(item)))
+    return problems
+
+
+RequestT = TypeVar("RequestT", bound=RequestModel)
+
+
+def validate_request(
+    model: type[RequestT], body: Any
+) -> tuple[RequestT | None, list[FieldProblem]]:
+    """Validate a request body; return the model, or ``None`` and every problem found."""
+    if not isinstance(body, Mapping):
+        return None, [FieldProblem(path=(), rule="must be a JSON object")]
+    try:
+        return model.model_validate(body), []
+    except ValidationError as err:
+        return None, problems_from(err)
+
+
+__all__ = [
+    "API_VERSION",
+    "Asset",
+    "CreateImageRequest",
+    "CreateManifestRequest",
+    "CreateServiceRequest",
+    "ErrorBody",
+    "ErrorDetail",
+    "FieldProblem",
+    "Image",
+    "Manifest",
+    "Model",
+    "Operation",
+    "OperationState",
+    "OperationType",
+    "RegisterModelRequest",
+    "RegistryInfo",
+    "RuntimeProperties",
+    "RuntimeType",
+    "Service",
+    "TargetRuntime",
+    "UpdateServiceRequest",
+    "normalize_kube_config",
+    "parse_kube_config",
+    "parse_operation_state",
+    "problems_from",
+    "validate_request",
+]
+
+# Keep the compiled patterns honest: a typo in a pattern would silently accept everything.
+assert re.fullmatch(_NAME_PATTERN, "churn-model-01")
+assert not re.fullmatch(_TAG_PATTERN, "bad tag")
