@@ -1,0 +1,197 @@
+"""Where a resource lives: endpoint, subscription, resource group, hosting account, api version.
+
+An account is resolved once, in the Pulumi program, from (first match wins) a resource's
+``account=`` argument, stack config ``mms:*`` and the ``MMS_*`` environment variables. It is
+then an ordinary input of every resource, so it is recorded in state: moving a resource to
+another account shows as a replacement in preview, and a delete always goes to the account
+the object lives in. With no endpoint configured anywhere, resources use the local
+emulator, started on demand and reused when it is already running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mms_pulumi.schema import API_VERSION
+
+CONFIG_NAMESPACE = "mms"
+
+# Stack config key (without the namespace) → environment fallback.
+ENV_FALLBACKS = {
+    "endpoint": "MMS_ENDPOINT",
+    "subscriptionId": "MMS_SUBSCRIPTION_ID",
+    "resourceGroup": "MMS_RESOURCE_GROUP",
+    "hostingAccount": "MMS_HOSTING_ACCOUNT",
+    "apiVersion": "MMS_API_VERSION",
+}
+
+# The value of ``mms:endpoint`` (or ``MMS_ENDPOINT``) that asks for the local emulator.
+EMULATOR_ENDPOINT = "emulator"
+
+# The emulator's account: any values work there; these make its paths readable.
+EMULATOR_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+EMULATOR_RESOURCE_GROUP = "local"
+EMULATOR_HOSTING_ACCOUNT = "local"
+EMULATOR_DEFAULT_PORT = 5080
+EMULATOR_DEFAULT_DATA_DIR = ".mms-emulator"
+EMULATOR_DEFAULT_OPERATION_SECONDS = 2.0
+
+
+class AccountError(ValueError):
+    """The account is incomplete or malformed; the message names the setting to fix."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One MMS hosting account: the scope every model, manifest, image and service lives in."""
+
+    endpoint: str
+    subscription_id: str
+    resource_group: str
+    hosting_account: str
+    api_version: str = API_VERSION
+
+    def to_props(self) -> dict[str, str]:
+        """The account as a resource input (plain strings, stable key order)."""
+        return asdict(self)
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> Account:
+        """Rebuild an account recorded in a resource's inputs or outputs."""
+        names = {f.name for f in fields(cls)}
+        values = {key: str(value) for key, value in props.items() if key in names}
+        missing = sorted(names - values.keys() - {"api_version"})
+        if missing:
+            raise AccountError(f"account is missing {', '.join(missing)}")
+        return cls(**values)
+
+    def describe(self) -> str:
+        """A short human label, e.g. ``local/local at http://127.0.0.1:5080``."""
+        return f"{self.resource_group}/{self.hosting_account} at {self.endpoint}"
+
+
+@dataclass(frozen=True)
+class AccountArgs:
+    """A per-resource ``account=`` override; unset fields fall back to stack config."""
+
+    endpoint: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    hosting_account: str | None = None
+    api_version: str | None = None
+
+
+def account_problems(account: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem with an account's fields as (field, rule); empty when it is usable."""
+    problems: list[tuple[str, str]] = []
+    for field in fields(Account):
+        value = account.get(field.name)
+        if field.name == "api_version" and value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            problems.append((field.name, "is required: set it with " + _setting_hint(field.name)))
+    endpoint = account.get("endpoint")
+    if isinstance(endpoint, str) and endpoint.strip():
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(
+                (
+                    "endpoint",
+                    "must be an http(s) URL such as https://eastus2.modelmanagement"
+                    ".azureml.net, or 'emulator' for the local emulator",
+                )
+            )
+    return problems
+
+
+def _setting_hint(field_name: str) -> str:
+    camel = {
+        "endpoint": "endpoint",
+        "subscription_id": "subscriptionId",
+        "resource_group": "resourceGroup",
+        "hosting_account": "hostingAccount",
+        "api_version": "apiVersion",
+    }[field_name]
+    return f"`pulumi config set mms:{camel} ...`, {ENV_FALLBACKS[camel]} or account={{...}}"
+
+
+def resolve_account(
+    override: AccountArgs | Mapping[str, Any] | None,
+    config: Mapping[str, str | None],
+    environ: Mapping[str, str] | None = None,
+    *,
+    project_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Resolve the account a resource lives in; pure apart from starting the emulator.
+
+    ``config`` maps stack config keys without the namespace (``endpoint``,
+    ``subscriptionId`` …) to values. Returns the account as resource input props; values
+    may be Pulumi Outputs when the override holds them. Raises ``AccountError`` when an
+    explicit endpoint is given without the rest of the account.
+    """
+    env = os.environ if environ is None else environ
+    given = _override_values(override)
+
+    def setting(field_name: str, key: str) -> Any:
+        if given.get(field_name) is not None:
+            return given[field_name]
+        if config.get(key):
+            return config[key]
+        return env.get(ENV_FALLBACKS[key]) or None
+
+    endpoint = setting("endpoint", "endpoint")
+    if endpoint is None or endpoint == EMULATOR_ENDPOINT:
+        base_url = start_local_emulator(config, project_dir or Path.cwd())
+        return Account(
+            endpoint=base_url,
+            subscription_id=setting("subscription_id", "subscriptionId")
+            or EMULATOR_SUBSCRIPTION_ID,
+            resource_group=setting("resource_group", "resourceGroup") or EMULATOR_RESOURCE_GROUP,
+            hosting_account=setting("hosting_account", "hostingAccount")
+            or EMULATOR_HOSTING_ACCOUNT,
+            api_version=setting("api_version", "apiVersion") or API_VERSION,
+        ).to_props()
+    return {
+        "endpoint": endpoint,
+        "subscription_id": setting("subscription_id", "subscriptionId"),
+        "resource_group": setting("resource_group", "resourceGroup"),
+        "hosting_account": setting("hosting_account", "hostingAccount"),
+        "api_version": setting("api_version", "apiVersion") or API_VERSION,
+    }
+
+
+def _override_values(override: AccountArgs | Mapping[str, Any] | None) -> dict[str, Any]:
+    if override is None:
+        return {}
+    if isinstance(override, AccountArgs):
+        return {k: v for k, v in asdict(override).items() if v is not None}
+    allowed = {f.name for f in fields(AccountArgs)}
+    unknown = sorted(set(override) - allowed)
+    if unknown:
+        raise AccountError(
+            f"account has unknown key(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    return {k: v for k, v in override.items() if v is not None}
+
+
+def start_local_emulator(config: Mapping[str, str | None], project_dir: Path) -> str:
+    """Start the local emulator for this project, or reuse the one already running.
+
+    Settings: ``mms:emulatorPort`` (default 5080), ``mms:emulatorDataDir`` (default
+    ``.mms-emulator`` in the project) and ``mms:emulatorOperationSeconds`` (default 2).
+    """
+    # Imported here: only programs that use the emulator pay for it, never the plugin.
+    from mms_pulumi.emulator.process import ensure_emulator
+
+    port = int(config.get("emulatorPort") or EMULATOR_DEFAULT_PORT)
+    data_dir = Path(config.get("emulatorDataDir") or EMULATOR_DEFAULT_DATA_DIR)
+    if not data_dir.is_absolute():
+        data_dir = project_dir / data_dir
+    seconds = float(config.get("emulatorOperationSeconds") or EMULATOR_DEFAULT_OPERATION_SECONDS)
+    return ensure_emulator(data_dir, port=port, operation_seconds=seconds)

@@ -1,0 +1,247 @@
+"""What the four providers share: settings from stack config, one client per account, check.
+
+A provider object is pickled into every resource's state (``__provider``), so it holds no
+data at all: its class lives in this package and is pickled by reference, which keeps the
+pickle byte-identical across runs and hash seeds. Everything a provider learns at run
+time (the token, the operation timeout) comes from ``configure`` and lives in this
+process only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import pulumi.dynamic as dynamic
+from pydantic import BaseModel
+
+from mms_pulumi.account import Account, account_problems
+from mms_pulumi.resources._fields import (
+    DiffPlan,
+    FieldSpec,
+    plan_diff,
+    python_parts,
+    under_unknown,
+    unknown_keys,
+    with_defaults,
+)
+from mms_pulumi.schema import FieldProblem, Operation, RequestModel, validate_request
+
+if TYPE_CHECKING:
+    from mms_pulumi.client import MmsClient
+
+# Marks the props of a ``.get`` so ``read`` can tell a lookup (missing object = error) from a
+# refresh (missing object = deleted).
+LOOKUP_KEY = "lookup_by_id"
+
+# How long create and update wait for an MMS operation unless mms:operationTimeout says.
+DEFAULT_OPERATION_TIMEOUT = 1800.0
+
+# The token used for a local emulator when none is configured: it accepts any bearer token.
+EMULATOR_TOKEN = "local-emulator"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Run-time settings read from stack config by ``configure``; never pickled."""
+
+    token: str | None = None
+    operation_timeout: float = DEFAULT_OPERATION_TIMEOUT
+
+
+T = TypeVar("T")
+
+_clients: dict[tuple[Account, str | None], MmsClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(account: Account, token: str | None) -> MmsClient:
+    """The process-wide client of an account, created on first use and shared by all threads."""
+    key = (account, token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            from mms_pulumi.client import MmsClient
+
+            credential = token
+            if credential is None and is_loopback(account.endpoint):
+                credential = _local_token()
+            client = MmsClient(
+                account.endpoint,
+                account.subscription_id,
+                account.resource_group,
+                account.hosting_account,
+                credential,
+                api_version=account.api_version,
+            )
+            _clients[key] = client
+        return client
+
+
+def _local_token() -> str:
+    import os
+
+    return os.environ.get("MMS_TOKEN") or EMULATOR_TOKEN
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether an endpoint is on this machine (the local emulator)."""
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def say(message: str) -> None:
+    """Print one line for the person running Pulumi (the CLI shows the plugin's stdout)."""
+    print(f"mms: {message}", file=sys.stdout, flush=True)
+
+
+class MmsProvider(dynamic.ResourceProvider):
+    """Base of the four providers: configure, check against the shared schema, explicit diff."""
+
+    # The pickle holds no secrets, so it need not be encrypted into every resource's state.
+    serialize_as_secret_always = False
+
+    kind: ClassVar[str]
+    request_model: ClassVar[type[RequestModel]]
+    fields: ClassVar[Sequence[FieldSpec]]
+    # Wire fields with one allowed value, sent on every request rather than taken as inputs.
+    fixed_wire: ClassVar[Mapping[str, Any]] = {}
+    # Fields whose replacement must delete first because the new object takes a unique name.
+    replace_in_place: ClassVar[tuple[str, ...]] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Run-time settings (the token among them) must never reach the pickle in state.
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        # Older pickles may carry attributes; this class keeps none.
+        del state
+
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        """Read ``mms:token`` and ``mms:operationTimeout`` from stack config."""
+        timeout = req.config.get("mms:operationTimeout")
+        self._settings = ProviderSettings(
+            token=req.config.get("mms:token") or None,
+            operation_timeout=float(timeout) if timeout else DEFAULT_OPERATION_TIMEOUT,
+        )
+
+    @property
+    def settings(self) -> ProviderSettings:
+        """Settings from ``configure``, or defaults when the engine did not configure us."""
+        return getattr(self, "_settings", ProviderSettings())
+
+    def client(self, props: Mapping[str, Any]) -> MmsClient:
+        """The client of the account a resource's props record."""
+        return client_for(Account.from_props(props["account"]), self.settings.token)
+
+    def fetch(self, id_: str, props: Mapping[str, Any], getter: Callable[[str], T]) -> T | None:
+        """Get a live object; ``None`` when it is gone, an error when a ``.get`` names none."""
+        from mms_pulumi.errors import NotFoundError
+
+        try:
+            return getter(id_)
+        except NotFoundError:
+            if props.get(LOOKUP_KEY):
+                account = Account.from_props(props["account"]).describe()
+                raise LookupError(
+                    f"no {self.kind} with id {id_} in {account}; check the id and the account"
+                ) from None
+            return None
+
+    # --- check -------------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Validate every input with the shared schema; one failure per bad field."""
+        inputs = with_defaults(self.fields, {k: v for k, v in news.items() if k != "__provider"})
+        inputs = self.normalize(inputs)
+        problems = [
+            problem
+            for problem in self.problems(inputs)
+            if not under_unknown(inputs, python_parts(problem))
+        ]
+        failures = []
+        for problem in problems:
+            path = FieldProblem(python_parts(problem), problem.rule).python_path()
+            failures.append(dynamic.CheckFailure(path, f"{self.kind} {path} {problem.rule}"))
+        return dynamic.CheckResult(inputs, failures)
+
+    def normalize(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Bring known inputs into the form MMS requires; subclasses extend."""
+        return inputs
+
+    def problems(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
+        """Every rule the inputs break: the wire schema, unknown keys, the account."""
+        body = {**wire_inputs(self.request_model, inputs), **self.fixed_wire}
+        # Typos first: "not a known field; allowed: ..." reads better than the wire's wording.
+        problems = unknown_keys(self.request_model, body)
+        _, wire_problems = validate_request(self.request_model, body)
+        reported = {problem.path for problem in problems}
+        problems += [problem for problem in wire_problems if problem.path not in reported]
+        account = inputs.get("account")
+        if isinstance(account, Mapping):
+            problems += [
+                FieldProblem(("account", name), rule) for name, rule in account_problems(account)
+            ]
+        elif account is not None:
+            problems.append(FieldProblem(("account",), "must be an object"))
+        return problems
+
+    # --- diff --------------------------------------------------------------------------------
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        """Explicit per-field diff; never leaves the decision to the engine."""
+        plan = self.plan(olds, news)
+        return dynamic.DiffResult(
+            changes=plan.changes,
+            replaces=list(plan.replaces),
+            stables=[],
+            delete_before_replace=plan.delete_before_replace,
+        )
+
+    def plan(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffPlan:
+        """The pure diff decision (separated for tests)."""
+        return plan_diff(self.fields, olds, news, replace_in_place=self.replace_in_place)
+
+
+def wire_inputs(model: type[BaseModel], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The props that are fields of a wire request model."""
+    return {name: props[name] for name in model.model_fields if name in props}
+
+
+def wire_request(provider: MmsProvider, props: Mapping[str, Any]) -> Any:
+    """The provider's wire request built from checked inputs."""
+    body = {**wire_inputs(provider.request_model, props), **provider.fixed_wire}
+    return provider.request_model.model_validate(body)
+
+
+def inputs_of(specs: Sequence[FieldSpec], props: Mapping[str, Any]) -> dict[str, Any]:
+    """The input-shaped subset of a resource's props."""
+    return {spec.name: props[spec.name] for spec in specs if spec.name in props}
+
+
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as ISO-8601 UTC text, the form outputs carry."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def progress_printer(kind: str, label: str) -> Callable[[Any, Any, Operation], None]:
+    """A progress callback printing one line per observed operation state change."""
+
+    def report(old: Any, new: Any, operation: Operation) -> None:
+        before = f"{old} → " if old else ""
+        say(f"{kind} {label}: operation {operation.id} {before}{new}")
+
+    return report

@@ -1,0 +1,97 @@
+"""Program-side plumbing shared by the four resource classes: props, secrets, lookups."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from mms_pulumi.account import CONFIG_NAMESPACE, AccountArgs, resolve_account
+from mms_pulumi.resources._base import LOOKUP_KEY, MmsProvider
+from mms_pulumi.resources._fields import to_props
+
+_ACCOUNT_CONFIG_KEYS = (
+    "endpoint",
+    "subscriptionId",
+    "resourceGroup",
+    "hostingAccount",
+    "apiVersion",
+    "emulatorPort",
+    "emulatorDataDir",
+    "emulatorOperationSeconds",
+)
+
+AccountInput = AccountArgs | Mapping[str, Any] | None
+ResourceT = TypeVar("ResourceT", bound=dynamic.Resource)
+
+
+def _stack_config() -> dict[str, str | None]:
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    return {key: config.get(key) for key in _ACCOUNT_CONFIG_KEYS}
+
+
+@functools.cache
+def _default_account() -> dict[str, Any]:
+    # Resolved once per program run: the local emulator, when used, is started only once.
+    return resolve_account(None, _stack_config())
+
+
+def account_props(account: AccountInput) -> dict[str, Any]:
+    """The account a resource lives in, as recorded in its inputs."""
+    if account is None:
+        return dict(_default_account())
+    return resolve_account(account, _stack_config())
+
+
+def build_props(
+    inputs: Mapping[str, Any],
+    outputs: Iterable[str],
+    account: AccountInput,
+    secrets: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Resource props: inputs as plain data, secrets wrapped, outputs declared as ``None``."""
+    props = {key: to_props(value) for key, value in inputs.items() if value is not None}
+    for key in secrets:
+        if key in props:
+            # Secret in state and outputs even when the program passed a plain value.
+            props[key] = pulumi.Output.secret(props[key])
+    props["account"] = account_props(account)
+    for key in outputs:
+        props.setdefault(key, None)
+    return props
+
+
+def secret_options(
+    opts: pulumi.ResourceOptions | None, secrets: Iterable[str]
+) -> pulumi.ResourceOptions:
+    """Resource options that keep the secret outputs secret, merged with the caller's."""
+    ours = pulumi.ResourceOptions(additional_secret_outputs=list(secrets))
+    return pulumi.ResourceOptions.merge(ours, opts)
+
+
+def lookup(
+    cls: type[ResourceT],
+    provider: MmsProvider,
+    resource_name: str,
+    id: pulumi.Input[str],
+    fields: Iterable[str],
+    opts: pulumi.ResourceOptions | None,
+    account: AccountInput,
+    secrets: Iterable[str] = (),
+) -> ResourceT:
+    """Read an existing object by id into a resource of ``cls`` (``Model.get`` and friends)."""
+    props: dict[str, Any] = dict.fromkeys(fields)
+    props["account"] = account_props(account)
+    props[LOOKUP_KEY] = True
+    resource = cls.__new__(cls)
+    dynamic.Resource.__init__(
+        resource,
+        provider,
+        resource_name,
+        props,
+        pulumi.ResourceOptions.merge(secret_options(opts, secrets), pulumi.ResourceOptions(id=id)),
+    )
+    return resource

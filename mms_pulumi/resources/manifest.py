@@ -1,0 +1,207 @@
+"""``Manifest``: the models, driver program, assets and runtime an image is built from.
+
+Manifests are immutable and have no delete in MMS: any change creates a new manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+from pydantic import BaseModel, ValidationError
+
+from mms_pulumi.resources._base import MmsProvider, inputs_of, iso, say, wire_request
+from mms_pulumi.resources._fields import FieldSpec, contains_unknown, unknown_keys
+from mms_pulumi.resources._resource import AccountInput, build_props, lookup
+from mms_pulumi.schema import (
+    Asset,
+    CreateManifestRequest,
+    FieldProblem,
+    TargetRuntime,
+)
+from mms_pulumi.schema import (
+    Manifest as WireManifest,
+)
+
+FIELDS = (
+    FieldSpec("model_ids"),
+    FieldSpec("assets"),
+    FieldSpec("target_runtime"),
+    FieldSpec("driver_program", default=None),
+    FieldSpec("description", default=""),
+    FieldSpec("name", default=None),
+    FieldSpec("account"),
+)
+OUTPUTS = ("created_time",)
+MODEL_TYPE = "Registered"
+
+
+@dataclass(frozen=True)
+class AssetArgs:
+    """A file the image needs besides the models: the driver program, a schema, a dependency."""
+
+    id: pulumi.Input[str]
+    url: pulumi.Input[str]
+    mime_type: pulumi.Input[str]
+    unpack: pulumi.Input[bool] | None = None
+
+
+@dataclass(frozen=True)
+class RuntimePropertiesArgs:
+    """Where the image build finds its dependencies: URLs of a pip or conda file."""
+
+    pip_requirements: pulumi.Input[str] | None = None
+    conda_env_file: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class TargetRuntimeArgs:
+    """The runtime the image is built on: SparkPython, CNTKPython, ScikitPython or TLC."""
+
+    runtime_type: pulumi.Input[str]
+    properties: RuntimePropertiesArgs | Mapping[str, Any] | None = None
+
+
+def _canonical(model: type[BaseModel], value: Any) -> Any:
+    """A fully known nested input in canonical form (defaults filled); anything else as is."""
+    if contains_unknown(value) or not isinstance(value, Mapping) or unknown_keys(model, value):
+        return value
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError:
+        return value
+    return parsed.model_dump(mode="json", by_alias=False, exclude_none=True)
+
+
+class ManifestProvider(MmsProvider):
+    """Creates manifests; every change is a new manifest."""
+
+    kind = "manifest"
+    request_model = CreateManifestRequest
+    fields = FIELDS
+    fixed_wire = {"model_type": MODEL_TYPE}
+
+    def normalize(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Fill nested defaults so recorded state and live reads compare equal."""
+        assets = inputs.get("assets")
+        if isinstance(assets, list):
+            inputs["assets"] = [_canonical(Asset, asset) for asset in assets]
+        inputs["target_runtime"] = _canonical(TargetRuntime, inputs.get("target_runtime"))
+        if inputs["target_runtime"] is None:
+            del inputs["target_runtime"]
+        return inputs
+
+    def problems(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
+        """The wire rules, plus: the driver program must be one of the assets."""
+        problems = super().problems(inputs)
+        driver, assets = inputs.get("driver_program"), inputs.get("assets")
+        if isinstance(driver, str) and isinstance(assets, list) and not contains_unknown(assets):
+            ids = [asset.get("id") for asset in assets if isinstance(asset, Mapping)]
+            if driver not in ids:
+                listed = ", ".join(repr(i) for i in ids) or "none"
+                problems.append(
+                    FieldProblem(
+                        ("driver_program",),
+                        f"must be the id of one of the assets (got {driver!r}; assets: {listed})",
+                    )
+                )
+        return problems
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Create the manifest; MMS checks that every model id is registered in the account."""
+        manifest = self.client(props).create_manifest(wire_request(self, props))
+        return dynamic.CreateResult(manifest.id, self._outputs(props, manifest))
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """Fetch the live manifest; a vanished one reads as deleted."""
+        manifest = self.fetch(id_, props, self.client(props).get_manifest)
+        if manifest is None:
+            return dynamic.ReadResult(id_="", outs={})
+        live = self.normalize(
+            {
+                "model_ids": list(manifest.model_ids),
+                "assets": [a.model_dump(mode="json", by_alias=False) for a in manifest.assets],
+                "target_runtime": manifest.target_runtime.model_dump(mode="json", by_alias=False),
+                "driver_program": manifest.driver_program,
+                "description": manifest.description,
+                "name": manifest.name,
+                "account": props["account"],
+            }
+        )
+        live = {key: value for key, value in live.items() if value is not None}
+        return dynamic.ReadResult(id_, self._outputs(live, manifest), inputs_of(FIELDS, live))
+
+    def update(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> dynamic.UpdateResult:
+        """Never called: every manifest input replaces (``diff`` says so)."""
+        raise RuntimeError("a manifest cannot change in place; a changed input creates a new one")
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """MMS has no delete for manifests: it stays in the account; say so."""
+        say(f"manifest {id_} stays in the account: MMS has no delete for manifests")
+
+    @staticmethod
+    def _outputs(inputs: Mapping[str, Any], manifest: WireManifest) -> dict[str, Any]:
+        return {**inputs_of(FIELDS, inputs), "created_time": iso(manifest.created_time)}
+
+
+class Manifest(dynamic.Resource, module="mms", name="Manifest"):
+    """An MMS manifest: registered models plus the driver program and assets that serve them."""
+
+    model_ids: pulumi.Output[list[str]]
+    assets: pulumi.Output[list[dict[str, Any]]]
+    target_runtime: pulumi.Output[dict[str, Any]]
+    driver_program: pulumi.Output[str | None]
+    description: pulumi.Output[str]
+    name: pulumi.Output[str | None]
+    account: pulumi.Output[dict[str, str]]
+    created_time: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        model_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+        assets: pulumi.Input[Sequence[AssetArgs | Mapping[str, Any]]],
+        target_runtime: TargetRuntimeArgs | Mapping[str, Any],
+        driver_program: pulumi.Input[str] | None = None,
+        description: pulumi.Input[str] | None = None,
+        name: pulumi.Input[str] | None = None,
+        account: AccountInput = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Create a manifest; ``driver_program`` is the id of the asset holding ``score.py``."""
+        inputs = {
+            "model_ids": model_ids,
+            "assets": assets,
+            "target_runtime": target_runtime,
+            "driver_program": driver_program,
+            "description": description,
+            "name": name,
+        }
+        props = build_props(inputs, OUTPUTS, account)
+        super().__init__(ManifestProvider(), resource_name, props, opts)
+
+    @staticmethod
+    def get(
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+        account: AccountInput = None,
+    ) -> Manifest:
+        """Read an existing manifest by id (it is never deleted by this stack)."""
+        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
+        return lookup(Manifest, ManifestProvider(), resource_name, id, fields, opts, account)
+
+
+__all__ = [
+    "AssetArgs",
+    "Manifest",
+    "ManifestProvider",
+    "RuntimePropertiesArgs",
+    "TargetRuntimeArgs",
+]

@@ -1,0 +1,135 @@
+"""``Model``: a registered model version.
+
+MMS models are immutable and have no delete: any input change registers a new version
+(a replacement), and deleting the resource leaves the registration in the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from mms_pulumi.resources._base import MmsProvider, inputs_of, iso, say, wire_request
+from mms_pulumi.resources._fields import FieldSpec, OnChange
+from mms_pulumi.resources._resource import AccountInput, build_props, lookup
+from mms_pulumi.schema import Model as WireModel
+from mms_pulumi.schema import RegisterModelRequest
+
+FIELDS = (
+    FieldSpec("name"),
+    FieldSpec("url"),
+    FieldSpec("mime_type"),
+    FieldSpec("description", default=""),
+    FieldSpec("tags", default=[]),
+    FieldSpec("unpack", default=False),
+    FieldSpec("account", OnChange.REPLACE),
+)
+OUTPUTS = ("version", "created_at")
+
+
+class ModelProvider(MmsProvider):
+    """Registers models; every change is a new registration (a new version and id)."""
+
+    kind = "model"
+    request_model = RegisterModelRequest
+    fields = FIELDS
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Register the model and return its id, version and creation time."""
+        request = wire_request(self, props)
+        model = self.client(props).register_model(request)
+        return dynamic.CreateResult(model.id, self._outputs(props, model))
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """Fetch the live registration; a vanished one reads as deleted."""
+        model = self.fetch(id_, props, self.client(props).get_model)
+        if model is None:
+            return dynamic.ReadResult(id_="", outs={})
+        live = {
+            "name": model.name,
+            "url": model.url,
+            "mime_type": model.mime_type,
+            "description": model.description,
+            "tags": list(model.tags),
+            "unpack": model.unpack,
+            "account": props["account"],
+        }
+        return dynamic.ReadResult(id_, self._outputs(live, model), inputs_of(FIELDS, live))
+
+    def update(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> dynamic.UpdateResult:
+        """Never called: every model input replaces (``diff`` says so)."""
+        raise RuntimeError("a model cannot change in place; a changed input registers a new one")
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """MMS has no delete for models: the registration stays; say so."""
+        say(
+            f"model {props.get('name')} version {props.get('version')} ({id_}) stays registered: "
+            "MMS has no delete for models"
+        )
+
+    @staticmethod
+    def _outputs(inputs: Mapping[str, Any], model: WireModel) -> dict[str, Any]:
+        return {
+            **inputs_of(FIELDS, inputs),
+            "version": model.version,
+            "created_at": iso(model.created_at),
+        }
+
+
+class Model(dynamic.Resource, module="mms", name="Model"):
+    """A model registered in MMS: ``version`` counts registrations of the same name."""
+
+    name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    mime_type: pulumi.Output[str]
+    description: pulumi.Output[str]
+    tags: pulumi.Output[list[str]]
+    unpack: pulumi.Output[bool]
+    account: pulumi.Output[dict[str, str]]
+    version: pulumi.Output[int]
+    created_at: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        url: pulumi.Input[str],
+        mime_type: pulumi.Input[str],
+        description: pulumi.Input[str] | None = None,
+        tags: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        unpack: pulumi.Input[bool] | None = None,
+        account: AccountInput = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Register a model from ``url`` (``file://``, ``http://`` or ``https://``)."""
+        inputs = {
+            "name": name,
+            "url": url,
+            "mime_type": mime_type,
+            "description": description,
+            "tags": tags,
+            "unpack": unpack,
+        }
+        super().__init__(
+            ModelProvider(), resource_name, build_props(inputs, OUTPUTS, account), opts
+        )
+
+    @staticmethod
+    def get(
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+        account: AccountInput = None,
+    ) -> Model:
+        """Read an existing model registration by id (it is never deleted by this stack)."""
+        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
+        return lookup(Model, ModelProvider(), resource_name, id, fields, opts, account)
+
+
+__all__ = ["Model", "ModelProvider"]
