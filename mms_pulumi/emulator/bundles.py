@@ -1,0 +1,215 @@
+"""Image bundles: fetch a manifest's files, unpack archives safely, store by content.
+
+A bundle is the emulator's stand-in for a Docker image: one directory holding every model
+and asset file by its URL's file name (archives marked ``unpack`` are expanded in place),
+which is the working directory the scoring process runs in. Bundles are content-addressed
+(``bundles/<sha256>``), so identical inputs share one directory.
+
+Everything that can fail raises ``BundleError`` whose message says which file and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+# Limits that keep a hostile or broken manifest from filling the disk.
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+MAX_ARCHIVE_ENTRIES = 20_000
+FETCH_TIMEOUT_SECONDS = 30.0
+_CHUNK = 1024 * 1024
+
+
+class BundleError(Exception):
+    """A file of the manifest could not be fetched, unpacked or used; the message says which."""
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file going into a bundle: where it comes from and whether to unpack it."""
+
+    label: str  # e.g. "model churn (id …)" or "asset score", for error messages
+    url: str
+    unpack: bool = False
+
+
+def file_name_of(url: str) -> str:
+    """The file name a URL's content gets inside the bundle."""
+    path = urllib.parse.urlsplit(url).path
+    name = PurePosixPath(urllib.parse.unquote(path)).name
+    if not name or name in (".", ".."):
+        raise BundleError(f"{url}: the URL names no file")
+    return name
+
+
+def fetch(url: str, target: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
+    """Copy a ``file://``, ``http://`` or ``https://`` URL to ``target``, streaming."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("file", "http", "https"):
+        raise BundleError(f"{url}: unsupported URL scheme {scheme!r}; use file, http or https")
+    try:
+        if scheme == "file":
+            source_path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+            if not source_path.is_file():
+                raise BundleError(f"{url}: no such file")
+            with source_path.open("rb") as source:
+                _copy_limited(source, target, url, max_bytes)
+            return
+        request = urllib.request.Request(url, headers={"User-Agent": "mms-emulator"})
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+            _copy_limited(response, target, url, max_bytes)
+    except urllib.error.HTTPError as err:
+        raise BundleError(f"{url}: the server answered HTTP {err.code} {err.reason}") from None
+    except urllib.error.URLError as err:
+        raise BundleError(f"{url}: could not be reached ({err.reason})") from None
+    except TimeoutError:
+        raise BundleError(f"{url}: timed out after {FETCH_TIMEOUT_SECONDS:.0f} s") from None
+    except PermissionError:
+        raise BundleError(f"{url}: permission denied") from None
+    except OSError as err:
+        raise BundleError(f"{url}: {err.strerror or err}") from None
+
+
+def _copy_limited(source: object, target: Path, url: str, max_bytes: int) -> None:
+    read = source.read  # type: ignore[attr-defined]
+    copied = 0
+    with target.open("wb") as out:
+        while chunk := read(_CHUNK):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise BundleError(f"{url}: larger than the {max_bytes // (1024 * 1024)} MiB limit")
+            out.write(chunk)
+
+
+def unpack(archive: Path, destination: Path, *, label: str) -> None:
+    """Expand a zip or tar(.gz) archive into ``destination``, refusing anything unsafe.
+
+    Refused: entries with absolute paths or ``..`` that would land outside the destination,
+    links (symbolic or hard) pointing outside it, device files, and archives whose expanded
+    size or entry count is over the limits.
+    """
+    if zipfile.is_zipfile(archive):
+        _unpack_zip(archive, destination, label)
+    elif tarfile.is_tarfile(archive):
+        _unpack_tar(archive, destination, label)
+    else:
+        raise BundleError(f"{label}: marked unpack but is not a zip or tar(.gz) archive")
+
+
+def _inside(destination: Path, member: str, label: str) -> Path:
+    target = (destination / member).resolve()
+    root = destination.resolve()
+    if member.startswith(("/", "\\")) or (target != root and root not in target.parents):
+        raise BundleError(f"{label}: archive entry {member!r} escapes the target directory")
+    return target
+
+
+def _check_totals(sizes: Iterable[int], count: int, label: str) -> None:
+    if count > MAX_ARCHIVE_ENTRIES:
+        raise BundleError(f"{label}: archive has {count} entries, over {MAX_ARCHIVE_ENTRIES}")
+    if sum(sizes) > MAX_UNPACKED_BYTES:
+        limit = MAX_UNPACKED_BYTES // (1024 * 1024)
+        raise BundleError(f"{label}: archive expands past the {limit} MiB limit")
+
+
+def _unpack_zip(archive: Path, destination: Path, label: str) -> None:
+    with zipfile.ZipFile(archive) as bundle:
+        members = bundle.infolist()
+        _check_totals((m.file_size for m in members), len(members), label)
+        for member in members:
+            target = _inside(destination, member.filename, label)
+            mode = member.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise BundleError(f"{label}: archive entry {member.filename!r} is a link")
+            if member.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(member) as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, _CHUNK)
+
+
+def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
+    try:
+        with tarfile.open(archive) as bundle:
+            members = bundle.getmembers()
+            _check_totals((m.size for m in members), len(members), label)
+            for member in members:
+                _inside(destination, member.name, label)
+                if member.issym() or member.islnk():
+                    link_base = (
+                        (destination / member.name).parent if member.issym() else destination
+                    )
+                    _inside(link_base, member.linkname, label)
+                    if member.issym() and os.path.isabs(member.linkname):
+                        raise BundleError(
+                            f"{label}: archive entry {member.name!r} links outside the bundle"
+                        )
+                elif not (member.isfile() or member.isdir()):
+                    raise BundleError(f"{label}: archive entry {member.name!r} is a special file")
+            bundle.extractall(destination, filter="data")
+    except tarfile.TarError as err:
+        raise BundleError(f"{label}: archive could not be read ({err})") from None
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over every file's relative path and content: equal trees, equal digests."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as source:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def build_bundle(files: Iterable[BundleFile], bundles_dir: Path) -> Path:
+    """Fetch and unpack every file into a new bundle; return its content-addressed directory."""
+    bundles_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=bundles_dir))
+    try:
+        downloads = staging / ".downloads"
+        downloads.mkdir()
+        tree = staging / "tree"
+        tree.mkdir()
+        for index, item in enumerate(files):
+            name = file_name_of(item.url)
+            download = downloads / f"{index}-{name}"
+            try:
+                fetch(item.url, download)
+            except BundleError as err:
+                raise BundleError(f"{item.label}: {err}") from None
+            if item.unpack:
+                unpack(download, tree, label=f"{item.label}: {item.url}")
+            else:
+                if (tree / name).exists():
+                    raise BundleError(
+                        f"{item.label}: {item.url}: another file of the manifest is also "
+                        f"named {name!r}"
+                    )
+                download.rename(tree / name)
+        final = bundles_dir / tree_digest(tree)
+        if final.exists():
+            return final
+        try:
+            tree.rename(final)
+        except OSError:
+            # Another build of identical inputs won the race; its bundle is the same.
+            if not final.exists():
+                raise
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

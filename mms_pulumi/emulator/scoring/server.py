@@ -1,0 +1,86 @@
+"""The HTTP face of a scoring process: ``POST /score``, ``GET /`` and ``GET /swagger.json``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mms_pulumi.emulator.scoring.driver import Driver, last_line
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+class ScoringServer(ThreadingHTTPServer):
+    """Serves one driver; ``run`` calls are serialised, as a single-worker container would."""
+
+    daemon_threads = False  # let in-flight requests finish on shutdown
+    block_on_close = True
+
+    def __init__(
+        self, address: tuple[str, int], driver: Driver, swagger: dict[str, Any] | None
+    ) -> None:
+        super().__init__(address, ScoringHandler)
+        self.driver = driver
+        self.swagger = swagger
+        self.run_lock = threading.Lock()
+        self.requests_served = 0
+
+
+class ScoringHandler(BaseHTTPRequestHandler):
+    """One request to the scoring process."""
+
+    server: ScoringServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # the stdlib's naming
+        """Health at ``/``; the service's swagger document when it has a schema."""
+        path = self.path.split("?", 1)[0]
+        if path in ("/", ""):
+            self._send(HTTPStatus.OK, {"status": "Healthy"})
+        elif path == "/swagger.json" and self.server.swagger is not None:
+            self._send(HTTPStatus.OK, self.server.swagger)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
+
+    def do_POST(self) -> None:  # the stdlib's naming
+        """Score: JSON in, ``run(input)``'s result out as JSON."""
+        if self.path.split("?", 1)[0] != "/score":
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request body too large"})
+            return
+        try:
+            payload = json.loads(self.rfile.read(length) or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": f"body is not JSON: {err}"})
+            return
+        try:
+            with self.server.run_lock:
+                result = self.server.driver.run(payload)
+            body = json.dumps(result)
+        except (ValueError, TypeError, KeyError) as err:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": last_line(err)})
+            return
+        except Exception as err:  # user code: report, keep serving
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": last_line(err)})
+            return
+        self.server.requests_served += 1
+        self._send_raw(HTTPStatus.OK, body.encode())
+
+    def _send(self, status: HTTPStatus, document: Any) -> None:
+        self._send_raw(status, json.dumps(document).encode())
+
+    def _send_raw(self, status: HTTPStatus, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
+        """Quiet: request bodies and results are the user's data."""

@@ -1,0 +1,179 @@
+"""Image bundles: fetching, safe unpacking and content addressing."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mms_pulumi.emulator import bundles
+from mms_pulumi.emulator.bundles import BundleError, BundleFile, build_bundle, fetch, unpack
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_file_and_http_urls(tmp_path: Path, http_root: tuple[str, Path]) -> None:
+    base, root = http_root
+    (root / "model.json").write_text('{"w": 1}')
+    source = tmp_path / "local.bin"
+    source.write_bytes(b"\x00\x01")
+    fetch(source.as_uri(), tmp_path / "a")
+    fetch(f"{base}/model.json", tmp_path / "b")
+    assert (tmp_path / "a").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "b").read_text() == '{"w": 1}'
+
+
+def test_fetch_errors_name_the_url(tmp_path: Path, http_root: tuple[str, Path]) -> None:
+    base, _ = http_root
+    with pytest.raises(BundleError, match=r"/missing\.pkl: the server answered HTTP 404"):
+        fetch(f"{base}/missing.pkl", tmp_path / "x")
+    with pytest.raises(BundleError, match=r"nope\.pkl: no such file"):
+        fetch((tmp_path / "nope.pkl").as_uri(), tmp_path / "x")
+    with pytest.raises(BundleError, match="unsupported URL scheme 'ftp'"):
+        fetch("ftp://example.invalid/m.pkl", tmp_path / "x")
+
+
+def test_fetch_refuses_files_over_the_limit(tmp_path: Path) -> None:
+    source = tmp_path / "big"
+    source.write_bytes(b"x" * 2048)
+    with pytest.raises(BundleError, match="limit"):
+        fetch(source.as_uri(), tmp_path / "out", max_bytes=1024)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tar(members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for member in members:
+            content = (data or {}).get(member.name, b"")
+            member.size = len(content) if member.isfile() else 0
+            archive.addfile(member, io.BytesIO(content) if member.isfile() else None)
+    return buffer.getvalue()
+
+
+def test_unpack_zip_and_tar(tmp_path: Path) -> None:
+    zipped = tmp_path / "m.zip"
+    zipped.write_bytes(_zip({"model/weights.json": b"{}", "vocab.txt": b"a b"}))
+    unpack(zipped, tmp_path / "z", label="model m")
+    assert (tmp_path / "z" / "model" / "weights.json").read_bytes() == b"{}"
+    tarred = tmp_path / "m.tar.gz"
+    tarred.write_bytes(_tar([tarfile.TarInfo("dir/file.txt")], {"dir/file.txt": b"hello"}))
+    unpack(tarred, tmp_path / "t", label="model m")
+    assert (tmp_path / "t" / "dir" / "file.txt").read_text() == "hello"
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/etc/evil", "a/../../escape"])
+def test_zip_entries_escaping_the_target_are_refused(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(_zip({name: b"x"}))
+    with pytest.raises(BundleError, match="escapes the target directory"):
+        unpack(archive, tmp_path / "out", label="model bad")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_tar_links_outside_are_refused(tmp_path: Path) -> None:
+    link = tarfile.TarInfo("innocent")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "../../etc/passwd"
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(_tar([link]))
+    with pytest.raises(BundleError, match="escapes the target directory"):
+        unpack(archive, tmp_path / "out", label="asset deps")
+    absolute = tarfile.TarInfo("abs")
+    absolute.type = tarfile.SYMTYPE
+    absolute.linkname = "/etc/passwd"
+    archive.write_bytes(_tar([absolute]))
+    with pytest.raises(BundleError, match=r"escapes|links outside"):
+        unpack(archive, tmp_path / "out2", label="asset deps")
+
+
+def test_tar_special_files_are_refused(tmp_path: Path) -> None:
+    fifo = tarfile.TarInfo("pipe")
+    fifo.type = tarfile.FIFOTYPE
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(_tar([fifo]))
+    with pytest.raises(BundleError, match="special file"):
+        unpack(archive, tmp_path / "out", label="asset deps")
+
+
+def test_archives_over_the_size_limit_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundles, "MAX_UNPACKED_BYTES", 100)
+    archive = tmp_path / "big.zip"
+    archive.write_bytes(_zip({"a": b"x" * 200}))
+    with pytest.raises(BundleError, match="expands past"):
+        unpack(archive, tmp_path / "out", label="model big")
+
+
+def test_not_an_archive_is_a_clear_error(tmp_path: Path) -> None:
+    plain = tmp_path / "model.pkl"
+    plain.write_bytes(b"not an archive")
+    with pytest.raises(BundleError, match="not a zip or tar"):
+        unpack(plain, tmp_path / "out", label="model m")
+
+
+def test_identical_inputs_share_one_bundle(tmp_path: Path) -> None:
+    model = tmp_path / "model.json"
+    model.write_text("{}")
+    driver = tmp_path / "score.py"
+    driver.write_text("def init(): pass\ndef run(x): return x\n")
+    files = [BundleFile("model m", model.as_uri()), BundleFile("asset score", driver.as_uri())]
+    first = build_bundle(files, tmp_path / "bundles")
+    second = build_bundle(files, tmp_path / "bundles")
+    assert first == second
+    assert sorted(p.name for p in first.iterdir()) == ["model.json", "score.py"]
+    model.write_text('{"changed": true}')
+    assert build_bundle(files, tmp_path / "bundles") != first
+    leftovers = [p for p in (tmp_path / "bundles").iterdir() if p.name.startswith(".staging")]
+    assert leftovers == []
+
+
+def test_build_errors_name_the_file(tmp_path: Path) -> None:
+    files = [BundleFile("model churn (id m-1)", (tmp_path / "gone.pkl").as_uri())]
+    with pytest.raises(BundleError, match=r"model churn \(id m-1\): .*gone\.pkl: no such file"):
+        build_bundle(files, tmp_path / "bundles")
+
+
+def test_two_files_with_one_name_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "model.pkl").write_bytes(b"1")
+    (tmp_path / "b" / "model.pkl").write_bytes(b"2")
+    files = [
+        BundleFile("model a", (tmp_path / "a" / "model.pkl").as_uri()),
+        BundleFile("model b", (tmp_path / "b" / "model.pkl").as_uri()),
+    ]
+    with pytest.raises(BundleError, match=r"also named 'model\.pkl'"):
+        build_bundle(files, tmp_path / "bundles")
