@@ -194,4 +194,4 @@ def start_local_emulator(config: Mapping[str, str | None], project_dir: Path) ->
     if not data_dir.is_absolute():
         data_dir = project_dir / data_dir
     seconds = float(config.get("emulatorOperationSeconds") or EMULATOR_DEFAULT_OPERATION_SECONDS)
-    return ensure_emulator(data_dir, port=port, operation_seconds=seconds)
+    return str(ensure_emulator(data_dir, port=port, operation_seconds=seconds))

@@ -148,14 +148,7 @@ class ServiceProvider(MmsProvider):
         return None
 
     def _wait_until_settled(self, client: MmsClient, service: WireService) -> WireService:
-        from mms_pulumi.client import wait_for_service
-
-        return wait_for_service(
-            client,
-            service.id,
-            timeout=self.settings.operation_timeout,
-            progress=progress_printer("service", service.name),
-        )
+        return self._finish(client, client.wait_on_service(service.id), service.name, cleanup=True)
 
     def _finish(
         self, client: MmsClient, poller: OperationPoller[WireService], name: str, *, cleanup: bool
