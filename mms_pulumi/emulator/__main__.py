@@ -1,0 +1,128 @@
+"""``mms-emulator``: serve the local MMS until SIGINT or SIGTERM.
+
+Prints the base URL (alone on one line) once it accepts requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from mms_pulumi.emulator.app import create_app
+from mms_pulumi.emulator.faults import FaultSettings
+from mms_pulumi.emulator.settings import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_OPERATION_SECONDS,
+    DEFAULT_PORT,
+    EmulatorSettings,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with every flag the README documents."""
+    parser = argparse.ArgumentParser(
+        prog="mms-emulator", description="Local Azure ML Model Management Service (2017 API)."
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    parser.add_argument("--token", help="accept only this bearer token (default: any)")
+    parser.add_argument(
+        "--operation-seconds",
+        type=float,
+        default=DEFAULT_OPERATION_SECONDS,
+        help="how long an async operation takes before it completes",
+    )
+    parser.add_argument("--page-size", type=int, default=0, help="page lists (0: bare arrays)")
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument(
+        "--no-scoring",
+        action="store_true",
+        help="do not start scoring processes for services (no scoringUri)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    faults = parser.add_argument_group("fault injection (tests)")
+    faults.add_argument("--fault-throttle-rate", type=float, default=0.0)
+    faults.add_argument("--fault-retry-after", type=float, default=None)
+    faults.add_argument("--fault-unavailable-rate", type=float, default=0.0)
+    faults.add_argument("--fault-fail-operations", type=int, default=0)
+    faults.add_argument("--fault-delay", type=float, default=0.0)
+    faults.add_argument("--fault-seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.operation_seconds < 0:
+        parser.error("--operation-seconds must be 0 or more")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator in the foreground."""
+    args = parse_args(argv)
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        faults = FaultSettings.from_json(
+            {
+                "throttle_rate": args.fault_throttle_rate,
+                "retry_after": args.fault_retry_after,
+                "unavailable_rate": args.fault_unavailable_rate,
+                "fail_next_operations": args.fault_fail_operations,
+                "delay_seconds": args.fault_delay,
+                "seed": args.fault_seed,
+            }
+        )
+    except ValueError as err:
+        print(f"mms-emulator: {err}", file=sys.stderr)
+        return 2
+    settings = EmulatorSettings(
+        data_dir=args.data_dir,
+        token=args.token,
+        operation_seconds=args.operation_seconds,
+        page_size=args.page_size,
+        max_body_bytes=args.max_body_bytes,
+        faults=faults,
+        run_services=not args.no_scoring,
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = AnnouncingServer(config, settings)
+    server.run()
+    return 0
+
+
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that prints the base URL once its socket is bound."""
+
+    def __init__(self, config: uvicorn.Config, settings: EmulatorSettings) -> None:
+        super().__init__(config)
+        self._settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then announce where we listen."""
+        await super().startup(sockets)
+        if self.started:
+            port = self.servers[0].sockets[0].getsockname()[1]
+            host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
+            self._settings.base_url = f"http://{host}:{port}"
+            print(self._settings.base_url, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

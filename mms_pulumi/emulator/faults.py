@@ -1,0 +1,102 @@
+"""Fault injection for tests: throttling, unavailability, failed operations, slow answers.
+
+Off by default. A fault answered instead of a request is decided before the request
+touches the store, so an injected 429 or 503 on a POST provably had no effect.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FaultSettings:
+    """What to inject; rates are fractions of requests (0..1)."""
+
+    throttle_rate: float = 0.0
+    retry_after: float | None = None
+    unavailable_rate: float = 0.0
+    fail_next_operations: int = 0
+    delay_seconds: float = 0.0
+    seed: int | None = None
+    methods: list[str] = field(default_factory=lambda: ["GET", "POST", "PUT", "DELETE"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the control endpoint shows them."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultSettings:
+        """Settings from a control request; unknown keys are an error naming them."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
+        settings = cls(**data)
+        for name in ("throttle_rate", "unavailable_rate"):
+            value = getattr(settings, name)
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if settings.throttle_rate + settings.unavailable_rate > 1.0:
+            raise ValueError("throttle_rate + unavailable_rate must not exceed 1")
+        settings.methods = [m.upper() for m in settings.methods]
+        return settings
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """A fault to answer with instead of handling the request."""
+
+    status: int
+    code: str
+    retry_after: float | None
+
+
+class FaultInjector:
+    """Decides, per request, whether to inject a fault; thread-safe and seedable."""
+
+    def __init__(self, settings: FaultSettings | None = None) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.configure(settings or FaultSettings())
+
+    def configure(self, settings: FaultSettings) -> None:
+        """Replace the settings (and reseed the random source)."""
+        with self._lock:
+            self.settings = settings
+            self._rng = random.Random(settings.seed)
+
+    def for_request(self, method: str) -> InjectedFault | None:
+        """The fault to answer this request with, if any."""
+        with self._lock:
+            settings = self.settings
+            if method.upper() not in settings.methods:
+                return None
+            if not (settings.throttle_rate or settings.unavailable_rate):
+                return None
+            roll = self._rng.random()
+            if roll < settings.throttle_rate:
+                kind = "throttled" if settings.retry_after is None else "throttled_retry_after"
+                self.counts[kind] += 1
+                return InjectedFault(429, "TooManyRequests", settings.retry_after)
+            if roll < settings.throttle_rate + settings.unavailable_rate:
+                self.counts["unavailable"] += 1
+                return InjectedFault(503, "ServiceUnavailable", settings.retry_after)
+            return None
+
+    def delay(self) -> float:
+        """Seconds to hold every MMS answer back."""
+        return self.settings.delay_seconds
+
+    def take_operation_failure(self) -> bool:
+        """Whether the operation being created now must end Failed (counts one down)."""
+        with self._lock:
+            if self.settings.fail_next_operations <= 0:
+                return False
+            self.settings.fail_next_operations -= 1
+            self.counts["failed_operations"] += 1
+            return True

@@ -1,0 +1,202 @@
+"""Start an emulator from Python (tests, the quickstart) without importing FastAPI.
+
+``EmulatorProcess`` runs one in a child process for the length of a ``with`` block;
+``ensure_emulator`` reuses one already answering on a port, or starts a detached one.
+Standard library only: the Pulumi program imports this, the plugin never does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+
+STARTUP_TIMEOUT_SECONDS = 60.0
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator did not come up; the message ends with its last log lines."""
+
+
+class EmulatorProcess:
+    """An emulator in a child process: ``with EmulatorProcess(dir) as mms: mms.base_url``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        operation_seconds: float = 2.0,
+        port: int = 0,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.operation_seconds = operation_seconds
+        self.port = port
+        self.extra_args = list(extra_args or [])
+        self.env = env
+        self.base_url = ""
+        self._process: subprocess.Popen[str] | None = None
+        self._stderr: deque[str] = deque(maxlen=200)
+
+    def __enter__(self) -> EmulatorProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        """Process id of the running emulator."""
+        assert self._process is not None, "the emulator is not running"
+        return self._process.pid
+
+    @property
+    def log(self) -> str:
+        """The emulator's recent stderr (access log and warnings)."""
+        return "".join(self._stderr)
+
+    def start(self) -> str:
+        """Start the emulator and wait until it prints its URL; returns the URL."""
+        command = [
+            sys.executable,
+            "-m",
+            "mms_pulumi.emulator",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--operation-seconds",
+            str(self.operation_seconds),
+            *self.extra_args,
+        ]
+        self._process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self.base_url = self._wait_for_url()
+        return self.base_url
+
+    def _drain_stderr(self) -> None:
+        process = self._process
+        assert process is not None and process.stderr is not None
+        for line in process.stderr:
+            self._stderr.append(line)
+
+    def _wait_for_url(self) -> str:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        found: list[str] = []
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line.startswith("http"):
+                    found.append(line.strip())
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(STARTUP_TIMEOUT_SECONDS)
+        if not found:
+            self.kill()
+            time.sleep(0.1)
+            raise EmulatorStartError(
+                f"the emulator did not start within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n{self.log}"
+            )
+        return found[0]
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (it stops its services first); returns the exit code."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self._process = None
+        return process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for durability tests."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        self._process = None
+
+    def restart(self) -> str:
+        """Start again on the same data directory (after ``kill`` or ``stop``)."""
+        self.stop()
+        return self.start()
+
+
+def is_emulator(base_url: str, timeout: float = 1.0) -> bool:
+    """Whether an MMS emulator answers at ``base_url``."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/_emulator/health", timeout=timeout) as answer:
+            return bool(json.loads(answer.read()).get("status") == "ok")
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_emulator(data_dir: Path, *, port: int = 5080, operation_seconds: float = 2.0) -> str:
+    """The URL of an emulator on ``port``: the one already running, or a new detached one.
+
+    A new one keeps running after this process exits (stop it with ``kill``, or let the
+    machine's session end); its output goes to ``data_dir/emulator.log``.
+    """
+    base_url = f"http://127.0.0.1:{port}"
+    if is_emulator(base_url):
+        return base_url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = (data_dir / "emulator.log").open("ab")
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mms_pulumi.emulator",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--operation-seconds",
+            str(operation_seconds),
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if is_emulator(base_url):
+            return base_url
+        time.sleep(0.1)
+    raise EmulatorStartError(
+        f"the emulator did not answer on {base_url} within {STARTUP_TIMEOUT_SECONDS:.0f} s; "
+        f"see {data_dir / 'emulator.log'} (is the port taken by something else?)"
+    )

@@ -1,0 +1,71 @@
+"""The scoring URI of local services: a proxy to the service's current scoring process.
+
+``POST /api/v1/service/{id}/score``, ``GET /api/v1/service/{id}/`` and
+``GET /api/v1/service/{id}/swagger.json``. The proxy reads the route at each request and
+retries once when a backend that was just replaced refuses the connection, so rolling to
+a new image drops no request.
+"""
+
+from __future__ import annotations
+
+import http.client
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from mms_pulumi.emulator.errors import ApiError
+from mms_pulumi.emulator.routes._common import EmulatorDep
+from mms_pulumi.emulator.state import Emulator
+
+router = APIRouter(prefix="/api/v1/service/{service_id}", tags=["scoring"])
+PROXY_TIMEOUT_SECONDS = 60.0
+
+
+def _forward(emulator: Emulator, service_id: str, method: str, path: str, body: bytes) -> Response:
+    for attempt in range(2):
+        port = emulator.host.port_of(service_id)
+        if port is None:
+            raise ApiError(
+                404, f"Service {service_id} is not serving (deleted, failed or starting)."
+            )
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROXY_TIMEOUT_SECONDS)
+        try:
+            headers = {"Content-Type": "application/json"} if body else {}
+            connection.request(method, path, body=body or None, headers=headers)
+            answer = connection.getresponse()
+            return Response(
+                answer.read(),
+                status_code=answer.status,
+                media_type=answer.getheader("Content-Type", "application/json"),
+            )
+        except ConnectionRefusedError:
+            if attempt == 1:
+                raise ApiError(503, f"Service {service_id} is restarting; try again.") from None
+        finally:
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post("/score")
+def score(
+    service_id: str, body: Annotated[bytes, Depends(_body)], emulator: EmulatorDep
+) -> Response:
+    """Score with the service's driver: JSON in, ``run(input)``'s JSON out."""
+    return _forward(emulator, service_id, "POST", "/score", body)
+
+
+@router.get("/")
+def health(service_id: str, emulator: EmulatorDep) -> Response:
+    """The scoring process's health check."""
+    return _forward(emulator, service_id, "GET", "/", b"")
+
+
+@router.get("/swagger.json")
+def swagger(service_id: str, emulator: EmulatorDep) -> Response:
+    """The service's swagger document, when its image has a schema."""
+    return _forward(emulator, service_id, "GET", "/swagger.json", b"")

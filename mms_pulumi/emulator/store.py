@@ -1,0 +1,269 @@
+"""The emulator's state in SQLite: objects, async operations and running backends.
+
+Every write commits before the HTTP answer is sent (WAL, ``synchronous=FULL``), so an
+acknowledged object survives ``kill -9``. One connection guarded by a lock serves all
+threads; transactions are short.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    version INTEGER,
+    body TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    UNIQUE (kind, id)
+);
+CREATE INDEX IF NOT EXISTS objects_by_name ON objects (kind, scope, name);
+CREATE TABLE IF NOT EXISTS operations (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    record TEXT NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS backends (
+    service_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    port INTEGER NOT NULL
+);
+"""
+
+
+@dataclass
+class OperationRecord:
+    """An async operation as the emulator tracks it (times are epoch seconds)."""
+
+    id: str
+    scope: str
+    operation_type: str  # "Image" | "Service"
+    action: str  # "build" | "deploy" | "update"
+    resource_kind: str  # "images" | "services"
+    resource_id: str
+    resource_location: str
+    created: float
+    not_before: float
+    state: str = "NotStarted"
+    ended: float | None = None
+    error: dict[str, Any] | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialized for the ``operations`` table."""
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> OperationRecord:
+        """Read back from the ``operations`` table."""
+        return cls(**json.loads(text))
+
+
+class Store:
+    """All persistent state of one emulator instance."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable unit of work."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- objects -----------------------------------------------------------------------------
+
+    def insert(
+        self,
+        kind: str,
+        scope: str,
+        ident: str,
+        body: dict[str, Any],
+        *,
+        name: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Store a new object."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO objects (kind, scope, id, name, version, body) VALUES (?,?,?,?,?,?)",
+                (kind, scope, ident, name, version, json.dumps(body)),
+            )
+
+    def insert_versioned(
+        self, kind: str, scope: str, name: str, make: Callable[[int], tuple[str, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Store the next version of ``name``: versions are 1, 2, 3 … without gaps."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT MAX(version) FROM objects WHERE kind=? AND scope=? AND name=?",
+                (kind, scope, name),
+            ).fetchone()
+            version = (row[0] or 0) + 1
+            ident, body = make(version)
+            db.execute(
+                "INSERT INTO objects (kind, scope, id, name, version, body) VALUES (?,?,?,?,?,?)",
+                (kind, scope, ident, name, version, json.dumps(body)),
+            )
+            return body
+
+    def get(self, kind: str, scope: str, ident: str) -> dict[str, Any] | None:
+        """An object of this account, or ``None``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM objects WHERE kind=? AND scope=? AND id=?", (kind, scope, ident)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_any(self, kind: str, ident: str) -> tuple[str, dict[str, Any]] | None:
+        """An object of any account with its scope (for internal routes)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT scope, body FROM objects WHERE kind=? AND id=?", (kind, ident)
+            ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def select(self, kind: str, scope: str, *, name: str | None = None) -> list[dict[str, Any]]:
+        """Objects of this account in creation order, optionally of one name."""
+        query = "SELECT body FROM objects WHERE kind=? AND scope=?"
+        args: tuple[Any, ...] = (kind, scope)
+        if name is not None:
+            query += " AND name=?"
+            args += (name,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def all(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every object of a kind over all accounts, with its scope (startup restore)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scope, body FROM objects WHERE kind=? ORDER BY seq", (kind,)
+            ).fetchall()
+        return [(scope, json.loads(body)) for scope, body in rows]
+
+    def replace(self, kind: str, ident: str, body: dict[str, Any]) -> None:
+        """Overwrite an object's body."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE objects SET body=? WHERE kind=? AND id=?", (json.dumps(body), kind, ident)
+            )
+
+    def delete(self, kind: str, scope: str, ident: str) -> bool:
+        """Remove an object; ``False`` when there was none."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM objects WHERE kind=? AND scope=? AND id=?", (kind, scope, ident)
+            )
+            return cursor.rowcount > 0
+
+    def counts(self) -> dict[str, int]:
+        """How many objects of each kind there are, over all accounts."""
+        with self._lock:
+            rows = self._db.execute("SELECT kind, COUNT(*) FROM objects GROUP BY kind").fetchall()
+        return {kind: count for kind, count in rows}
+
+    # --- operations --------------------------------------------------------------------------
+
+    def insert_operation(self, record: OperationRecord) -> None:
+        """Store a new operation."""
+        with self.transaction() as db:
+            self._write_operation(db, record, insert=True)
+
+    def save_operation(self, record: OperationRecord) -> None:
+        """Store an operation's new state."""
+        with self.transaction() as db:
+            self._write_operation(db, record, insert=False)
+
+    def save_operation_and_object(
+        self, record: OperationRecord, kind: str, ident: str, body: dict[str, Any]
+    ) -> None:
+        """Finish an operation and update the object it changed, atomically."""
+        with self.transaction() as db:
+            self._write_operation(db, record, insert=False)
+            db.execute(
+                "UPDATE objects SET body=? WHERE kind=? AND id=?", (json.dumps(body), kind, ident)
+            )
+
+    @staticmethod
+    def _write_operation(db: sqlite3.Connection, record: OperationRecord, *, insert: bool) -> None:
+        finished = int(record.state in ("Succeeded", "Failed", "Cancelled"))
+        if insert:
+            db.execute(
+                "INSERT INTO operations (id, scope, record, finished) VALUES (?,?,?,?)",
+                (record.id, record.scope, record.to_json(), finished),
+            )
+        else:
+            db.execute(
+                "UPDATE operations SET record=?, finished=? WHERE id=?",
+                (record.to_json(), finished, record.id),
+            )
+
+    def get_operation(self, scope: str, ident: str) -> OperationRecord | None:
+        """An operation of this account, or ``None``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT record FROM operations WHERE scope=? AND id=?", (scope, ident)
+            ).fetchone()
+        return OperationRecord.from_json(row[0]) if row else None
+
+    def unfinished_operations(self) -> list[OperationRecord]:
+        """Every operation not yet in a terminal state."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM operations WHERE finished=0").fetchall()
+        return [OperationRecord.from_json(row[0]) for row in rows]
+
+    # --- backends ----------------------------------------------------------------------------
+
+    def set_backend(self, service_id: str, pid: int, port: int) -> None:
+        """Record the scoring process now serving a service."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO backends (service_id, pid, port) VALUES (?,?,?)",
+                (service_id, pid, port),
+            )
+
+    def clear_backend(self, service_id: str) -> None:
+        """Forget a service's scoring process."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM backends WHERE service_id=?", (service_id,))
+
+    def backends(self) -> dict[str, tuple[int, int]]:
+        """service id → (pid, port) of every recorded scoring process."""
+        with self._lock:
+            rows = self._db.execute("SELECT service_id, pid, port FROM backends").fetchall()
+        return {service_id: (pid, port) for service_id, pid, port in rows}
+
+    def reset(self) -> None:
+        """Delete everything (tests)."""
+        with self.transaction() as db:
+            for table in ("objects", "operations", "backends"):
+                db.execute(f"DELETE FROM {table}")
