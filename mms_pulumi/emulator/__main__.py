@@ -6,9 +6,13 @@ Prints the base URL (alone on one line) once it accepts requests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -107,12 +111,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
 class AnnouncingServer(uvicorn.Server):
     """A uvicorn server that prints the base URL once its socket is bound."""
 
     def __init__(self, config: uvicorn.Config, settings: EmulatorSettings) -> None:
         super().__init__(config)
         self._settings = settings
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Shut down gracefully on SIGINT/SIGTERM and exit 0 (uvicorn re-raises the signal)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _HANDLED}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start as uvicorn does, then announce where we listen."""

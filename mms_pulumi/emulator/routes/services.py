@@ -147,11 +147,16 @@ def delete_service(service_id: str, account: AccountDep, emulator: EmulatorDep) 
     return Response(status_code=200)
 
 
-def _shown(service: dict[str, Any], emulator: Emulator, account_key: str) -> dict[str, Any]:
-    """A service with ``state`` following its deployment or update while it runs."""
+def _shown(
+    service: dict[str, Any], emulator: Emulator, account_key: str, request: Request
+) -> dict[str, Any]:
+    """A service as MMS shows it: ``state`` follows a running deployment or update, and
+    ``scoringUri`` names this emulator as the caller reached it (its port may change)."""
     record = emulator.store.get_operation(account_key, service.get("_operationId", ""))
     if record is not None and record.state in ("NotStarted", "Running"):
         service = {**service, "state": record.state}
+    if service.get("scoringUri"):
+        service = {**service, "scoringUri": _scoring_uri(request, service["id"])}
     return public(service)
 
 
@@ -161,16 +166,18 @@ def list_services(
 ) -> Any:
     """Every service of the account, or the one of a name."""
     items = [
-        _shown(s, emulator, account.key)
+        _shown(s, emulator, account.key, request)
         for s in emulator.store.select("services", account.key, name=name)
     ]
     return list_answer(request, items, emulator.settings.page_size)
 
 
 @router.get("/services/{service_id}")
-def get_service(service_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
+def get_service(
+    service_id: str, request: Request, account: AccountDep, emulator: EmulatorDep
+) -> Any:
     """One service (``scoringUri`` once it serves, as the later MMS API added)."""
     service = emulator.store.get("services", account.key, service_id)
     if service is None:
         raise not_found("service", service_id)
-    return _shown(service, emulator, account.key)
+    return _shown(service, emulator, account.key, request)

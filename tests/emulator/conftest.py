@@ -1,0 +1,147 @@
+"""A real emulator on loopback for the emulator's tests, and a small raw-HTTP helper."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mms_pulumi.emulator.process import EmulatorProcess
+
+API_VERSION = "2017-06-01-privatepreview"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+KUBE_CONFIG = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "u", "user": {"token": "kube-token"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+)
+
+
+class Api:
+    """Raw HTTP against one hosting account of the emulator."""
+
+    def __init__(self, base_url: str, account: str, token: str = "test-token") -> None:
+        self.base_url = base_url
+        self.root = f"{base_url}/api/subscriptions/sub/resourceGroups/rg/hostingAccounts/{account}"
+        self.token = token
+        self.session = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = "default",
+        params: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> requests.Response:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
+        url = path if path.startswith("http") else f"{self.root}/{path}"
+        query = {"api-version": API_VERSION} if params is None else params
+        if raw is not None:
+            headers["Content-Type"] = "application/json"
+            return self.session.request(
+                method, url, data=raw, headers=headers, params=query, timeout=30
+            )
+        return self.session.request(
+            method, url, json=body, headers=headers, params=query, timeout=30
+        )
+
+    def register_model(self, name: str = "churn", **extra: Any) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "url": (QUICKSTART / "churn-model.json").as_uri(),
+            "mimeType": "application/json",
+            **extra,
+        }
+        response = self.call("POST", "models", body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def manifest_body(self, model_ids: list[str], **extra: Any) -> dict[str, Any]:
+        return {
+            "modelIds": model_ids,
+            "modelType": "Registered",
+            "driverProgram": "score",
+            "assets": [
+                {
+                    "id": "score",
+                    "url": (QUICKSTART / "score.py").as_uri(),
+                    "mimeType": "application/x-python",
+                }
+            ],
+            "targetRuntime": {"runtimeType": "ScikitPython", "properties": {}},
+            **extra,
+        }
+
+    def create_manifest(self, model_ids: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+        if model_ids is None:
+            model_ids = [self.register_model()["id"]]
+        response = self.call("POST", "manifests", self.manifest_body(model_ids, **extra))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def image_body(self, manifest_id: str) -> dict[str, Any]:
+        return {
+            "manifestId": manifest_id,
+            "imageType": "Docker",
+            "registryInfo": {"user": "acr", "location": "acr.local", "password": "reg-secret"},
+        }
+
+    def wait(self, response: requests.Response, timeout: float = 30) -> dict[str, Any]:
+        assert response.status_code == 202, response.text
+        location = response.headers["Operation-Location"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            operation = self.call("GET", f"{self.base_url}{location}").json()
+            if operation["state"] in ("Succeeded", "Failed", "Cancelled"):
+                return dict(operation)
+            time.sleep(0.05)
+        raise AssertionError(f"operation {location} did not finish")
+
+    def build_image(self, manifest_id: str | None = None) -> dict[str, Any]:
+        manifest_id = manifest_id or self.create_manifest()["id"]
+        operation = self.wait(self.call("POST", "images", self.image_body(manifest_id)))
+        assert operation["state"] == "Succeeded", operation
+        return dict(
+            self.call("GET", f"images/{operation['resourceLocation'].rsplit('/', 1)[1]}").json()
+        )
+
+    def create_service(self, name: str, image_id: str) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "imageId": image_id,
+            "kubeConfig": KUBE_CONFIG,
+            "acrImagePullSecret": "acr-pull",
+        }
+        operation = self.wait(self.call("POST", "services", body))
+        assert operation["state"] == "Succeeded", operation
+        return dict(
+            self.call("GET", f"services/{operation['resourceLocation'].rsplit('/', 1)[1]}").json()
+        )
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(tmp_path_factory.mktemp("emulator"), operation_seconds=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def api(emulator: EmulatorProcess) -> Api:
+    """A fresh hosting account on the shared emulator (accounts isolate objects)."""
+    return Api(emulator.base_url, f"acct-{uuid.uuid4().hex[:8]}")

@@ -1,0 +1,207 @@
+"""The real work behind operations: image builds that check files, services that score."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.emulator.conftest import QUICKSTART, Api
+
+CUSTOMER = {"customers": [{"tenure_months": 1, "monthly_charges": 110, "support_calls": 6}]}
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def build(api: Api, manifest_body: dict[str, Any]) -> dict[str, Any]:
+    response = api.call("POST", "manifests", manifest_body)
+    assert response.status_code == 200, response.text
+    return api.wait(api.call("POST", "images", api.image_body(response.json()["id"])))
+
+
+def test_image_from_http_urls_builds_and_serves(api: Api, web: tuple[str, Path]) -> None:
+    base, root = web
+    (root / "churn-model.json").write_bytes((QUICKSTART / "churn-model.json").read_bytes())
+    (root / "score.py").write_bytes((QUICKSTART / "score.py").read_bytes())
+    model = api.call(
+        "POST", "models", {"name": "web", "url": f"{base}/churn-model.json", "mimeType": "a/b"}
+    ).json()
+    body = api.manifest_body([model["id"]])
+    body["assets"][0]["url"] = f"{base}/score.py"
+    operation = build(api, body)
+    assert operation["state"] == "Succeeded", operation
+    service = api.create_service("web", operation["resourceLocation"].rsplit("/", 1)[1])
+    answer = requests.post(service["scoringUri"], json=CUSTOMER, timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["churn"] == [True]
+
+
+def test_unreadable_model_url_fails_the_build_naming_it(api: Api, web: tuple[str, Path]) -> None:
+    base, _ = web
+    model = api.call(
+        "POST", "models", {"name": "gone", "url": f"{base}/missing.pkl", "mimeType": "a/b"}
+    ).json()
+    operation = build(api, api.manifest_body([model["id"]]))
+    assert operation["state"] == "Failed"
+    details = " ".join(d["message"] for d in operation["error"]["details"])
+    assert f"model gone (id {model['id']})" in details
+    assert "missing.pkl" in details and "404" in details
+    image = api.call("GET", f"images/{operation['resourceLocation'].rsplit('/', 1)[1]}").json()
+    assert image["creationState"] == "Failed"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///no/such/model.json", "no such file"),
+        ("ftp://host/model.json", "unsupported URL scheme"),
+    ],
+)
+def test_bad_model_urls(api: Api, url: str, reason: str) -> None:
+    model = api.call("POST", "models", {"name": "bad", "url": url, "mimeType": "a/b"}).json()
+    operation = build(api, api.manifest_body([model["id"]]))
+    assert operation["state"] == "Failed"
+    assert reason in operation["error"]["details"][0]["message"]
+
+
+def test_driver_program_must_be_an_asset(api: Api) -> None:
+    model = api.register_model()
+    operation = build(api, api.manifest_body([model["id"]], driverProgram="main"))
+    assert operation["state"] == "Failed"
+    assert operation["error"]["details"][0]["message"].startswith("driverProgram: 'main'")
+
+
+def test_broken_driver_fails_the_build(api: Api, tmp_path: Path) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text("def init():\n    pass\n")
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"][0]["url"] = driver.as_uri()
+    operation = build(api, body)
+    assert operation["state"] == "Failed"
+    assert "defines no run(input) function" in operation["error"]["details"][0]["message"]
+
+
+def test_service_whose_init_fails_is_failed_with_the_last_line(api: Api, tmp_path: Path) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text(
+        "def init():\n    raise RuntimeError('model file corrupt')\ndef run(x):\n    return x\n"
+    )
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"][0]["url"] = driver.as_uri()
+    image_id = build(api, body)["resourceLocation"].rsplit("/", 1)[1]
+    service_body = {
+        "name": "broken",
+        "imageId": image_id,
+        "kubeConfig": '{"kind":"Config","clusters":[]}',
+        "acrImagePullSecret": "p",
+    }
+    operation = api.wait(api.call("POST", "services", service_body))
+    assert operation["state"] == "Failed"
+    assert "RuntimeError: model file corrupt" in operation["error"]["message"]
+    service = api.call("GET", f"services/{operation['resourceLocation'].rsplit('/', 1)[1]}").json()
+    assert service["state"] == "Failed"
+
+
+def test_update_rolls_without_a_failed_request(api: Api, tmp_path: Path) -> None:
+    image = api.build_image()
+    service = api.create_service("rolling", image["id"])
+    variant = tmp_path / "score.py"
+    variant.write_text(
+        (QUICKSTART / "score.py")
+        .read_text()
+        .replace('return {"churn_probability"', 'return {"variant": True, "churn_probability"')
+    )
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"][0]["url"] = variant.as_uri()
+    second = build(api, body)["resourceLocation"].rsplit("/", 1)[1]
+
+    failures: list[str] = []
+    answers: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                answer = session.post(service["scoringUri"], json=CUSTOMER, timeout=10)
+            except requests.RequestException as err:
+                failures.append(repr(err))
+                continue
+            if answer.status_code != 200:
+                failures.append(f"{answer.status_code} {answer.text}")
+            else:
+                answers.append(answer.json())
+
+    clients = [threading.Thread(target=hammer) for _ in range(3)]
+    for client in clients:
+        client.start()
+    try:
+        operation = api.wait(
+            api.call(
+                "PUT", f"services/{service['id']}", {"imageId": second, "acrImagePullSecret": "p"}
+            )
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (answers and answers[-1].get("variant")):
+            time.sleep(0.05)
+        time.sleep(0.8)  # past the old backend's retirement
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert operation["state"] == "Succeeded"
+    assert failures == []
+    assert any(not a.get("variant") for a in answers) and answers[-1].get("variant")
+
+
+def test_failed_update_leaves_the_old_image_serving(api: Api, tmp_path: Path) -> None:
+    image = api.build_image()
+    service = api.create_service("keep", image["id"])
+    driver = tmp_path / "score.py"
+    driver.write_text(
+        "def init():\n    raise ValueError('bad weights')\ndef run(x):\n    return x\n"
+    )
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"][0]["url"] = driver.as_uri()
+    broken = build(api, body)["resourceLocation"].rsplit("/", 1)[1]
+    operation = api.wait(
+        api.call("PUT", f"services/{service['id']}", {"imageId": broken, "acrImagePullSecret": "p"})
+    )
+    assert operation["state"] == "Failed"
+    assert "ValueError: bad weights" in operation["error"]["message"]
+    after = api.call("GET", f"services/{service['id']}").json()
+    assert after["state"] == "Succeeded" and after["imageId"] == image["id"]
+    assert requests.post(service["scoringUri"], json=CUSTOMER, timeout=10).status_code == 200
+
+
+def test_deleted_service_stops_serving(api: Api) -> None:
+    service = api.create_service("gone", api.build_image()["id"])
+    assert api.call("DELETE", f"services/{service['id']}").status_code == 200
+    assert requests.post(service["scoringUri"], json=CUSTOMER, timeout=10).status_code == 404
