@@ -124,9 +124,11 @@ def test_error_classes(mms: MmsClient, emulator: EmulatorProcess) -> None:
         mms.create_manifest(manifest_request(str(uuid.uuid4())))
     assert bad.value.problems[0].startswith("modelIds[0]:")
     assert bad.value.request_id
-    with MmsClient(emulator.base_url, "s", "r", "a", "wrong-token") as wrong:
-        with pytest.raises(AuthenticationError, match="mms:token"):
-            wrong.list_models()
+    with (
+        MmsClient(emulator.base_url, "s", "r", "a", "wrong-token") as wrong,
+        pytest.raises(AuthenticationError, match="mms:token"),
+    ):
+        wrong.list_models()
     image = mms.begin_create_image(
         image_request(
             mms.create_manifest(manifest_request(mms.register_model(model_request()).id)).id
@@ -141,9 +143,11 @@ def test_error_classes(mms: MmsClient, emulator: EmulatorProcess) -> None:
     mms.begin_create_service(request).result(timeout=30)
     with pytest.raises(ConflictError, match="409"):
         mms.begin_create_service(request)
-    with MmsClient("http://127.0.0.1:9", "s", "r", "a", TOKEN, max_retries=1) as nowhere:
-        with pytest.raises(RequestNotSentError):
-            nowhere.list_models()
+    with (
+        MmsClient("http://127.0.0.1:9", "s", "r", "a", TOKEN, max_retries=1) as nowhere,
+        pytest.raises(RequestNotSentError),
+    ):
+        nowhere.list_models()
 
 
 def test_retries_through_throttling_and_unavailability(
