@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import pulumi.dynamic as dynamic
+from pulumi.runtime import rpc
 from pydantic import BaseModel
 
 from mms_pulumi.account import Account, account_problems
@@ -117,6 +118,8 @@ class MmsProvider(dynamic.ResourceProvider):
     fields: ClassVar[Sequence[FieldSpec]]
     # Wire fields with one allowed value, sent on every request rather than taken as inputs.
     fixed_wire: ClassVar[Mapping[str, Any]] = {}
+    # Inputs holding credentials: returned to the engine as secrets whatever the program did.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
     # Fields whose replacement must delete first because the new object takes a unique name.
     replace_in_place: ClassVar[tuple[str, ...]] = ()
 
@@ -158,6 +161,19 @@ class MmsProvider(dynamic.ResourceProvider):
                     f"no {self.kind} with id {id_} in {account}; check the id and the account"
                 ) from None
             return None
+
+    def sealed(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Props with every credential field wrapped as a secret for the engine.
+
+        The engine marks these secret anyway (the resource declares them secret); wrapping
+        them here keeps them secret even for callers that forgot, e.g. a ``.get``.
+        """
+        return {
+            key: rpc.wrap_rpc_secret(value)
+            if key in self.secret_fields and value is not None and not rpc.is_rpc_secret(value)
+            else value
+            for key, value in props.items()
+        }
 
     # --- check -------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class ImageProvider(MmsProvider):
     kind = "image"
     request_model = CreateImageRequest
     fields = FIELDS
+    secret_fields = SECRETS
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Start the build and wait for it; a failed build names the operation and the cause."""
@@ -84,7 +85,7 @@ class ImageProvider(MmsProvider):
                 f" s (operation {err.operation_id}). Raise mms:operationTimeout, then run "
                 "`pulumi up` again."
             ) from err
-        return dynamic.CreateResult(image.id, self._outputs(props, image))
+        return dynamic.CreateResult(image.id, self.sealed(self._outputs(props, image)))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live image; a vanished one reads as deleted. The password stays ours."""
@@ -107,7 +108,9 @@ class ImageProvider(MmsProvider):
             }
             if isinstance(recorded, Mapping) and "password" in recorded:
                 live["registry_info"]["password"] = recorded["password"]
-        return dynamic.ReadResult(id_, self._outputs(live, image), inputs_of(FIELDS, live))
+        return dynamic.ReadResult(
+            id_, self.sealed(self._outputs(live, image)), self.sealed(inputs_of(FIELDS, live))
+        )
 
     def update(
         self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]

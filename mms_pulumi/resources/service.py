@@ -61,6 +61,7 @@ class ServiceProvider(MmsProvider):
     request_model = CreateServiceRequest
     fields = FIELDS
     replace_in_place = ("name", "account")
+    secret_fields = SECRETS
 
     def normalize(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Strip the kubeconfig's newlines as the seed asks (single-line JSON)."""
@@ -79,11 +80,11 @@ class ServiceProvider(MmsProvider):
         if existing is not None:
             say(f"service {request.name}: adopting existing service {existing.id}")
             service = self._wait_until_settled(client, existing)
-            return dynamic.CreateResult(service.id, self._outputs(props, service))
+            return dynamic.CreateResult(service.id, self.sealed(self._outputs(props, service)))
         poller = client.begin_create_service(request)
         say(f"service {request.name}: deployment started, operation {poller.operation_id}")
         service = self._finish(client, poller, request.name, cleanup=True)
-        return dynamic.CreateResult(service.id, self._outputs(props, service))
+        return dynamic.CreateResult(service.id, self.sealed(self._outputs(props, service)))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Roll the service to the new image, manifest or pull secret, and wait."""
@@ -96,7 +97,7 @@ class ServiceProvider(MmsProvider):
         poller = client.begin_update_service(id_, request)
         say(f"service {news['name']}: update started, operation {poller.operation_id}")
         service = self._finish(client, poller, news["name"], cleanup=False)
-        return dynamic.UpdateResult(self._outputs(news, service))
+        return dynamic.UpdateResult(self.sealed(self._outputs(news, service)))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
@@ -115,7 +116,9 @@ class ServiceProvider(MmsProvider):
             # MMS never returns the kubeconfig; the recorded one is the truth we have.
             live["kube_config"] = props["kube_config"]
         live = {key: value for key, value in live.items() if value is not None}
-        return dynamic.ReadResult(id_, self._outputs(live, service), inputs_of(FIELDS, live))
+        return dynamic.ReadResult(
+            id_, self.sealed(self._outputs(live, service)), self.sealed(inputs_of(FIELDS, live))
+        )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the service; one that is already gone counts as deleted."""
