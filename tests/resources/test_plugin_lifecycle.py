@@ -279,7 +279,7 @@ def test_create_adopts_a_service_left_by_an_interrupted_run(
     checked, _ = plugin.check(
         urn("Service", "svc"), {}, chain.service_inputs(image_id, manifest_id)
     )
-    adopted_id, outs = plugin.create(urn("Service", "svc"), checked)
+    adopted_id, _ = plugin.create(urn("Service", "svc"), checked)
     assert adopted_id == existing.id
     assert "adopting existing service" in plugin.output
     with client_for(chain.account) as mms:
