@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
 
-from mms_pulumi.account import CONFIG_NAMESPACE, AccountArgs, resolve_account
+from mms_pulumi.account import CONFIG_NAMESPACE, ENV_FALLBACKS, AccountArgs, resolve_account
 from mms_pulumi.resources._base import LOOKUP_KEY, MmsProvider
 from mms_pulumi.resources._fields import to_props
 
@@ -34,16 +35,23 @@ def _stack_config() -> dict[str, str | None]:
 
 
 @functools.cache
-def _default_account() -> dict[str, Any]:
-    # Resolved once per program run: the local emulator, when used, is started only once.
-    return resolve_account(None, _stack_config())
+def _default_account(config: tuple[tuple[str, str | None], ...]) -> dict[str, Any]:
+    # Resolved once per configuration: the local emulator, when used, is started only once.
+    settings = dict(config)
+    environ = {
+        key: value for key, value in settings.items() if key in ENV_FALLBACKS.values() and value
+    }
+    return resolve_account(None, settings, environ)
 
 
 def account_props(account: AccountInput) -> dict[str, Any]:
     """The account a resource lives in, as recorded in its inputs."""
+    config = _stack_config()
     if account is None:
-        return dict(_default_account())
-    return resolve_account(account, _stack_config())
+        # The environment is part of the key: it is the fallback for unset config.
+        environment = {name: os.environ.get(name) for name in ENV_FALLBACKS.values()}
+        return dict(_default_account(tuple(sorted({**environment, **config}.items()))))
+    return resolve_account(account, config)
 
 
 def build_props(

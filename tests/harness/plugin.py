@@ -115,7 +115,9 @@ class PluginProcess:
         return "".join(self.stdout) + "".join(self.stderr)
 
     def start(self) -> None:
-        """Launch the plugin and connect to it."""
+        """Launch the plugin and connect to it (once)."""
+        if self._process is not None:
+            return
         env = {**os.environ, "PULUMI_PROJECT": self.project, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
