@@ -3,35 +3,75 @@
 ``Model`` → ``Manifest`` → ``Image`` → ``Service``, each a Pulumi dynamic resource whose
 create and update wait on MMS's async operations; ``MmsClient`` for scripts; a local
 emulator (``mms-emulator``) as the default endpoint.
+
+Names are imported on first use, so a process that needs one part (the plugin, a scoring
+process) does not pay for the others.
 """
 
-from mms_pulumi.account import Account, AccountArgs
-from mms_pulumi.client import MmsClient, OperationPoller
-from mms_pulumi.errors import (
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    HttpResponseError,
-    MmsError,
-    NotFoundError,
-    OperationFailedError,
-    OperationTimeoutError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    RequestNotSentError,
-    ServerError,
-    ThrottledError,
-)
-from mms_pulumi.resources import (
-    AssetArgs,
-    Image,
-    Manifest,
-    Model,
-    RegistryInfoArgs,
-    RuntimePropertiesArgs,
-    Service,
-    TargetRuntimeArgs,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mms_pulumi.account import Account, AccountArgs
+    from mms_pulumi.client import MmsClient, OperationPoller
+    from mms_pulumi.errors import (
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        HttpResponseError,
+        MmsError,
+        NotFoundError,
+        OperationFailedError,
+        OperationTimeoutError,
+        OutcomeUnknownError,
+        PermissionDeniedError,
+        RequestNotSentError,
+        ServerError,
+        ThrottledError,
+    )
+    from mms_pulumi.resources import (
+        AssetArgs,
+        Image,
+        Manifest,
+        Model,
+        RegistryInfoArgs,
+        RuntimePropertiesArgs,
+        Service,
+        TargetRuntimeArgs,
+    )
+
+_EXPORTS = {
+    "mms_pulumi.account": ("Account", "AccountArgs"),
+    "mms_pulumi.client": ("MmsClient", "OperationPoller"),
+    "mms_pulumi.errors": (
+        "AuthenticationError",
+        "BadRequestError",
+        "ConflictError",
+        "HttpResponseError",
+        "MmsError",
+        "NotFoundError",
+        "OperationFailedError",
+        "OperationTimeoutError",
+        "OutcomeUnknownError",
+        "PermissionDeniedError",
+        "RequestNotSentError",
+        "ServerError",
+        "ThrottledError",
+    ),
+    "mms_pulumi.resources": (
+        "AssetArgs",
+        "Image",
+        "Manifest",
+        "Model",
+        "RegistryInfoArgs",
+        "RuntimePropertiesArgs",
+        "Service",
+        "TargetRuntimeArgs",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Account",
@@ -60,3 +100,16 @@ __all__ = [
     "TargetRuntimeArgs",
     "ThrottledError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mms_pulumi' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,11 +2,33 @@
 
 ``create_app(settings)`` builds the FastAPI app; ``mms-emulator`` (or ``python -m
 mms_pulumi.emulator``) serves it. ``mms_pulumi.emulator.process`` starts one from Python
-without importing FastAPI.
+without importing FastAPI, and the scoring processes import only the standard library, so
+names here load on first use.
 """
 
-from mms_pulumi.emulator.app import create_app
-from mms_pulumi.emulator.faults import FaultSettings
-from mms_pulumi.emulator.settings import EmulatorSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mms_pulumi.emulator.app import create_app
+    from mms_pulumi.emulator.faults import FaultSettings
+    from mms_pulumi.emulator.settings import EmulatorSettings
+
+_MODULE_OF = {
+    "create_app": "mms_pulumi.emulator.app",
+    "FaultSettings": "mms_pulumi.emulator.faults",
+    "EmulatorSettings": "mms_pulumi.emulator.settings",
+}
 
 __all__ = ["EmulatorSettings", "FaultSettings", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mms_pulumi.emulator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

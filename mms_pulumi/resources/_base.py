@@ -32,6 +32,7 @@ from mms_pulumi.resources._fields import (
     unknown_keys,
     with_defaults,
 )
+from mms_pulumi.resources._workers import widen_plugin_pool
 from mms_pulumi.schema import FieldProblem, Operation, RequestModel, validate_request
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class MmsProvider(dynamic.ResourceProvider):
 
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         """Read ``mms:token`` and ``mms:operationTimeout`` from stack config."""
+        widen_plugin_pool()
         timeout = req.config.get("mms:operationTimeout")
         self._settings = ProviderSettings(
             token=req.config.get("mms:token") or None,
