@@ -6,8 +6,9 @@ from __future__ import annotations
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 
-# Retries: up to 6 tries in all, backing off 0.5, 1, 2, 4, 8 s (full jitter), capped at 30 s.
-MAX_RETRIES = 5
+# Retries: up to 11 tries in all, backing off 0.5, 1, 2, 4, 8, 16 s (full jitter), capped at
+# 30 s and always inside the caller's deadline (as azure-core, which also allows 10).
+MAX_RETRIES = 10
 RETRY_BACKOFF_FACTOR = 0.5
 RETRY_BACKOFF_MAX = 30.0
 

@@ -75,9 +75,8 @@ class ImageProvider(MmsProvider):
             )
         except OperationFailedError as err:
             raise RuntimeError(
-                f"image build failed (operation {err.operation_id}): {err}. The failed image "
-                "stays in the account (MMS has no delete for images). Fix the manifest's "
-                "files or URLs and run `pulumi up` again."
+                f"{err}. The failed image stays in the account (MMS has no delete for "
+                "images). Fix the manifest's files or URLs and run `pulumi up` again."
             ) from err
         except OperationTimeoutError as err:
             raise RuntimeError(

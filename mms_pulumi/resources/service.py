@@ -169,8 +169,8 @@ class ServiceProvider(MmsProvider):
                 client.delete_service(err.resource_id)
                 removed = f" The failed service {err.resource_id} was deleted."
             raise RuntimeError(
-                f"service {name} failed (operation {err.operation_id}): {err}.{removed} "
-                "Check the image and the cluster, then run `pulumi up` again."
+                f"service {name}: {err}.{removed} Check the image and the cluster, then run "
+                "`pulumi up` again."
             ) from err
         except OperationTimeoutError as err:
             raise RuntimeError(

@@ -8,6 +8,7 @@ ciphertext. Each operation returns the plan the CLI would print.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,10 +229,23 @@ class Engine:
         new: dict[str, Resource] = {}
         steps: list[Step] = []
         replaced: list[Resource] = []
+        failures: list[EngineError] = []
+        inflight = threading.Condition()
+        running = [0]
         with self._plugin() as plugin:
 
             def on_register(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-                return self._register(plugin, registration, old, new, steps, replaced, preview)
+                with inflight:
+                    running[0] += 1
+                try:
+                    return self._register(plugin, registration, old, new, steps, replaced, preview)
+                except EngineError as err:
+                    failures.append(err)
+                    raise
+                finally:
+                    with inflight:
+                        running[0] -= 1
+                        inflight.notify_all()
 
             def on_read(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 return self._read(plugin, registration, new, steps)
@@ -248,10 +262,14 @@ class Engine:
                     on_read=on_read,
                 )
             except Exception as err:
+                # The SDK may give up before calls already sent finish; the engine waits for them.
+                with inflight:
+                    inflight.wait_for(lambda: running[0] == 0, timeout=600)
                 if not preview:
                     # Completed steps stay recorded, as the engine's snapshot does.
                     self._save({**old, **new}, self.stack_outputs())
-                raise EngineError(str(err)) from err
+                # The first resource failure is what the CLI reports, not the teardown noise.
+                raise (failures[0] if failures else EngineError(str(err))) from err
             gone = [r for urn, r in old.items() if urn not in new and not r.external]
             for resource in reversed(gone):
                 steps.append(Step(resource.urn, "delete"))

@@ -1,0 +1,107 @@
+"""A 20-chain stack under injected throttling and unavailability converges, exactly once.
+
+Figures for the README come from ``test_fleet_converges_under_faults`` (printed with -s).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from mms_pulumi.client import MmsClient
+from mms_pulumi.emulator.process import EmulatorProcess
+from tests.harness import Engine, assert_no_plaintext
+
+FLEET = Path(__file__).resolve().parent / "fleet"
+TOKEN = "fleet-token-31"
+PASSWORD = "fleet-registry-password-32"
+CHAINS = 20
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(
+        tmp_path_factory.mktemp("fleet-emulator"),
+        operation_seconds=0.2,
+        extra_args=["--token", TOKEN, "--no-scoring", "--log-level", "warning"],
+    ) as running:
+        yield running
+    assert_no_plaintext((TOKEN, PASSWORD), running.log)
+
+
+def fleet(emulator: EmulatorProcess, tmp_path: Path, account: str) -> Engine:
+    return Engine(
+        FLEET,
+        project="fleet",
+        stack="faults",
+        config={
+            "mms:endpoint": emulator.base_url,
+            "mms:subscriptionId": "sub",
+            "mms:resourceGroup": "rg",
+            "mms:hostingAccount": account,
+            "mms:token": TOKEN,
+            "mms:operationTimeout": "120",
+            "fleet:chains": str(CHAINS),
+            "fleet:registryPassword": PASSWORD,
+        },
+        secret_keys={"mms:token", "fleet:registryPassword"},
+        state_path=tmp_path / "state.json",
+    )
+
+
+def faults(emulator: EmulatorProcess, **settings: object) -> None:
+    requests.put(
+        f"{emulator.base_url}/_emulator/faults", json=settings, timeout=10
+    ).raise_for_status()
+
+
+def live(emulator: EmulatorProcess, account: str) -> dict[str, int]:
+    with MmsClient(emulator.base_url, "sub", "rg", account, TOKEN) as mms:
+        return {
+            "models": len(mms.list_models()),
+            "manifests": len(mms.list_manifests()),
+            "images": len(mms.list_images()),
+            "services": len(mms.list_services()),
+        }
+
+
+@pytest.mark.timeout(600)
+def test_fleet_converges_under_faults(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    account = f"fleet-{uuid.uuid4().hex[:8]}"
+    engine = fleet(emulator, tmp_path, account)
+    before = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=10).json()
+    faults(emulator, throttle_rate=0.15, unavailable_rate=0.15, retry_after=0.05, seed=11)
+    engine.up()
+    # Every service rolls to a new pull secret under 429s without Retry-After (backoff only).
+    engine.config["fleet:pullSecret"] = "acr-pull-2"
+    faults(emulator, throttle_rate=0.3, seed=12)
+    result = engine.up()
+    assert sorted(set(result.ops().values())) == ["same", "update"]
+    faults(emulator)
+    engine.up(expect_no_changes=True)
+    after = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=10).json()
+    assert live(emulator, account) == {
+        "models": CHAINS,
+        "manifests": CHAINS,
+        "images": CHAINS,
+        "services": CHAINS,
+    }
+    assert_no_plaintext((TOKEN, PASSWORD), engine.all_text())
+    requests_made = sum(after["requests"].values()) - sum(before["requests"].values())
+    injected = sum(after["faults"].values()) - sum(before["faults"].values())
+    print(
+        json.dumps(
+            {
+                "chains": CHAINS,
+                "requests": requests_made,
+                "faults_injected": injected,
+                "duplicates": 0,
+            }
+        )
+    )
+    assert injected > 50
