@@ -232,6 +232,22 @@ class MmsProvider(dynamic.ResourceProvider):
         return plan_diff(self.fields, olds, news, replace_in_place=self.replace_in_place)
 
 
+class ImmutableMmsProvider(MmsProvider):
+    """A provider of an object MMS can neither change nor delete (models, manifests, images)."""
+
+    def update(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> dynamic.UpdateResult:
+        """Never called: every input of an immutable object replaces it (``diff`` says so)."""
+        raise RuntimeError(
+            f"an MMS {self.kind} cannot change in place; a changed input makes a new one"
+        )
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """MMS has no delete for this kind: the object stays in the account; say so."""
+        say(f"{self.kind} {id_} stays in the account: MMS has no delete for {self.kind}s")
+
+
 def wire_inputs(model: type[BaseModel], props: Mapping[str, Any]) -> dict[str, Any]:
     """The props that are fields of a wire request model."""
     return {name: props[name] for name in model.model_fields if name in props}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -26,7 +26,7 @@ _ACCOUNT_CONFIG_KEYS = (
 )
 
 AccountInput = AccountArgs | Mapping[str, Any] | None
-ResourceT = TypeVar("ResourceT", bound=dynamic.Resource)
+MmsResourceT = TypeVar("MmsResourceT", bound="MmsResource")
 
 
 def _stack_config() -> dict[str, str | None]:
@@ -80,26 +80,37 @@ def secret_options(
     return pulumi.ResourceOptions.merge(ours, opts)
 
 
-def lookup(
-    cls: type[ResourceT],
-    provider: MmsProvider,
-    resource_name: str,
-    id: pulumi.Input[str],
-    fields: Iterable[str],
-    opts: pulumi.ResourceOptions | None,
-    account: AccountInput,
-    secrets: Iterable[str] = (),
-) -> ResourceT:
-    """Read an existing object by id into a resource of ``cls`` (``Model.get`` and friends)."""
-    props: dict[str, Any] = dict.fromkeys(fields)
-    props["account"] = account_props(account)
-    props[LOOKUP_KEY] = True
-    resource = cls.__new__(cls)
-    dynamic.Resource.__init__(
-        resource,
-        provider,
-        resource_name,
-        props,
-        pulumi.ResourceOptions.merge(secret_options(opts, secrets), pulumi.ResourceOptions(id=id)),
-    )
-    return resource
+class MmsResource(dynamic.Resource):
+    """Base of the four resources: ``get`` reads an existing object by id."""
+
+    # Not `_provider`, `_outputs`…: pulumi.Resource uses those names itself.
+    provider_class: ClassVar[type[MmsProvider]]
+    output_names: ClassVar[tuple[str, ...]] = ()
+    secret_names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def get(
+        cls: type[MmsResourceT],
+        resource_name: str,
+        id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+        account: AccountInput = None,
+    ) -> MmsResourceT:
+        """Read an existing object by id; this stack never deletes what it only read."""
+        provider = cls.provider_class()
+        names = [spec.name for spec in provider.fields if spec.name != "account"]
+        props: dict[str, Any] = dict.fromkeys([*names, *cls.output_names])
+        props["account"] = account_props(account)
+        props[LOOKUP_KEY] = True
+        secrets = cls.secret_names
+        resource = cls.__new__(cls)
+        dynamic.Resource.__init__(
+            resource,
+            provider,
+            resource_name,
+            props,
+            pulumi.ResourceOptions.merge(
+                secret_options(opts, secrets), pulumi.ResourceOptions(id=id)
+            ),
+        )
+        return resource

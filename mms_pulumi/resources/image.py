@@ -14,7 +14,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from mms_pulumi.resources._base import (
-    MmsProvider,
+    ImmutableMmsProvider,
     inputs_of,
     iso,
     progress_printer,
@@ -24,8 +24,8 @@ from mms_pulumi.resources._base import (
 from mms_pulumi.resources._fields import FieldSpec
 from mms_pulumi.resources._resource import (
     AccountInput,
+    MmsResource,
     build_props,
-    lookup,
     secret_options,
 )
 from mms_pulumi.schema import CreateImageRequest
@@ -51,7 +51,7 @@ class RegistryInfoArgs:
     password: pulumi.Input[str]
 
 
-class ImageProvider(MmsProvider):
+class ImageProvider(ImmutableMmsProvider):
     """Builds images and waits for the build; every change builds a new image."""
 
     kind = "image"
@@ -111,16 +111,6 @@ class ImageProvider(MmsProvider):
             id_, self.sealed(self._outputs(live, image)), self.sealed(inputs_of(FIELDS, live))
         )
 
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> dynamic.UpdateResult:
-        """Never called: every image input replaces (``diff`` says so)."""
-        raise RuntimeError("an image cannot change in place; a changed input builds a new one")
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """MMS has no delete for images: it stays in the account; say so."""
-        say(f"image {id_} stays in the account: MMS has no delete for images")
-
     @staticmethod
     def _outputs(inputs: Mapping[str, Any], image: WireImage) -> dict[str, Any]:
         return {
@@ -131,8 +121,12 @@ class ImageProvider(MmsProvider):
         }
 
 
-class Image(dynamic.Resource, module="mms", name="Image"):
+class Image(MmsResource, module="mms", name="Image"):
     """A Docker image built by MMS from a manifest and pushed to a registry."""
+
+    provider_class = ImageProvider
+    output_names = OUTPUTS
+    secret_names = SECRETS
 
     manifest_id: pulumi.Output[str]
     registry_info: pulumi.Output[dict[str, str]]
@@ -163,17 +157,6 @@ class Image(dynamic.Resource, module="mms", name="Image"):
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ImageProvider(), resource_name, props, secret_options(opts, SECRETS))
-
-    @staticmethod
-    def get(
-        resource_name: str,
-        id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-        account: AccountInput = None,
-    ) -> Image:
-        """Read an existing image by id (it is never deleted by this stack)."""
-        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
-        return lookup(Image, ImageProvider(), resource_name, id, fields, opts, account, SECRETS)
 
 
 __all__ = ["Image", "ImageProvider", "RegistryInfoArgs"]

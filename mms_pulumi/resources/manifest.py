@@ -13,9 +13,9 @@ import pulumi
 import pulumi.dynamic as dynamic
 from pydantic import BaseModel, ValidationError
 
-from mms_pulumi.resources._base import MmsProvider, inputs_of, iso, say, wire_request
+from mms_pulumi.resources._base import ImmutableMmsProvider, inputs_of, iso, wire_request
 from mms_pulumi.resources._fields import FieldSpec, contains_unknown, unknown_keys
-from mms_pulumi.resources._resource import AccountInput, build_props, lookup
+from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
 from mms_pulumi.schema import (
     Asset,
     CreateManifestRequest,
@@ -76,7 +76,7 @@ def _canonical(model: type[BaseModel], value: Any) -> Any:
     return parsed.model_dump(mode="json", by_alias=False, exclude_none=True)
 
 
-class ManifestProvider(MmsProvider):
+class ManifestProvider(ImmutableMmsProvider):
     """Creates manifests; every change is a new manifest."""
 
     kind = "manifest"
@@ -134,23 +134,16 @@ class ManifestProvider(MmsProvider):
         live = {key: value for key, value in live.items() if value is not None}
         return dynamic.ReadResult(id_, self._outputs(live, manifest), inputs_of(FIELDS, live))
 
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> dynamic.UpdateResult:
-        """Never called: every manifest input replaces (``diff`` says so)."""
-        raise RuntimeError("a manifest cannot change in place; a changed input creates a new one")
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """MMS has no delete for manifests: it stays in the account; say so."""
-        say(f"manifest {id_} stays in the account: MMS has no delete for manifests")
-
     @staticmethod
     def _outputs(inputs: Mapping[str, Any], manifest: WireManifest) -> dict[str, Any]:
         return {**inputs_of(FIELDS, inputs), "created_time": iso(manifest.created_time)}
 
 
-class Manifest(dynamic.Resource, module="mms", name="Manifest"):
+class Manifest(MmsResource, module="mms", name="Manifest"):
     """An MMS manifest: registered models plus the driver program and assets that serve them."""
+
+    provider_class = ManifestProvider
+    output_names = OUTPUTS
 
     model_ids: pulumi.Output[list[str]]
     assets: pulumi.Output[list[dict[str, Any]]]
@@ -185,17 +178,6 @@ class Manifest(dynamic.Resource, module="mms", name="Manifest"):
         }
         props = build_props(inputs, OUTPUTS, account)
         super().__init__(ManifestProvider(), resource_name, props, opts)
-
-    @staticmethod
-    def get(
-        resource_name: str,
-        id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-        account: AccountInput = None,
-    ) -> Manifest:
-        """Read an existing manifest by id (it is never deleted by this stack)."""
-        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
-        return lookup(Manifest, ManifestProvider(), resource_name, id, fields, opts, account)
 
 
 __all__ = [

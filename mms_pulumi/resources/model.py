@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from mms_pulumi.resources._base import MmsProvider, inputs_of, iso, say, wire_request
+from mms_pulumi.resources._base import ImmutableMmsProvider, inputs_of, iso, wire_request
 from mms_pulumi.resources._fields import FieldSpec, OnChange
-from mms_pulumi.resources._resource import AccountInput, build_props, lookup
+from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
 from mms_pulumi.schema import Model as WireModel
 from mms_pulumi.schema import RegisterModelRequest
 
@@ -30,7 +30,7 @@ FIELDS = (
 OUTPUTS = ("version", "created_at")
 
 
-class ModelProvider(MmsProvider):
+class ModelProvider(ImmutableMmsProvider):
     """Registers models; every change is a new registration (a new version and id)."""
 
     kind = "model"
@@ -59,19 +59,6 @@ class ModelProvider(MmsProvider):
         }
         return dynamic.ReadResult(id_, self._outputs(live, model), inputs_of(FIELDS, live))
 
-    def update(
-        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
-    ) -> dynamic.UpdateResult:
-        """Never called: every model input replaces (``diff`` says so)."""
-        raise RuntimeError("a model cannot change in place; a changed input registers a new one")
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """MMS has no delete for models: the registration stays; say so."""
-        say(
-            f"model {props.get('name')} version {props.get('version')} ({id_}) stays registered: "
-            "MMS has no delete for models"
-        )
-
     @staticmethod
     def _outputs(inputs: Mapping[str, Any], model: WireModel) -> dict[str, Any]:
         return {
@@ -81,8 +68,11 @@ class ModelProvider(MmsProvider):
         }
 
 
-class Model(dynamic.Resource, module="mms", name="Model"):
+class Model(MmsResource, module="mms", name="Model"):
     """A model registered in MMS: ``version`` counts registrations of the same name."""
+
+    provider_class = ModelProvider
+    output_names = OUTPUTS
 
     name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -119,17 +109,6 @@ class Model(dynamic.Resource, module="mms", name="Model"):
         super().__init__(
             ModelProvider(), resource_name, build_props(inputs, OUTPUTS, account), opts
         )
-
-    @staticmethod
-    def get(
-        resource_name: str,
-        id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-        account: AccountInput = None,
-    ) -> Model:
-        """Read an existing model registration by id (it is never deleted by this stack)."""
-        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
-        return lookup(Model, ModelProvider(), resource_name, id, fields, opts, account)
 
 
 __all__ = ["Model", "ModelProvider"]

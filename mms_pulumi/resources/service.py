@@ -27,8 +27,8 @@ from mms_pulumi.resources._base import (
 from mms_pulumi.resources._fields import FieldSpec, OnChange, is_unknown
 from mms_pulumi.resources._resource import (
     AccountInput,
+    MmsResource,
     build_props,
-    lookup,
     secret_options,
 )
 from mms_pulumi.schema import (
@@ -191,8 +191,12 @@ class ServiceProvider(MmsProvider):
         }
 
 
-class Service(dynamic.Resource, module="mms", name="Service"):
+class Service(MmsResource, module="mms", name="Service"):
     """An MMS web service running an image on a Kubernetes cluster."""
+
+    provider_class = ServiceProvider
+    output_names = OUTPUTS
+    secret_names = SECRETS
 
     name: pulumi.Output[str]
     image_id: pulumi.Output[str]
@@ -227,17 +231,6 @@ class Service(dynamic.Resource, module="mms", name="Service"):
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ServiceProvider(), resource_name, props, secret_options(opts, SECRETS))
-
-    @staticmethod
-    def get(
-        resource_name: str,
-        id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-        account: AccountInput = None,
-    ) -> Service:
-        """Read an existing service by id; a service read this way is never deleted by it."""
-        fields = [spec.name for spec in FIELDS if spec.name != "account"] + list(OUTPUTS)
-        return lookup(Service, ServiceProvider(), resource_name, id, fields, opts, account, SECRETS)
 
 
 __all__ = ["Service", "ServiceProvider"]

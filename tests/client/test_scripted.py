@@ -171,7 +171,7 @@ def test_create_service_with_unknown_outcome_adopts_the_same_deployment() -> Non
 
 
 def test_not_sent_error_says_nothing_was_sent() -> None:
-    mms, _, _ = client([refuse] * 6)
+    mms, _, _ = client([refuse] * 11)
     with pytest.raises(RequestNotSentError, match="nothing was sent"):
         mms.get_model("m1")
 
