@@ -234,11 +234,11 @@ class Engine:
         running = [0]
         with self._plugin() as plugin:
 
-            def on_register(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+            def tracked(step: Any) -> tuple[str, dict[str, Any]]:
                 with inflight:
                     running[0] += 1
                 try:
-                    return self._register(plugin, registration, old, new, steps, replaced, preview)
+                    return step()  # type: ignore[no-any-return]
                 except EngineError as err:
                     failures.append(err)
                     raise
@@ -247,8 +247,13 @@ class Engine:
                         running[0] -= 1
                         inflight.notify_all()
 
+            def on_register(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+                return tracked(
+                    lambda: self._register(plugin, registration, old, new, steps, replaced, preview)
+                )
+
             def on_read(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-                return self._read(plugin, registration, new, steps)
+                return tracked(lambda: self._read(plugin, registration, new, steps))
 
             try:
                 outputs = run_program(

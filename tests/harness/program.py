@@ -18,7 +18,7 @@ import pulumi
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -94,6 +94,10 @@ def run_program(
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
+            # A failed earlier run leaves tasks of its closed loop in these process-wide
+            # queues; a new `pulumi` process would start with them empty.
+            SETTINGS.rpc_manager.clear()
+            SETTINGS.outputs.clear()
             set_all_config(dict(config), sorted(secret_keys))
             monitor = Interceptor(on_register, on_read)
             mocks.set_mocks(monitor.mocks, project, stack, preview, monitor=monitor)

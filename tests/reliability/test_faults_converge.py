@@ -15,7 +15,7 @@ import requests
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.harness import Engine, assert_no_plaintext
+from tests.harness import Engine, EngineError, assert_no_plaintext
 
 FLEET = Path(__file__).resolve().parent / "fleet"
 TOKEN = "fleet-token-31"
@@ -105,3 +105,22 @@ def test_fleet_converges_under_faults(emulator: EmulatorProcess, tmp_path: Path)
         )
     )
     assert injected > 50
+
+
+@pytest.mark.timeout(300)
+def test_failed_operations_fail_up_then_converge(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    account = f"fleet-{uuid.uuid4().hex[:8]}"
+    engine = fleet(emulator, tmp_path, account)
+    engine.config["fleet:chains"] = "2"
+    faults(emulator, fail_next_operations=1)
+    with pytest.raises(EngineError) as failed:
+        engine.up()
+    last_line = str(failed.value).strip().splitlines()[-1]
+    assert "(operation " in last_line and "fault injected" in last_line
+    faults(emulator)
+    engine.up()
+    engine.up(expect_no_changes=True)
+    counts = live(emulator, account)
+    assert counts["services"] == 2 and counts["manifests"] == 2 and counts["models"] == 2
+    # The failed build's image stays (MMS cannot delete images); nothing else is doubled.
+    assert counts["images"] == 3
