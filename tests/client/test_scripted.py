@@ -305,3 +305,20 @@ def test_resume_from_another_client() -> None:
         ]
     )
     assert mms.resume_image_operation("op1").result(timeout=5).id == "img1"
+
+
+def test_403_is_permission_denied_and_final_5xx_is_a_server_error() -> None:
+    from mms_pulumi.errors import PermissionDeniedError, ServerError, ThrottledError
+
+    mms, session, _ = client([answer(403, {"code": "Forbidden", "message": "no"})])
+    with pytest.raises(PermissionDeniedError, match="Grant the identity access"):
+        mms.get_model("m1")
+    assert len(session.calls) == 1
+    mms, session, _ = client([answer(502)] * 11)
+    with pytest.raises(ServerError):
+        mms.get_model("m1")
+    assert len(session.calls) == 11
+    mms, _, _ = client([answer(429, headers={"Retry-After": "0"})] * 11)
+    with pytest.raises(ThrottledError) as throttled:
+        mms.get_model("m1")
+    assert throttled.value.retry_after == 0.0

@@ -205,3 +205,43 @@ def test_deleted_service_stops_serving(api: Api) -> None:
     service = api.create_service("gone", api.build_image()["id"])
     assert api.call("DELETE", f"services/{service['id']}").status_code == 200
     assert requests.post(service["scoringUri"], json=CUSTOMER, timeout=10).status_code == 404
+
+
+def test_archive_escaping_the_bundle_fails_the_build_naming_the_entry(
+    api: Api, tmp_path: Path
+) -> None:
+    import zipfile
+
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("../../escaped.txt", "x")
+    model = api.call(
+        "POST",
+        "models",
+        {"name": "zipped", "url": archive.as_uri(), "mimeType": "application/zip", "unpack": True},
+    ).json()
+    operation = build(api, api.manifest_body([model["id"]]))
+    assert operation["state"] == "Failed"
+    message = operation["error"]["details"][0]["message"]
+    assert "model zipped" in message and "escapes the target directory" in message
+    assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_unpacked_archive_lands_in_the_bundle(api: Api, tmp_path: Path) -> None:
+    import tarfile
+
+    source = tmp_path / "weights"
+    source.mkdir()
+    (source / "churn-model.json").write_bytes((QUICKSTART / "churn-model.json").read_bytes())
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        bundle.add(source / "churn-model.json", arcname="churn-model.json")
+    model = api.call(
+        "POST",
+        "models",
+        {"name": "tarred", "url": archive.as_uri(), "mimeType": "application/gzip", "unpack": True},
+    ).json()
+    image_id = build(api, api.manifest_body([model["id"]]))["resourceLocation"].rsplit("/", 1)[1]
+    service = api.create_service("tarred", image_id)
+    answer = requests.post(service["scoringUri"], json=CUSTOMER, timeout=10)
+    assert answer.status_code == 200 and answer.json()["churn"] == [True]
