@@ -186,7 +186,7 @@ class MmsClient:
             if existing is None:
                 answer = self._post("images", body)
             else:
-                return self._image_poller_for(existing.id)
+                return self.wait_on_image(existing.id)
         return self.resume_image_operation(_operation_id(answer))
 
     def get_image(self, image_id: str) -> Image:
@@ -366,7 +366,9 @@ class MmsClient:
             sleep=self._sleep,
         )
 
-    def _image_poller_for(self, image_id: str) -> OperationPoller[Image]:
+    def wait_on_image(self, image_id: str) -> OperationPoller[Image]:
+        """A poller that follows an image's own build state (its operation id is lost)."""
+
         def observe() -> Observation:
             image = self.get_image(image_id)
             state = image.creation_state or OperationState.SUCCEEDED

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -28,8 +28,11 @@ from mms_pulumi.resources._resource import (
     build_props,
     secret_options,
 )
-from mms_pulumi.schema import CreateImageRequest
+from mms_pulumi.schema import CreateImageRequest, OperationState
 from mms_pulumi.schema import Image as WireImage
+
+if TYPE_CHECKING:
+    from mms_pulumi.client import MmsClient
 
 FIELDS = (
     FieldSpec("manifest_id"),
@@ -65,9 +68,17 @@ class ImageProvider(ImmutableMmsProvider):
 
         request = wire_request(self, props)
         client = self.client(props)
-        poller = client.begin_create_image(request)
         label = f"for manifest {props['manifest_id']}"
-        say(f"image {label}: build started, operation {poller.operation_id}")
+        existing = self._identical(client, request)
+        if existing is not None:
+            # Images are immutable and cannot be deleted: an identical one (an interrupted
+            # earlier `up`, or a reverted change) is the same image; building again would
+            # only leave a duplicate behind.
+            say(f"image {label}: adopting identical image {existing.id}")
+            poller = client.wait_on_image(existing.id)
+        else:
+            poller = client.begin_create_image(request)
+            say(f"image {label}: build started, operation {poller.operation_id}")
         try:
             image = poller.result(
                 timeout=self.settings.operation_timeout,
@@ -85,6 +96,22 @@ class ImageProvider(ImmutableMmsProvider):
                 "`pulumi up` again."
             ) from err
         return dynamic.CreateResult(image.id, self.sealed(self._outputs(props, image)))
+
+    @staticmethod
+    def _identical(client: MmsClient, request: CreateImageRequest) -> WireImage | None:
+        """The newest image built (or building) from exactly this request, if any."""
+        matches = [
+            image
+            for image in client.list_images()
+            if image.manifest_id == request.manifest_id
+            and image.image_type == request.image_type
+            and image.description == request.description
+            and image.registry_info is not None
+            and (image.registry_info.user, image.registry_info.location)
+            == (request.registry_info.user, request.registry_info.location)
+            and image.creation_state not in (OperationState.FAILED, OperationState.CANCELLED)
+        ]
+        return matches[-1] if matches else None
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live image; a vanished one reads as deleted. The password stays ours."""

@@ -6,6 +6,7 @@ gRPC against the emulator on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -118,12 +119,15 @@ class Chain:
             target_runtime={"runtime_type": "ScikitPython", "properties": {}},
         )
 
-    def image(self, manifest_id: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def image(
+        self, manifest_id: str, description: str = ""
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
         return self.create(
             "Image",
             ImageProvider(),
             "image",
             manifest_id=manifest_id,
+            description=description,
             registry_info={"user": "acr", "location": "acr.local", "password": PASSWORD},
         )
 
@@ -207,7 +211,7 @@ def test_full_lifecycle_through_the_plugin(chain: Chain, plugin: PluginProcess) 
     assert drift.kind == "none"
 
     # A new image updates in place and Update returns every output.
-    second_id, _, _ = chain.image(manifest_id)
+    second_id, _, _ = chain.image(manifest_id, description="second")
     news, _ = plugin.check(service_urn, checked, chain.service_inputs(second_id, manifest_id))
     diff = plugin.diff(service_id, service_urn, plain_outs, news)
     assert (diff.kind, diff.replaces) == ("some", [])
@@ -292,7 +296,7 @@ def test_create_refuses_a_foreign_service_of_the_same_name(
     model_id, _, _ = chain.model()
     manifest_id, _, _ = chain.manifest(model_id)
     first, _, _ = chain.image(manifest_id)
-    second, _, _ = chain.image(manifest_id)
+    second, _, _ = chain.image(manifest_id, description="second")
     with client_for(chain.account) as mms:
         mms.begin_create_service(
             {
@@ -373,3 +377,52 @@ def test_get_reads_an_existing_image_without_its_password(
     assert read_id == image_id
     assert unwrap(outs)["registry_info"] == {"user": "acr", "location": "acr.local"}
     assert unwrap(outs)["manifest_id"] == manifest_id
+
+
+def test_identical_image_is_adopted_not_rebuilt(chain: Chain, plugin: PluginProcess) -> None:
+    model_id, _, _ = chain.model()
+    manifest_id, _, _ = chain.manifest(model_id)
+    first, _, _ = chain.image(manifest_id)
+    again, outs, _ = chain.image(manifest_id)
+    assert again == first and outs["creation_state"] == "Succeeded"
+    assert "adopting identical image" in plugin.output
+    with client_for(chain.account) as mms:
+        assert len(mms.list_images()) == 1
+
+
+def test_killed_plugin_mid_create_leaves_no_duplicate(
+    chain: Chain, emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    model_id, _, _ = chain.model()
+    manifest_id, _, _ = chain.manifest(model_id)
+    image_id, _, _ = chain.image(manifest_id)
+    doomed = PluginProcess(tmp_path)
+    doomed.start()
+    doomed.configure({"mms:token": TOKEN}, {"mms:token"})
+    service_urn = urn("Service", "interrupted")
+    inputs = chain.service_inputs(image_id, manifest_id, name="interrupted")
+    checked, _ = doomed.check(service_urn, {}, inputs)
+    attempt = threading.Thread(target=lambda: _ignore(lambda: doomed.create(service_urn, checked)))
+    attempt.start()
+    with client_for(chain.account) as mms:
+        deadline = time.monotonic() + 20
+        while not mms.list_services(name="interrupted") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        doomed.kill()  # `pulumi up` interrupted while the deployment runs
+        attempt.join()
+        (left,) = mms.list_services(name="interrupted")
+    with PluginProcess(tmp_path) as fresh:
+        fresh.configure({"mms:token": TOKEN}, {"mms:token"})
+        checked, _ = fresh.check(service_urn, {}, inputs)
+        adopted, outs = fresh.create(service_urn, checked)
+    assert adopted == left.id and outs["state"] == "Succeeded"
+    with client_for(chain.account) as mms:
+        assert len(mms.list_services(name="interrupted")) == 1
+
+
+def _ignore(action: Any) -> None:
+    with contextlib.suppress(PluginError):
+        action()
