@@ -18,12 +18,13 @@ from mms_pulumi.client._paging import iterate_items
 from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule
 from mms_pulumi.client._retry import RetryPolicy, parse_retry_after
 from mms_pulumi.client._transport import Response, Transport
-from mms_pulumi.errors import NotFoundError, OutcomeUnknownError
+from mms_pulumi.errors import ConflictError, NotFoundError, OutcomeUnknownError
 from mms_pulumi.schema import (
     API_VERSION,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
+    ErrorBody,
     Image,
     Manifest,
     Model,
@@ -75,12 +76,13 @@ class MmsClient:
                 ("hostingAccounts", hosting_account),
             )
         )
+        self._policy = RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max)
         self._transport = Transport(
             endpoint,
             resolve_credential(credential),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            policy=RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max),
+            policy=self._policy,
             session=session,
             clock=clock,
             sleep=sleep,
@@ -169,12 +171,9 @@ class MmsClient:
     ) -> OperationPoller[Image]:
         """Start an image build; the poller's ``result()`` waits and returns the image."""
         body = _as(CreateImageRequest, request)
-        started = datetime.now(UTC)
-        try:
-            answer = self._post("images", body)
-        except OutcomeUnknownError:
-            since = started - timedelta(seconds=_defaults.RECONCILE_CLOCK_SKEW)
-            existing = _newest(
+
+        def find(since: datetime) -> Image | None:
+            return _newest(
                 image
                 for image in self.list_images()
                 if image.manifest_id == body.manifest_id
@@ -183,10 +182,10 @@ class MmsClient:
                 == (body.registry_info.user, body.registry_info.location)
                 and _created_since(image.created_time, since)
             )
-            if existing is None:
-                answer = self._post("images", body)
-            else:
-                return self.wait_on_image(existing.id)
+
+        answer = self._post_reconciled("images", body, find)
+        if isinstance(answer, Image):
+            return self.wait_on_image(answer.id)
         return self.resume_image_operation(_operation_id(answer))
 
     def get_image(self, image_id: str) -> Image:
@@ -208,18 +207,22 @@ class MmsClient:
     ) -> OperationPoller[Service]:
         """Start deploying a service; the poller's ``result()`` waits and returns it."""
         body = _as(CreateServiceRequest, request)
-        try:
-            answer = self._post("services", body)
-        except OutcomeUnknownError:
+
+        def find(_since: datetime) -> Service | None:
             existing = next(
                 (s for s in self.list_services(name=body.name) if s.name == body.name), None
             )
-            if existing is None:
-                answer = self._post("services", body)
-            elif existing.image_id == body.image_id:
-                return self.wait_on_service(existing.id)
-            else:
-                raise
+            if existing is not None and existing.image_id != body.image_id:
+                # Our lost POST did not make it: someone else's service holds the name.
+                detail = f"a service named {body.name} exists with image {existing.image_id}"
+                raise ConflictError(
+                    "POST", self._path("services"), 409, ErrorBody(code="Conflict", message=detail)
+                )
+            return existing
+
+        answer = self._post_reconciled("services", body, find)
+        if isinstance(answer, Service):
+            return self.wait_on_service(answer.id)
         return self.resume_service_operation(_operation_id(answer))
 
     def begin_update_service(
@@ -314,15 +317,32 @@ class MmsClient:
         model: type[ResponseT],
         find_existing: Callable[[datetime], ResponseT | None],
     ) -> ResponseT:
-        """POST once; when the outcome is unknown, look before repeating it."""
-        started = datetime.now(UTC)
-        try:
-            return model.model_validate(self._post(relative, body).body)
-        except OutcomeUnknownError:
-            existing = find_existing(started - timedelta(seconds=_defaults.RECONCILE_CLOCK_SKEW))
-            if existing is not None:
-                return existing
-            return model.model_validate(self._post(relative, body).body)
+        """POST; when the outcome is unknown, look before repeating it."""
+        answer = self._post_reconciled(relative, body, find_existing)
+        if isinstance(answer, Response):
+            return model.model_validate(answer.body)
+        return answer
+
+    def _post_reconciled(
+        self,
+        relative: str,
+        body: RequestModel,
+        find_existing: Callable[[datetime], ResponseT | None],
+    ) -> Response | ResponseT:
+        """POST, never blindly twice: after an unknown outcome, repeat only once a lookup
+        proves the earlier attempt created nothing; return what it created otherwise."""
+        started = datetime.now(UTC) - timedelta(seconds=_defaults.RECONCILE_CLOCK_SKEW)
+        for attempt in range(self._policy.max_retries + 1):
+            try:
+                return self._post(relative, body)
+            except OutcomeUnknownError:
+                existing = find_existing(started)
+                if existing is not None:
+                    return existing
+                if attempt == self._policy.max_retries:
+                    raise
+                self._sleep(min(self._policy.backoff_max, self._policy.backoff_factor * 2**attempt))
+        raise AssertionError("unreachable")
 
     def _operation_poller(
         self, operation_id: str, what: str, fetch: Callable[[str], ResponseT]

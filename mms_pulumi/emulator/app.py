@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError, error_body
-from mms_pulumi.emulator.faults import FaultInjector
+from mms_pulumi.emulator.faults import FaultInjector, Reset
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.routes import control, images, manifests, models, operations, scoring
 from mms_pulumi.emulator.routes import services as services_routes
@@ -78,6 +78,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     _install_error_handlers(app)
     app.middleware("http")(_mms_rules)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConnectionResets)
     return app
 
 
@@ -203,6 +204,46 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _describe(error: Any) -> str:
     location = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
     return f"{location}: {error.get('msg', 'invalid')}"
+
+
+class ConnectionDropped(Exception):
+    """Raised after a partial answer so the server drops the connection (an injected fault)."""
+
+
+class ConnectionResets:
+    """Injected connection drops on MMS paths: before the request is acted on, or after.
+
+    The answer starts (status and a Content-Length) and then the connection is dropped, so
+    the client sees a broken answer and cannot tell whether the request took effect.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(MMS_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        emulator: Emulator = scope["app"].state.emulator
+        reset = emulator.faults.reset_for_request(scope["method"])
+        if reset is None:
+            await self.app(scope, receive, send)
+            return
+        if reset == Reset.AFTER:
+
+            async def swallow(_message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1024"), (b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        raise ConnectionDropped(f"injected connection reset {reset} the request")
 
 
 class BodyLimit:

@@ -20,6 +20,8 @@ class FaultSettings:
     throttle_rate: float = 0.0
     retry_after: float | None = None
     unavailable_rate: float = 0.0
+    reset_before_rate: float = 0.0
+    reset_after_rate: float = 0.0
     fail_next_operations: int = 0
     delay_seconds: float = 0.0
     seed: int | None = None
@@ -37,7 +39,7 @@ class FaultSettings:
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
         settings = cls(**data)
-        for name in ("throttle_rate", "unavailable_rate"):
+        for name in ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate"):
             value = getattr(settings, name)
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -45,6 +47,13 @@ class FaultSettings:
             raise ValueError("throttle_rate + unavailable_rate must not exceed 1")
         settings.methods = [m.upper() for m in settings.methods]
         return settings
+
+
+class Reset:
+    """When to drop a connection without a complete answer."""
+
+    BEFORE = "before"  # the request is not acted on
+    AFTER = "after"  # the request is acted on, the answer is lost
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,23 @@ class FaultInjector:
             if roll < settings.throttle_rate + settings.unavailable_rate:
                 self.counts["unavailable"] += 1
                 return InjectedFault(503, "ServiceUnavailable", settings.retry_after)
+            return None
+
+    def reset_for_request(self, method: str) -> str | None:
+        """Whether to drop this request's connection, before or after acting on it."""
+        with self._lock:
+            settings = self.settings
+            if method.upper() not in settings.methods:
+                return None
+            if not (settings.reset_before_rate or settings.reset_after_rate):
+                return None
+            roll = self._rng.random()
+            if roll < settings.reset_before_rate:
+                self.counts["reset_before"] += 1
+                return Reset.BEFORE
+            if roll < settings.reset_before_rate + settings.reset_after_rate:
+                self.counts["reset_after"] += 1
+                return Reset.AFTER
             return None
 
     def delay(self) -> float:

@@ -13,6 +13,7 @@ import pulumi.dynamic as dynamic
 from mms_pulumi.account import CONFIG_NAMESPACE, ENV_FALLBACKS, AccountArgs, resolve_account
 from mms_pulumi.resources._base import LOOKUP_KEY, MmsProvider
 from mms_pulumi.resources._fields import to_props
+from mms_pulumi.resources._pickling import reset_sdk_pickler_patch
 
 _ACCOUNT_CONFIG_KEYS = (
     "endpoint",
@@ -61,6 +62,7 @@ def build_props(
     secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Resource props: inputs as plain data, secrets wrapped, outputs declared as ``None``."""
+    reset_sdk_pickler_patch()
     props = {key: to_props(value) for key, value in inputs.items() if value is not None}
     for key in secrets:
         if key in props:
@@ -103,6 +105,7 @@ class MmsResource(dynamic.Resource):
         props["account"] = account_props(account)
         props[LOOKUP_KEY] = True
         secrets = cls.secret_names
+        reset_sdk_pickler_patch()
         resource = cls.__new__(cls)
         dynamic.Resource.__init__(
             resource,

@@ -210,3 +210,25 @@ def test_secrets_never_reach_logs_or_errors(
         assert TOKEN not in text
         assert PASSWORD not in text
         assert "kube-tok-abc" not in text
+
+
+def test_unknown_outcomes_from_dropped_connections_create_nothing_twice(
+    mms: MmsClient, faults: Any
+) -> None:
+    faults(reset_before_rate=0.2, reset_after_rate=0.2, seed=21)
+    models = [mms.register_model(model_request(f"reset-{i}")) for i in range(6)]
+    manifest = mms.create_manifest(manifest_request(models[0].id))
+    image = mms.begin_create_image(image_request(manifest.id)).result(timeout=60)
+    service = mms.begin_create_service(
+        {
+            "name": "reset-svc",
+            "image_id": image.id,
+            "kube_config": KUBE,
+            "acr_image_pull_secret": "p",
+        }
+    ).result(timeout=60)
+    faults()
+    assert all(len(mms.list_models(name=f"reset-{i}")) == 1 for i in range(6))
+    assert len(mms.list_manifests()) == 1
+    assert len(mms.list_images()) == 1
+    assert [s.id for s in mms.list_services()] == [service.id]

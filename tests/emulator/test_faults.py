@@ -94,3 +94,26 @@ def test_injector_respects_methods_and_counts_operation_failures() -> None:
     assert [injector.take_operation_failure() for _ in range(3)] == [True, True, False]
     with pytest.raises(ValueError, match="must not exceed 1"):
         FaultSettings.from_json({"throttle_rate": 0.7, "unavailable_rate": 0.6})
+
+
+def test_connection_resets_before_and_after_acting(faulty: tuple[EmulatorProcess, Api]) -> None:
+    import requests as http
+
+    _, api = faulty
+    body = {"name": "reset", "url": "file:///m", "mimeType": "a/b"}
+    set_faults(api, reset_before_rate=1.0, methods=["POST"])
+    with pytest.raises(http.RequestException):
+        api.call("POST", "models", body)
+    set_faults(api, reset_after_rate=1.0, methods=["POST"])
+    with pytest.raises(http.RequestException):
+        api.call("POST", "models", body)
+    api.session.delete(f"{api.base_url}/_emulator/faults", timeout=10)
+    # Only the request dropped after acting took effect.
+    assert [
+        m["version"]
+        for m in api.call(
+            "GET", "models", params={"api-version": "2017-06-01-privatepreview", "name": "reset"}
+        ).json()
+    ] == [1]
+    counts = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()["faults"]
+    assert counts["reset_before"] == 1 and counts["reset_after"] == 1

@@ -84,12 +84,32 @@ def test_fleet_converges_under_faults(emulator: EmulatorProcess, tmp_path: Path)
     assert sorted(set(result.ops().values())) == ["same", "update"]
     faults(emulator)
     engine.up(expect_no_changes=True)
+    # Tear down and rebuild with connections dropped before and after requests are acted
+    # on, and slow answers: one request in five has an unknown outcome.
+    faults(emulator, reset_before_rate=0.1, reset_after_rate=0.1, delay_seconds=0.01, seed=13)
+    engine.destroy()
+    assert live(emulator, account)["services"] == 0
+    engine.up()
+    faults(emulator)
+    engine.up(expect_no_changes=True)
     after = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=10).json()
+    # Models, manifests and images cannot be deleted, so the rebuild added one more of each
+    # per chain (a new model version, so a new manifest and image); nothing was doubled.
     assert live(emulator, account) == {
-        "models": CHAINS,
-        "manifests": CHAINS,
-        "images": CHAINS,
+        "models": 2 * CHAINS,
+        "manifests": 2 * CHAINS,
+        "images": 2 * CHAINS,
         "services": CHAINS,
+    }
+    with MmsClient(emulator.base_url, "sub", "rg", account, TOKEN) as mms:
+        versions: dict[str, list[int]] = {}
+        for model in mms.list_models():
+            versions.setdefault(model.name, []).append(model.version)
+        services = mms.list_services()
+    assert {name: sorted(v) for name, v in versions.items() if sorted(v) != [1, 2]} == {}
+    assert len(versions) == CHAINS
+    assert {s.id for s in services} == {
+        r.id for r in engine.load().values() if r.type.endswith(":Service")
     }
     assert_no_plaintext((TOKEN, PASSWORD), engine.all_text())
     requests_made = sum(after["requests"].values()) - sum(before["requests"].values())
