@@ -76,5 +76,22 @@ def widen_plugin_pool() -> int | None:
         ]
         if len(pools) != 1:
             return None
-        pools[0]._max_workers = workers
+        start_workers(pools[0], workers)
         return workers
+
+
+def start_workers(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Raise a pool's limit and start its threads now.
+
+    CPython starts a new worker only when its idle semaphore is empty, and that semaphore
+    counts finished tasks rather than idle threads, so a pool that has already served a
+    few calls would never grow past its first threads by itself.
+    """
+    pool._max_workers = workers
+    while len(pool._threads) < workers:
+        while pool._idle_semaphore.acquire(timeout=0):
+            pass
+        before = len(pool._threads)
+        pool._adjust_thread_count()
+        if len(pool._threads) == before:
+            break
