@@ -76,10 +76,45 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     app.include_router(scoring.router)
     app.include_router(control.router)
     _install_error_handlers(app)
+    _document_request_models(app)
     app.middleware("http")(_mms_rules)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ConnectionResets)
     return app
+
+
+def _document_request_models(app: FastAPI) -> None:
+    """Put the schema module's request models into the OpenAPI components, by wire name."""
+    from fastapi.openapi.utils import get_openapi
+
+    from mms_pulumi.schema import (
+        CreateImageRequest,
+        CreateManifestRequest,
+        CreateServiceRequest,
+        RegisterModelRequest,
+        UpdateServiceRequest,
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in (
+                RegisterModelRequest,
+                CreateManifestRequest,
+                CreateImageRequest,
+                CreateServiceRequest,
+                UpdateServiceRequest,
+            ):
+                schema = model.model_json_schema(
+                    by_alias=True, ref_template="#/components/schemas/{model}"
+                )
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _restore_services(emulator: Emulator) -> None:

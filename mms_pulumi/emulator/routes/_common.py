@@ -71,6 +71,18 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def json_body(model: type[RequestModel]) -> dict[str, Any]:
+    """OpenAPI for a route whose JSON body the schema module validates (``openapi_extra``)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
 def parse(model: type[RequestT], body: Any) -> RequestT:
     """Validate a request body, or raise a 400 listing every invalid field."""
     request, problems = validate_request(model, body)

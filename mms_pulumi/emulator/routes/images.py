@@ -14,6 +14,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     accepted,
+    json_body,
     list_answer,
     new_id,
     now_iso,
@@ -28,7 +29,7 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["images"])
 
 
-@router.post("/images", status_code=202)
+@router.post("/images", status_code=202, openapi_extra=json_body(CreateImageRequest))
 def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = None) -> Response:
     """Start an image build; answers 202 with ``Operation-Location``."""
     request = parse(CreateImageRequest, body)

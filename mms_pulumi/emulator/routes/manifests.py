@@ -14,6 +14,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     created,
+    json_body,
     list_answer,
     new_id,
     now_iso,
@@ -26,7 +27,7 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["manifests"])
 
 
-@router.post("/manifests")
+@router.post("/manifests", openapi_extra=json_body(CreateManifestRequest))
 def create_manifest(
     account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
 ) -> JSONResponse:

@@ -15,6 +15,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     accepted,
+    json_body,
     list_answer,
     new_id,
     now_iso,
@@ -45,7 +46,7 @@ def _scoring_uri(request: Request, service_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/api/v1/service/{service_id}/score"
 
 
-@router.post("/services", status_code=202)
+@router.post("/services", status_code=202, openapi_extra=json_body(CreateServiceRequest))
 def create_service(
     request: Request, account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
 ) -> Response:
@@ -90,7 +91,9 @@ def create_service(
     return accepted(record)
 
 
-@router.put("/services/{service_id}", status_code=202)
+@router.put(
+    "/services/{service_id}", status_code=202, openapi_extra=json_body(UpdateServiceRequest)
+)
 def update_service(
     service_id: str,
     request: Request,
