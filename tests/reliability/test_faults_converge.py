@@ -6,6 +6,7 @@ Figures for the README come from ``test_fleet_converges_under_faults`` (printed 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from tests.harness import Engine, EngineError, assert_no_plaintext
 FLEET = Path(__file__).resolve().parent / "fleet"
 TOKEN = "fleet-token-31"
 PASSWORD = "fleet-registry-password-32"
-CHAINS = 20
+# MMS_SOAK_CHAINS=200 turns the fleet test into a longer soak.
+CHAINS = int(os.environ.get("MMS_SOAK_CHAINS", "20"))
 
 
 @pytest.fixture(scope="module")

@@ -426,3 +426,39 @@ def test_killed_plugin_mid_create_leaves_no_duplicate(
 def _ignore(action: Any) -> None:
     with contextlib.suppress(PluginError):
         action()
+
+
+def test_killed_plugin_mid_image_build_leaves_no_duplicate(
+    chain: Chain, emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    model_id, _, _ = chain.model()
+    manifest_id, _, _ = chain.manifest(model_id)
+    doomed = PluginProcess(tmp_path)
+    doomed.start()
+    doomed.configure({"mms:token": TOKEN}, {"mms:token"})
+    image_urn = urn("Image", "interrupted")
+    inputs = chain.props(
+        ImageProvider(),
+        manifest_id=manifest_id,
+        registry_info={"user": "acr", "location": "acr.local", "password": PASSWORD},
+    )
+    checked, _ = doomed.check(image_urn, {}, inputs)
+    attempt = threading.Thread(target=lambda: _ignore(lambda: doomed.create(image_urn, checked)))
+    attempt.start()
+    with client_for(chain.account) as mms:
+        deadline = time.monotonic() + 20
+        while not mms.list_images() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        doomed.kill()  # `pulumi up` interrupted while the image builds
+        attempt.join()
+        (building,) = mms.list_images()
+    with PluginProcess(tmp_path) as fresh:
+        fresh.configure({"mms:token": TOKEN}, {"mms:token"})
+        checked, _ = fresh.check(image_urn, {}, inputs)
+        adopted, outs = fresh.create(image_urn, checked)
+    assert adopted == building.id and outs["creation_state"] == "Succeeded"
+    with client_for(chain.account) as mms:
+        assert len(mms.list_images()) == 1
