@@ -137,6 +137,7 @@ def test_failed_operations_fail_up_then_converge(emulator: EmulatorProcess, tmp_
     faults(emulator, fail_next_operations=1)
     with pytest.raises(EngineError) as failed:
         engine.up()
+    assert_no_plaintext((TOKEN, PASSWORD), str(failed.value))
     last_line = str(failed.value).strip().splitlines()[-1]
     assert "(operation " in last_line and "fault injected" in last_line
     faults(emulator)
