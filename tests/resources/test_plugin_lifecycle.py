@@ -22,16 +22,13 @@ from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
 from tests.harness import PluginError, PluginProcess, serialized_provider
 from tests.harness.plugin import unwrap
+from tests.support import kube_config
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 TOKEN = "plugin-test-token-1"
 PASSWORD = "plugin-registry-password"
 KUBE_TOKEN = "plugin-kube-token"
-KUBE = (
-    "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://k}}]\n"
-    f"users: [{{name: u, user: {{token: {KUBE_TOKEN}}}}}]\n"
-    "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
-)
+KUBE = kube_config(KUBE_TOKEN, "https://k")
 SECRETS = (TOKEN, PASSWORD, KUBE_TOKEN)
 
 

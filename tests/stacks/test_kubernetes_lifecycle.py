@@ -12,16 +12,13 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, assert_no_plaintext
 from tests.harness.plugin import unwrap
+from tests.support import kube_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "k8s-example-token-55"
 PASSWORD = "k8s-example-registry-66"
 KUBE_TOKEN = "k8s-example-kube-77"
-KUBE = (
-    "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://k8s.local}}]\n"
-    f"users: [{{name: u, user: {{token: {KUBE_TOKEN}}}}}]\n"
-    "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
-)
+KUBE = kube_config(KUBE_TOKEN)
 SECRETS = (TOKEN, PASSWORD, KUBE_TOKEN)
 
 

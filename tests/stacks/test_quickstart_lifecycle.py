@@ -19,16 +19,13 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, assert_no_plaintext
 from tests.harness.plugin import unwrap
+from tests.support import kube_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lifecycle-token-7f3a"
 PASSWORD = "lifecycle-registry-9c1e"
 KUBE_TOKEN = "lifecycle-kube-4b2d"
-KUBE = (
-    "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://k8s.local}}]\n"
-    f"users: [{{name: u, user: {{token: {KUBE_TOKEN}}}}}]\n"
-    "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
-)
+KUBE = kube_config(KUBE_TOKEN)
 SECRETS = (TOKEN, PASSWORD, KUBE_TOKEN)
 
 
