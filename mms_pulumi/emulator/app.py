@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import threading
 import time
@@ -310,8 +311,6 @@ class BodyLimit:
 
 
 async def _send_too_large(send: Send, max_bytes: int) -> None:
-    import json
-
     body = json.dumps(
         error_body(413, f"The request body is larger than {max_bytes} bytes.")
     ).encode()

@@ -10,6 +10,7 @@ process only.
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -87,8 +88,6 @@ def client_for(account: Account, token: str | None) -> MmsClient:
 
 
 def _local_token() -> str:
-    import os
-
     return os.environ.get("MMS_TOKEN") or EMULATOR_TOKEN
 
 
