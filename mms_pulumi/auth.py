@@ -2,26 +2,34 @@
 
 A token is fetched when a request is made and cached in memory only until shortly before
 it expires. It is never logged, pickled, stored in state or included in an error message.
+azure-identity is an optional extra (``mms-pulumi[azure]``), imported on first use only.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+from mms_pulumi.errors import CredentialError
 
 TOKEN_ENV = "MMS_TOKEN"
-# Azure AD / ARM scope MMS accepted ("either an Azure Active Directory or Azure Resource
-# Manager access token").
+# MMS took "either an Azure Active Directory or Azure Resource Manager access token".
 ARM_SCOPE = "https://management.azure.com/.default"
-# Refresh this long before expiry, so a token never expires mid-request.
+# Refresh this long before expiry, so a token never expires in the middle of a request.
 REFRESH_MARGIN_SECONDS = 300.0
 
-
-class CredentialError(Exception):
-    """No token could be found; the message lists every way to provide one."""
+# Every way to authenticate, named in each error that says none worked.
+HOW_TO_AUTHENTICATE = (
+    "set the stack secret mms:token (`pulumi config set --secret mms:token …`), or the "
+    f"{TOKEN_ENV} environment variable, or install azure-identity "
+    "(`pip install 'mms-pulumi[azure]'`) and log in (`az login`)"
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,11 @@ class AccessToken:
 
     __str__ = __repr__
 
+    def __reduce__(self) -> Any:
+        raise TypeError("access tokens are never pickled")
 
+
+@runtime_checkable
 class TokenCredential(Protocol):
     """Anything that hands out bearer tokens."""
 
@@ -49,9 +61,9 @@ class StaticTokenCredential:
     """A fixed token (from config or ``MMS_TOKEN``); it never expires on our side."""
 
     def __init__(self, token: str) -> None:
-        if not token:
-            raise CredentialError("the MMS token is empty")
-        self._token = token
+        if not token or not token.strip():
+            raise CredentialError(f"the MMS token is empty; {HOW_TO_AUTHENTICATE}")
+        self._token = token.strip()
 
     def get_token(self) -> AccessToken:
         """The token, valid "forever" as far as this process can tell."""
@@ -60,40 +72,85 @@ class StaticTokenCredential:
     def __repr__(self) -> str:
         return "StaticTokenCredential(token='***')"
 
+    __str__ = __repr__
+
     def __reduce__(self) -> Any:
         raise TypeError("credentials are never pickled")
 
 
 class AzureIdentityCredential:
-    """azure-identity's ``DefaultAzureCredential`` for MMS, cached until near expiry."""
+    """An azure-identity credential for MMS's scope, cached until five minutes before expiry.
 
-    def __init__(self, *, scope: str = ARM_SCOPE, clock: Any = time.time) -> None:
-        try:
-            from azure.identity import DefaultAzureCredential
-        except ImportError:
-            raise CredentialError(
-                "no MMS token: set mms:token (secret) or MMS_TOKEN, or install azure-identity "
-                "(`pip install mms-pulumi[azure]`) and log in (`az login`)"
-            ) from None
-        self._credential = DefaultAzureCredential()
+    Without an explicit ``credential`` it uses ``DefaultAzureCredential`` (environment,
+    managed identity, Azure CLI, …), created on the first token request.
+    """
+
+    def __init__(
+        self,
+        credential: Any = None,
+        *,
+        scope: str = ARM_SCOPE,
+        clock: Callable[[], float] = time.time,
+        margin: float = REFRESH_MARGIN_SECONDS,
+    ) -> None:
+        if credential is None and not azure_identity_installed():
+            raise CredentialError(f"no MMS token was given: {HOW_TO_AUTHENTICATE}")
+        self._credential = credential
         self._scope = scope
         self._clock = clock
+        self._margin = margin
         self._cached: AccessToken | None = None
+        # One refresh at a time: the Pulumi plugin calls from several threads at once.
         self._lock = threading.Lock()
 
     def get_token(self) -> AccessToken:
-        """A cached token, refreshed when it has less than five minutes left."""
+        """A cached token, refreshed when it has less than the margin left."""
         with self._lock:
-            if self._cached is None or needs_refresh(self._cached, self._clock()):
-                raw = self._credential.get_token(self._scope)
-                self._cached = AccessToken(raw.token, float(raw.expires_on))
+            now = self._clock()
+            if self._cached is not None and not needs_refresh(self._cached, now, self._margin):
+                return self._cached
+            try:
+                raw = self._azure().get_token(self._scope)
+            except CredentialError:
+                raise
+            except Exception as err:
+                if self._cached is not None and self._cached.expires_on > now:
+                    # Refreshing early failed, but the current token still works: use it and
+                    # try again on the next request rather than failing this one.
+                    return self._cached
+                raise CredentialError(
+                    f"azure-identity could not get a token for {self._scope} "
+                    f"({type(err).__name__}); {HOW_TO_AUTHENTICATE}"
+                ) from err
+            self._cached = AccessToken(str(raw.token), float(raw.expires_on))
             return self._cached
+
+    def _azure(self) -> Any:
+        if self._credential is None:
+            # Imported here, not at module level: it is slow to import and optional.
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
 
     def __repr__(self) -> str:
         return f"AzureIdentityCredential(scope={self._scope!r})"
 
+    __str__ = __repr__
+
     def __reduce__(self) -> Any:
         raise TypeError("credentials are never pickled")
+
+
+def azure_identity_installed() -> bool:
+    """Whether the optional azure-identity package can be imported (without importing it)."""
+    if "azure.identity" in sys.modules:
+        # Already imported, or blocked (a ``None`` entry) as tests do to simulate its absence.
+        return sys.modules["azure.identity"] is not None
+    try:
+        return importlib.util.find_spec("azure.identity") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def needs_refresh(token: AccessToken, now: float, margin: float = REFRESH_MARGIN_SECONDS) -> bool:
@@ -101,13 +158,44 @@ def needs_refresh(token: AccessToken, now: float, margin: float = REFRESH_MARGIN
     return token.expires_on - margin <= now
 
 
-def resolve_credential(explicit: str | TokenCredential | None = None) -> TokenCredential:
-    """The credential to use: explicit, then ``MMS_TOKEN``, then azure-identity."""
+def _is_azure_credential(candidate: object) -> bool:
+    """An azure-core style credential: ``get_token(*scopes)`` from an ``azure.*`` module."""
+    return type(candidate).__module__.startswith("azure.") and hasattr(candidate, "get_token")
+
+
+def resolve_credential(explicit: str | TokenCredential | Any = None) -> TokenCredential:
+    """The credential to use: explicit, then ``MMS_TOKEN``, then azure-identity.
+
+    Raises ``CredentialError`` naming all three ways when none is available.
+    """
     if isinstance(explicit, str):
         return StaticTokenCredential(explicit)
     if explicit is not None:
-        return explicit
-    from_env = os.environ.get(TOKEN_ENV)
-    if from_env:
+        if _is_azure_credential(explicit):
+            return AzureIdentityCredential(explicit)
+        if not callable(getattr(explicit, "get_token", None)):
+            raise CredentialError(
+                f"credential must be a token string or have get_token(), got "
+                f"{type(explicit).__name__}; {HOW_TO_AUTHENTICATE}"
+            )
+        credential: TokenCredential = explicit
+        return credential
+    from_env = os.environ.get(TOKEN_ENV, "")
+    if from_env.strip():
         return StaticTokenCredential(from_env)
     return AzureIdentityCredential()
+
+
+__all__ = [
+    "ARM_SCOPE",
+    "REFRESH_MARGIN_SECONDS",
+    "TOKEN_ENV",
+    "AccessToken",
+    "AzureIdentityCredential",
+    "CredentialError",
+    "StaticTokenCredential",
+    "TokenCredential",
+    "azure_identity_installed",
+    "needs_refresh",
+    "resolve_credential",
+]

@@ -3,6 +3,7 @@
 ::
 
     MmsError
+    ├── CredentialError            no bearer token could be had: nothing was sent
     ├── RequestNotSentError        the request never left: safe to retry
     ├── OutcomeUnknownError        sent, but no answer: the service may have acted
     ├── HttpResponseError          the service answered with an error status
@@ -16,12 +17,15 @@
     ├── OperationFailedError       an async operation ended Failed or Cancelled
     └── OperationTimeoutError      an async operation outlived the caller's deadline
 
-Every error carries the request ids MMS returned, never the token or a request body.
+Every error carries the request ids MMS returned (``x-ms-request-id``) and the one the
+client sent (``x-ms-client-request-id``), never the token, a password or a request body.
 """
 
 from __future__ import annotations
 
-from mms_pulumi.schema import ErrorBody, Operation, OperationState
+from typing import Any
+
+from mms_pulumi.schema import ErrorBody, ErrorDetail, Operation, OperationState, OperationType
 
 
 class MmsError(Exception):
@@ -50,6 +54,22 @@ class MmsError(Exception):
         ]
         return f"{self.message} ({', '.join(ids)})" if ids else self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The subclasses' constructors differ from Exception's; rebuild from the attributes so
+        # an error survives crossing a process boundary (a worker pool, a pickled result).
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[MmsError], args: tuple[Any, ...], state: dict[str, Any]) -> MmsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class CredentialError(MmsError):
+    """No bearer token could be had; the message lists every way to provide one."""
+
 
 class RequestNotSentError(MmsError):
     """The request never reached MMS (connection refused, DNS failure): safe to retry."""
@@ -59,8 +79,30 @@ class OutcomeUnknownError(MmsError):
     """The request was sent but no answer came back; MMS may or may not have acted on it."""
 
 
+class Problem(str):
+    """One problem of a 400, as the service worded it (e.g. ``name: must …``).
+
+    It reads as that line and also carries its parts: ``field`` (the wire path, when the
+    line starts with one), ``rule`` and the service's ``code``.
+    """
+
+    field: str | None
+    rule: str
+    code: str
+
+    def __new__(cls, detail: ErrorDetail) -> Problem:
+        """Split a detail's message into field and rule when it reads ``field: rule``."""
+        problem = super().__new__(cls, detail.message or detail.code)
+        head, sep, tail = detail.message.partition(": ")
+        looks_like_path = sep and head and " " not in head
+        problem.field = head if looks_like_path else None
+        problem.rule = tail if looks_like_path else detail.message
+        problem.code = detail.code
+        return problem
+
+
 class HttpResponseError(MmsError):
-    """MMS answered with an error status."""
+    """MMS answered with an error status; ``error`` is its body, ``code`` its error code."""
 
     hint = "Check the request and try again."
 
@@ -81,7 +123,7 @@ class HttpResponseError(MmsError):
         self.error = body or ErrorBody()
         self.retry_after = retry_after
         detail = self.error.message or self.error.code or "no error body"
-        message = f"MMS answered {status_code} to {method} {path}: {detail}. {self.hint}"
+        message = f"MMS answered {status_code} to {method} {path}: {detail}. {self.next_step()}"
         super().__init__(message, request_id=request_id, client_request_id=client_request_id)
 
     @property
@@ -89,20 +131,28 @@ class HttpResponseError(MmsError):
         """The service's error code, e.g. ``BadRequest``."""
         return self.error.code
 
+    @property
+    def details(self) -> list[ErrorDetail]:
+        """The service's ``details`` list."""
+        return list(self.error.details)
+
+    def next_step(self) -> str:
+        """What the caller should do about it."""
+        return self.hint
+
 
 class BadRequestError(HttpResponseError):
     """400: the request broke one of the service's rules; ``problems`` lists each field."""
 
-    hint = "Fix the fields named in the details."
+    hint = "Fix the fields named below and send it again."
 
     @property
-    def problems(self) -> list[str]:
-        """One line per rule broken, as the service worded it (e.g. ``name: must …``)."""
-        return [detail.message for detail in self.error.details]
+    def problems(self) -> list[Problem]:
+        """One problem per rule broken, as the service worded it (e.g. ``name: must …``)."""
+        return [Problem(detail) for detail in self.error.details]
 
     def __str__(self) -> str:
-        base = super().__str__()
-        return base + "".join(f"\n  - {problem}" for problem in self.problems)
+        return super().__str__() + "".join(f"\n  - {problem}" for problem in self.problems)
 
 
 class AuthenticationError(HttpResponseError):
@@ -129,7 +179,17 @@ class NotFoundError(HttpResponseError):
 class ConflictError(HttpResponseError):
     """409: the object conflicts with an existing one (e.g. a service name is taken)."""
 
-    hint = "Pick another name, or delete the existing object first."
+    hint = "Delete the existing object first, or change the request so it does not clash."
+
+    def next_step(self) -> str:
+        """For a service: the name is taken, so delete that service or choose another name."""
+        if self.path.rstrip("/").endswith("/services"):
+            return (
+                "A service of that name already exists in this hosting account: delete it "
+                "(delete_service, or `pulumi destroy` of the stack that owns it) or pick "
+                "another name."
+            )
+        return self.hint
 
 
 class ThrottledError(HttpResponseError):
@@ -144,7 +204,7 @@ class ServerError(HttpResponseError):
     hint = "MMS had a problem; try again later (the client already retried what was safe)."
 
 
-# Status → error class, as a table rather than an if-ladder.
+# Status → error class, as data rather than an if-ladder; 5xx not listed map to ServerError.
 ERROR_CLASSES: dict[int, type[HttpResponseError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -157,46 +217,111 @@ ERROR_CLASSES: dict[int, type[HttpResponseError]] = {
 
 def error_class_for(status_code: int) -> type[HttpResponseError]:
     """The error class of an HTTP status."""
-    if status_code in ERROR_CLASSES:
-        return ERROR_CLASSES[status_code]
     if status_code >= 500:
-        return ServerError
-    return HttpResponseError
+        return ERROR_CLASSES.get(status_code, ServerError)
+    return ERROR_CLASSES.get(status_code, HttpResponseError)
 
 
 class OperationFailedError(MmsError):
-    """An async operation ended ``Failed`` or ``Cancelled``; carries the service's error."""
+    """An async operation ended ``Failed`` or ``Cancelled``; carries the service's error.
 
-    def __init__(self, operation: Operation, *, what: str) -> None:
+    ``operation_id``, ``state``, ``code``, ``error_message`` and ``details`` say what MMS
+    reported; ``resource_id`` names the (failed) image or service it left behind.
+    """
+
+    def __init__(
+        self,
+        operation: Operation,
+        *,
+        what: str,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+    ) -> None:
         self.operation = operation
         self.operation_id = operation.id
         self.state: OperationState = operation.state
         self.error = operation.error or ErrorBody()
         self.resource_id = operation.resource_id
-        details = "; ".join(d.message for d in self.error.details if d.message)
-        reason = self.error.message or self.error.code or "no reason given"
+        reason = self.error.message or self.error.code or "MMS gave no reason"
         text = f"{what} {self.state.value.lower()} (operation {operation.id}): {reason}"
+        details = "; ".join(d.message for d in self.error.details if d.message)
         if details:
             text += f" [{details}]"
-        super().__init__(text)
+        super().__init__(
+            f"{text}. {self._next_step(operation)}",
+            request_id=request_id,
+            client_request_id=client_request_id,
+        )
 
     @property
     def code(self) -> str:
         """The service's error code for the failure."""
         return self.error.code
 
+    @property
+    def error_message(self) -> str:
+        """The service's message for the failure."""
+        return self.error.message
+
+    @property
+    def details(self) -> list[ErrorDetail]:
+        """The service's ``details`` list for the failure."""
+        return list(self.error.details)
+
+    def _next_step(self, operation: Operation) -> str:
+        if operation.operation_type is OperationType.SERVICE and self.resource_id:
+            return (
+                f"The failed service {self.resource_id} keeps its name: delete it "
+                "(delete_service) before deploying again under that name."
+            )
+        return "Fix the cause named above and start a new operation."
+
 
 class OperationTimeoutError(MmsError):
     """The caller's deadline passed while an operation was still running."""
 
     def __init__(
-        self, operation_id: str, last_state: OperationState | None, waited: float, *, what: str
+        self,
+        operation_id: str,
+        last_state: OperationState | None,
+        waited: float,
+        *,
+        what: str,
+        last_operation: Operation | None = None,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         self.operation_id = operation_id
         self.last_state = last_state
         self.waited = waited
-        state = last_state.value if last_state else "unknown"
+        self.last_operation = last_operation
+        state = last_state.value if last_state else "not yet seen"
         super().__init__(
-            f"{what} still {state} after {waited:.1f} s (operation {operation_id}). It goes on in "
-            "MMS: resume waiting with the operation id, or allow longer (mms:operationTimeout)."
+            f"{what} still {state} after {waited:.1f} s (operation {operation_id}). It goes on "
+            "in MMS: resume waiting with the operation id (resume_image_operation / "
+            "resume_service_operation, or get_operation to inspect it), or allow longer "
+            "(mms:operationTimeout).",
+            request_id=request_id,
+            client_request_id=client_request_id,
         )
+
+
+__all__ = [
+    "ERROR_CLASSES",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "CredentialError",
+    "HttpResponseError",
+    "MmsError",
+    "NotFoundError",
+    "OperationFailedError",
+    "OperationTimeoutError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "Problem",
+    "RequestNotSentError",
+    "ServerError",
+    "ThrottledError",
+    "error_class_for",
+]

@@ -1,8 +1,24 @@
-"""The MMS REST client: typed, retrying, waiting on async operations."""
+"""The MMS REST client: typed, retrying where safe, waiting on async operations.
+
+``MmsClient`` is the entry point; the decision functions (``is_retryable``,
+``decide_retry``, ``parse_retry_after``, ``PollSchedule``) are exported too, so callers
+and tests can reason about the client's timing without running it.
+"""
 
 from mms_pulumi.client._client import MmsClient
 from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule, Progress
-from mms_pulumi.client._retry import Failure, FailureKind, RetryPolicy, is_retryable, retry_delay
+from mms_pulumi.client._retry import (
+    Failure,
+    FailureKind,
+    RetryDecision,
+    RetryPolicy,
+    Stop,
+    decide_retry,
+    is_retryable,
+    parse_retry_after,
+    retry_delay,
+)
+from mms_pulumi.client._transport import Response, Transport
 
 __all__ = [
     "Failure",
@@ -12,7 +28,13 @@ __all__ = [
     "OperationPoller",
     "PollSchedule",
     "Progress",
+    "Response",
+    "RetryDecision",
     "RetryPolicy",
+    "Stop",
+    "Transport",
+    "decide_retry",
     "is_retryable",
+    "parse_retry_after",
     "retry_delay",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -14,22 +14,30 @@ from pydantic import BaseModel
 
 from mms_pulumi.auth import TokenCredential, resolve_credential
 from mms_pulumi.client import _defaults
+from mms_pulumi.client._bodies import as_request, read, read_item, segment
+from mms_pulumi.client._operations import OperationPollers
 from mms_pulumi.client._paging import iterate_items
-from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule
-from mms_pulumi.client._retry import RetryPolicy, parse_retry_after
+from mms_pulumi.client._polling import OperationPoller, PollSchedule
+from mms_pulumi.client._reconcile import (
+    image_match,
+    manifest_match,
+    model_match,
+    pick,
+    post_once,
+    service_match,
+)
+from mms_pulumi.client._retry import RetryPolicy
 from mms_pulumi.client._transport import Response, Transport
-from mms_pulumi.errors import ConflictError, NotFoundError, OutcomeUnknownError
+from mms_pulumi.errors import NotFoundError
 from mms_pulumi.schema import (
     API_VERSION,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
-    ErrorBody,
     Image,
     Manifest,
     Model,
     Operation,
-    OperationState,
     OperationType,
     RegisterModelRequest,
     RequestModel,
@@ -37,12 +45,17 @@ from mms_pulumi.schema import (
     UpdateServiceRequest,
 )
 
-RequestT = TypeVar("RequestT", bound=RequestModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
+CreatedT = TypeVar("CreatedT", Model, Manifest, Image, Service)
 
 
 class MmsClient:
-    """A client of one MMS hosting account; thread-safe, one pooled session."""
+    """A client of one MMS hosting account; thread-safe, one pooled session.
+
+    ``credential`` is a token string, an object with ``get_token()``, or ``None`` for
+    ``MMS_TOKEN`` and then azure-identity. Requests are retried where that is safe (see
+    ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``.
+    """
 
     def __init__(
         self,
@@ -60,37 +73,54 @@ class MmsClient:
         retry_backoff_factor: float = _defaults.RETRY_BACKOFF_FACTOR,
         retry_backoff_max: float = _defaults.RETRY_BACKOFF_MAX,
         session: requests.Session | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
+        for label, value in (
+            ("subscription_id", subscription_id),
+            ("resource_group", resource_group),
+            ("hosting_account", hosting_account),
+        ):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{label} must be a non-empty string, got {value!r}")
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.hosting_account = hosting_account
         self.api_version = api_version
-        self._base = "/api/" + "/".join(
-            f"{segment}/{quote(value, safe='')}"
-            for segment, value in (
-                ("subscriptions", subscription_id),
-                ("resourceGroups", resource_group),
-                ("hostingAccounts", hosting_account),
-            )
-        )
-        self._policy = RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max)
         self._transport = Transport(
             endpoint,
             resolve_credential(credential),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            policy=self._policy,
+            policy=RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max),
             session=session,
-            clock=clock,
+            monotonic=monotonic,
+            wall_clock=wall_clock,
             sleep=sleep,
             rng=rng,
         )
-        self._schedule = PollSchedule(interval=polling_interval)
-        self._clock = clock
-        self._sleep = sleep
+        # Relative to the endpoint (no leading slash) so an endpoint with a path prefix works.
+        self._account = self._transport.resolve(
+            "api/"
+            + "/".join(
+                f"{kind}/{quote(value, safe='')}"
+                for kind, value in (
+                    ("subscriptions", subscription_id),
+                    ("resourceGroups", resource_group),
+                    ("hostingAccounts", hosting_account),
+                )
+            )
+        )
+        self._pollers = OperationPollers(
+            self._transport, self._account, api_version, PollSchedule(interval=polling_interval)
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The MMS endpoint this client talks to."""
+        return self._transport.endpoint
 
     def __enter__(self) -> MmsClient:
         return self
@@ -104,61 +134,54 @@ class MmsClient:
 
     def __repr__(self) -> str:
         return (
-            f"MmsClient({self._transport.endpoint!r}, {self.subscription_id!r}, "
+            f"MmsClient({self.endpoint!r}, {self.subscription_id!r}, "
             f"{self.resource_group!r}, {self.hosting_account!r})"
         )
 
     # --- models ------------------------------------------------------------------------------
 
     def register_model(self, request: RegisterModelRequest | Mapping[str, Any]) -> Model:
-        """Register a model (a new version of its name); answers 201 (or 200)."""
-        body = _as(RegisterModelRequest, request)
-        return self._create(
+        """Register a model (a new version of its name); MMS answers 201 (or 200)."""
+        body = as_request(RegisterModelRequest, request)
+        since = _since_first_attempt(self._transport.wall_clock)
+        created = self._create(
             "models",
             body,
-            Model,
-            find_existing=lambda since: _newest(
-                m
-                for m in self.list_models(name=body.name)
-                if _created_since(m.created_at, since)
-                and (m.url, m.mime_type, m.description, m.tags, m.unpack)
-                == (body.url, body.mime_type, body.description, body.tags, body.unpack)
-            ),
+            lambda: pick(self.list_models(name=body.name), lambda m: model_match(m, body, since)),
+            what=f"model {body.name}",
+            check=f"list_models(name={body.name!r})",
         )
+        return created if isinstance(created, Model) else read(Model, created)
 
     def get_model(self, model_id: str) -> Model:
         """One model version by id."""
-        return Model.model_validate(self._get(f"models/{_id(model_id)}").body)
+        return read(Model, self._get(f"models/{segment(model_id)}"))
 
     def list_models(self, *, name: str | None = None, tag: str | None = None) -> list[Model]:
         """Every model version, optionally only those of a name or carrying a tag."""
-        params = {key: value for key, value in (("name", name), ("tag", tag)) if value}
-        return self._list("models", Model, params)
+        models = self._list("models", Model, {"name": name, "tag": tag})
+        return [
+            m for m in models if (name is None or m.name == name) and (tag is None or tag in m.tags)
+        ]
 
     # --- manifests ---------------------------------------------------------------------------
 
     def create_manifest(self, request: CreateManifestRequest | Mapping[str, Any]) -> Manifest:
         """Create a manifest; every model id must be registered in this account."""
-        body = _as(CreateManifestRequest, request)
-        wanted = body.model_dump(exclude={"name"})
-        return self._create(
+        body = as_request(CreateManifestRequest, request)
+        since = _since_first_attempt(self._transport.wall_clock)
+        created = self._create(
             "manifests",
             body,
-            Manifest,
-            find_existing=lambda since: _newest(
-                m
-                for m in self.list_manifests()
-                if _created_since(m.created_time, since)
-                and CreateManifestRequest.model_validate(
-                    m.model_dump(include=set(CreateManifestRequest.model_fields))
-                ).model_dump(exclude={"name"})
-                == wanted
-            ),
+            lambda: pick(self.list_manifests(), lambda m: manifest_match(m, body, since)),
+            what="manifest",
+            check="list_manifests()",
         )
+        return created if isinstance(created, Manifest) else read(Manifest, created)
 
     def get_manifest(self, manifest_id: str) -> Manifest:
         """One manifest by id."""
-        return Manifest.model_validate(self._get(f"manifests/{_id(manifest_id)}").body)
+        return read(Manifest, self._get(f"manifests/{segment(manifest_id)}"))
 
     def list_manifests(self) -> list[Manifest]:
         """Every manifest of the account."""
@@ -170,27 +193,22 @@ class MmsClient:
         self, request: CreateImageRequest | Mapping[str, Any]
     ) -> OperationPoller[Image]:
         """Start an image build; the poller's ``result()`` waits and returns the image."""
-        body = _as(CreateImageRequest, request)
-
-        def find(since: datetime) -> Image | None:
-            return _newest(
-                image
-                for image in self.list_images()
-                if image.manifest_id == body.manifest_id
-                and image.registry_info is not None
-                and (image.registry_info.user, image.registry_info.location)
-                == (body.registry_info.user, body.registry_info.location)
-                and _created_since(image.created_time, since)
-            )
-
-        answer = self._post_reconciled("images", body, find)
-        if isinstance(answer, Image):
-            return self.wait_on_image(answer.id)
-        return self.resume_image_operation(_operation_id(answer))
+        body = as_request(CreateImageRequest, request)
+        since = _since_first_attempt(self._transport.wall_clock)
+        created = self._create(
+            "images",
+            body,
+            lambda: pick(self.list_images(), lambda image: image_match(image, body, since)),
+            what=f"image of manifest {body.manifest_id}",
+            check="list_images()",
+        )
+        if isinstance(created, Image):
+            return self.wait_on_image(created.id)
+        return self._pollers.accepted(created, OperationType.IMAGE, "image build")
 
     def get_image(self, image_id: str) -> Image:
         """One image by id."""
-        return Image.model_validate(self._get(f"images/{_id(image_id)}").body)
+        return read(Image, self._get(f"images/{segment(image_id)}"))
 
     def list_images(self) -> list[Image]:
         """Every image of the account."""
@@ -198,240 +216,133 @@ class MmsClient:
 
     def resume_image_operation(self, operation_id: str) -> OperationPoller[Image]:
         """A poller for an image build started earlier (e.g. by another process)."""
-        return self._operation_poller(operation_id, "image build", self.get_image)
+        return self._pollers.by_id(operation_id, OperationType.IMAGE, "image build")
+
+    def wait_on_image(self, image_id: str) -> OperationPoller[Image]:
+        """A poller that follows an image's own ``creationState`` (when no operation id is at
+        hand); its ``operation_id`` is the image id."""
+        return self._pollers.by_state(image_id, OperationType.IMAGE, self.get_image)
 
     # --- services ----------------------------------------------------------------------------
 
     def begin_create_service(
         self, request: CreateServiceRequest | Mapping[str, Any]
     ) -> OperationPoller[Service]:
-        """Start deploying a service; the poller's ``result()`` waits and returns it."""
-        body = _as(CreateServiceRequest, request)
+        """Start deploying a service; the poller's ``result()`` waits and returns it.
 
-        def find(_since: datetime) -> Service | None:
-            existing = next(
-                (s for s in self.list_services(name=body.name) if s.name == body.name), None
-            )
-            if existing is not None and existing.image_id != body.image_id:
-                # Our lost POST did not make it: someone else's service holds the name.
-                detail = f"a service named {body.name} exists with image {existing.image_id}"
-                raise ConflictError(
-                    "POST", self._path("services"), 409, ErrorBody(code="Conflict", message=detail)
-                )
-            return existing
-
-        answer = self._post_reconciled("services", body, find)
-        if isinstance(answer, Service):
-            return self.wait_on_service(answer.id)
-        return self.resume_service_operation(_operation_id(answer))
+        Raises ``ConflictError`` when a service of that name exists.
+        """
+        body = as_request(CreateServiceRequest, request)
+        created = self._create(
+            "services",
+            body,
+            lambda: pick(self.list_services(name=body.name), lambda s: service_match(s, body)),
+            what=f"service {body.name}",
+            check=f"list_services(name={body.name!r})",
+        )
+        if isinstance(created, Service):
+            return self.wait_on_service(created.id)
+        return self._pollers.accepted(created, OperationType.SERVICE, "service deployment")
 
     def begin_update_service(
         self, service_id: str, request: UpdateServiceRequest | Mapping[str, Any]
     ) -> OperationPoller[Service]:
         """Start rolling a service to a new image; ``result()`` waits and returns it."""
-        body = _as(UpdateServiceRequest, request)
-        answer = self._transport.request(
-            "PUT",
-            self._path(f"services/{_id(service_id)}"),
-            params=self._params(),
-            json=body.to_wire(),
-        )
-        return self.resume_service_operation(_operation_id(answer))
+        body = as_request(UpdateServiceRequest, request)
+        url = self._url(f"services/{segment(service_id)}")
+        answer = self._transport.request("PUT", url, params=self._params(), json=body.to_wire())
+        return self._pollers.accepted(answer, OperationType.SERVICE, "service update")
 
     def delete_service(self, service_id: str) -> bool:
         """Delete a service: ``True`` if it was deleted, ``False`` if it was already gone."""
+        url = self._url(f"services/{segment(service_id)}")
         try:
-            answer = self._transport.request(
-                "DELETE", self._path(f"services/{_id(service_id)}"), params=self._params()
-            )
+            answer = self._transport.request("DELETE", url, params=self._params())
         except NotFoundError:
             return False
+        # The 2017 API answers 204 when there was no such service.
         return answer.status != 204
 
     def get_service(self, service_id: str) -> Service:
         """One service by id."""
-        return Service.model_validate(self._get(f"services/{_id(service_id)}").body)
+        return read(Service, self._get(f"services/{segment(service_id)}"))
 
     def list_services(self, *, name: str | None = None) -> list[Service]:
         """Every service of the account, or those of one name."""
-        services = self._list("services", Service, {"name": name} if name else None)
+        services = self._list("services", Service, {"name": name})
         return [s for s in services if name is None or s.name == name]
 
     def resume_service_operation(self, operation_id: str) -> OperationPoller[Service]:
         """A poller for a service deployment or update started earlier."""
-        return self._operation_poller(operation_id, "service deployment", self.get_service)
+        return self._pollers.by_id(operation_id, OperationType.SERVICE, "service operation")
 
     def wait_on_service(self, service_id: str) -> OperationPoller[Service]:
-        """A poller that follows a service's own state (for one whose operation id is lost)."""
-
-        def observe() -> Observation:
-            service = self.get_service(service_id)
-            state = service.state or OperationState.SUCCEEDED
-            return Observation(
-                state,
-                Operation(
-                    id=service_id,
-                    state=state,
-                    operation_type=OperationType.SERVICE,
-                    resource_location=self._path(f"services/{service_id}"),
-                ),
-            )
-
-        return self._poller(service_id, "service deployment", observe, self.get_service)
+        """A poller that follows a service's own ``state`` (when no operation id is at hand);
+        its ``operation_id`` is the service id."""
+        return self._pollers.by_state(service_id, OperationType.SERVICE, self.get_service)
 
     # --- operations --------------------------------------------------------------------------
 
     def get_operation(self, operation_id: str) -> Operation:
         """The state of an async operation."""
-        return Operation.model_validate(self._get(f"operations/{_id(operation_id)}").body)
+        return read(Operation, self._get(f"operations/{segment(operation_id)}"))
+
+    def resume_operation(
+        self, operation_id: str, kind: OperationType | str
+    ) -> OperationPoller[Image] | OperationPoller[Service]:
+        """A poller for an operation started earlier; ``kind`` is ``Image`` or ``Service``."""
+        if OperationType(str(kind).capitalize()) is OperationType.IMAGE:
+            return self.resume_image_operation(operation_id)
+        return self.resume_service_operation(operation_id)
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _path(self, relative: str) -> str:
-        return f"{self._base}/{relative}"
+    def _url(self, relative: str) -> str:
+        return f"{self._account}/{relative}"
 
-    def _params(self) -> dict[str, str]:
-        return {"api-version": self.api_version}
+    def _params(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        params = {"api-version": self.api_version}
+        params.update({key: value for key, value in (extra or {}).items() if value is not None})
+        return params
 
     def _get(self, relative: str) -> Response:
-        return self._transport.request("GET", self._path(relative), params=self._params())
-
-    def _post(self, relative: str, body: RequestModel) -> Response:
-        return self._transport.request(
-            "POST", self._path(relative), params=self._params(), json=body.to_wire()
-        )
+        return self._transport.request("GET", self._url(relative), params=self._params())
 
     def _list(
-        self, relative: str, model: type[ResponseT], params: Mapping[str, str] | None = None
+        self,
+        relative: str,
+        model: type[ResponseT],
+        filters: Mapping[str, str | None] | None = None,
     ) -> list[ResponseT]:
-        first = self._transport.request(
-            "GET", self._path(relative), params={**self._params(), **(params or {})}
-        )
-        items = iterate_items(first.body, lambda link: self._transport.request("GET", link).body)
-        return [model.model_validate(item) for item in items]
+        first = self._transport.request("GET", self._url(relative), params=self._params(filters))
+        # nextLink is followed verbatim: it already carries api-version and the filters.
+        pages = iterate_items(first, lambda link: self._transport.request("GET", link))
+        return [read_item(model, item, first) for item in pages]
 
     def _create(
         self,
         relative: str,
         body: RequestModel,
-        model: type[ResponseT],
-        find_existing: Callable[[datetime], ResponseT | None],
-    ) -> ResponseT:
-        """POST; when the outcome is unknown, look before repeating it."""
-        answer = self._post_reconciled(relative, body, find_existing)
-        if isinstance(answer, Response):
-            return model.model_validate(answer.body)
-        return answer
-
-    def _post_reconciled(
-        self,
-        relative: str,
-        body: RequestModel,
-        find_existing: Callable[[datetime], ResponseT | None],
-    ) -> Response | ResponseT:
-        """POST, never blindly twice: after an unknown outcome, repeat only once a lookup
-        proves the earlier attempt created nothing; return what it created otherwise."""
-        started = datetime.now(UTC) - timedelta(seconds=_defaults.RECONCILE_CLOCK_SKEW)
-        for attempt in range(self._policy.max_retries + 1):
-            try:
-                return self._post(relative, body)
-            except OutcomeUnknownError:
-                existing = find_existing(started)
-                if existing is not None:
-                    return existing
-                if attempt == self._policy.max_retries:
-                    raise
-                self._sleep(min(self._policy.backoff_max, self._policy.backoff_factor * 2**attempt))
-        raise AssertionError("unreachable")
-
-    def _operation_poller(
-        self, operation_id: str, what: str, fetch: Callable[[str], ResponseT]
-    ) -> OperationPoller[ResponseT]:
-        def observe() -> Observation:
-            answer = self._get(f"operations/{_id(operation_id)}")
-            operation = Operation.model_validate(answer.body)
-            return Observation(
-                operation.state, operation, parse_retry_after(answer.headers, time.time())
-            )
-
-        def fetch_result(operation: Operation) -> ResponseT:
-            if operation.resource_id is None:
-                raise ValueError(f"operation {operation.id} succeeded without a resourceLocation")
-            return fetch(operation.resource_id)
-
-        return OperationPoller(
-            operation_id,
-            what=what,
-            observe=observe,
-            fetch=fetch_result,
-            schedule=self._schedule,
-            clock=self._clock,
-            sleep=self._sleep,
-        )
-
-    def _poller(
-        self,
-        ident: str,
+        lookup: Callable[[], CreatedT | None],
+        *,
         what: str,
-        observe: Callable[[], Observation],
-        fetch: Callable[[str], ResponseT],
-    ) -> OperationPoller[ResponseT]:
-        return OperationPoller(
-            ident,
+        check: str,
+    ) -> Response | CreatedT:
+        url = self._url(relative)
+        return post_once(
+            lambda: self._transport.request(
+                "POST", url, params=self._params(), json=body.to_wire()
+            ),
+            lookup,
             what=what,
-            observe=observe,
-            fetch=lambda operation: fetch(ident),
-            schedule=self._schedule,
-            clock=self._clock,
-            sleep=self._sleep,
+            check=check,
+            policy=self._transport.policy,
+            sleep=self._transport.sleep,
+            rng=self._transport.rng,
         )
 
-    def wait_on_image(self, image_id: str) -> OperationPoller[Image]:
-        """A poller that follows an image's own build state (its operation id is lost)."""
 
-        def observe() -> Observation:
-            image = self.get_image(image_id)
-            state = image.creation_state or OperationState.SUCCEEDED
-            operation = Operation(
-                id=image_id,
-                state=state,
-                operation_type=OperationType.IMAGE,
-                resource_location=self._path(f"images/{image_id}"),
-            )
-            return Observation(state, operation)
-
-        return self._poller(image_id, "image build", observe, self.get_image)
-
-
-def _as(model: type[RequestT], request: RequestT | Mapping[str, Any]) -> RequestT:
-    return request if isinstance(request, model) else model.model_validate(request)
-
-
-def _id(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _operation_id(answer: Response) -> str:
-    location = answer.headers.get("Operation-Location") or answer.headers.get("operation-location")
-    if not location:
-        raise ValueError(
-            f"MMS accepted the request (HTTP {answer.status}) but sent no Operation-Location "
-            f"(x-ms-request-id {answer.request_id})"
-        )
-    return location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def _created_since(created: datetime | None, since: datetime) -> bool:
-    return created is not None and created.astimezone(UTC) >= since
-
-
-def _newest(candidates: Iterable[ResponseT]) -> ResponseT | None:
-    ordered = sorted(
-        candidates,
-        key=lambda item: (
-            getattr(item, "created_at", None)
-            or getattr(item, "created_time", None)
-            or datetime.min.replace(tzinfo=UTC)
-        ),
-    )
-    return ordered[-1] if ordered else None
+def _since_first_attempt(wall_clock: Callable[[], float]) -> datetime:
+    """The earliest creation time an object made by this call can carry."""
+    now = datetime.fromtimestamp(wall_clock(), UTC)
+    return now - timedelta(seconds=_defaults.RECONCILE_CLOCK_SKEW)

@@ -1,28 +1,66 @@
-"""Reading list answers: a bare JSON array or ``{"value": [...], "nextLink": ...}`` pages."""
+"""Reading list answers: a bare JSON array, or ``{"value": [...], "nextLink": ...}`` pages.
+
+The 2017-06 documentation shows bare arrays; the 2017-09 API and the emulator's
+``--page-size`` answer pages. Both clients of the time followed ``nextLink`` verbatim,
+with no parameters of their own, until a page had none; so does this one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from mms_pulumi.client._transport import Response
+from mms_pulumi.errors import MmsError
+
+# A guard against a service that hands out fresh links forever; 10,000 pages of even the
+# smallest size is far more objects than a hosting account ever held.
+MAX_PAGES = 10_000
 
 
-def iterate_items(first_page: Any, get_page: Callable[[str], Any]) -> Iterator[Any]:
-    """Every item of a list answer, following ``nextLink`` until a page has none."""
-    page = first_page
+def page_items(page: Response) -> tuple[list[Any], str | None]:
+    """The items of one answer and the link to the next page, if any."""
+    body = page.body
+    if isinstance(body, list):
+        return body, None
+    if isinstance(body, dict) and isinstance(body.get("value", []), list):
+        next_link = body.get("nextLink")
+        if next_link is not None and not isinstance(next_link, str):
+            raise _unreadable(page, "its nextLink is not a string")
+        return list(body.get("value") or []), next_link or None
+    raise _unreadable(page, f"expected a JSON array or a page, got {type(body).__name__}")
+
+
+def iterate_items(first: Response, get_page: Callable[[str], Response]) -> Iterator[Any]:
+    """Every item of a list answer, following ``nextLink`` until a page has none.
+
+    ``get_page`` receives the link resolved against the page that carried it, so absolute,
+    host-relative and relative links all work.
+    """
+    page = first
     seen: set[str] = set()
-    while True:
-        if isinstance(page, list):
-            yield from page
+    for _ in range(MAX_PAGES):
+        items, next_link = page_items(page)
+        yield from items
+        if next_link is None:
             return
-        if not isinstance(page, dict):
-            raise ValueError(
-                f"a list answer must be a JSON array or a page, got {type(page).__name__}"
-            )
-        yield from page.get("value") or []
-        next_link = page.get("nextLink")
-        if not next_link:
-            return
-        if next_link in seen:
-            raise ValueError(f"nextLink {next_link} repeats; the listing would never end")
-        seen.add(next_link)
-        page = get_page(next_link)
+        link = urljoin(page.url, next_link)
+        if link in seen:
+            raise _unreadable(page, f"its nextLink {_path_of(link)} repeats an earlier page")
+        seen.add(link)
+        page = get_page(link)
+    raise _unreadable(page, f"the listing did not end after {MAX_PAGES} pages")
+
+
+def _path_of(link: str) -> str:
+    return urlsplit(link).path
+
+
+def _unreadable(page: Response, why: str) -> MmsError:
+    return MmsError(
+        f"MMS answered a list request ({_path_of(page.url)}) in a form this client cannot "
+        f"read: {why}. Report it with the request ids.",
+        request_id=page.request_id,
+        client_request_id=page.client_request_id,
+    )

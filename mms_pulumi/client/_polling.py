@@ -1,4 +1,12 @@
-"""Waiting on MMS async operations: the pure poll schedule and the poller."""
+"""Waiting on MMS async operations: the pure poll schedule and the poller.
+
+The schedule is a function of the time already waited: the first check comes ``floor``
+seconds after the 202 and each later one ``floor + fraction * elapsed`` after the one
+before, capped at ``interval``. Because the delay never shrinks as ``elapsed`` grows, an
+operation that ends at ``d`` seconds is seen by ``d + next_delay(d)`` at the latest (the
+last check before it, at ``t <= d``, schedules the next at ``t + next_delay(t)``), so the
+noticing delay is bounded by ``next_delay(d)`` plus one request's round trip.
+"""
 
 from __future__ import annotations
 
@@ -8,46 +16,64 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mms_pulumi.client import _defaults
+from mms_pulumi.client._retry import DeadlineReached
 from mms_pulumi.errors import OperationFailedError, OperationTimeoutError
 from mms_pulumi.schema import Operation, OperationState
 
 T = TypeVar("T")
 
-# progress(old_state, new_state, operation) is called on every observed state change.
+# progress(old_state, new_state, operation): called on every observed state change; the
+# first observation of a wait reports ``None`` as the old state.
 Progress = Callable[[OperationState | None, OperationState, Operation], None]
 
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """When to look again: soon at first, then a fraction of the time already waited."""
+    """When to look again: soon at first, then a small share of the time already waited."""
 
-    first: float = _defaults.FIRST_POLL_DELAY
+    floor: float = _defaults.POLL_FLOOR
     fraction: float = _defaults.POLL_ELAPSED_FRACTION
     interval: float = _defaults.POLLING_INTERVAL
 
     def next_delay(
         self, elapsed: float, *, retry_after: float | None = None, remaining: float | None = None
     ) -> float:
-        """Seconds until the next check; honours ``Retry-After`` but never the deadline."""
-        delay = min(max(self.first, self.fraction * elapsed), self.interval)
+        """Seconds until the next check; honours ``Retry-After`` but never passes the deadline."""
+        delay = min(self.interval, self.floor + self.fraction * max(0.0, elapsed))
         if retry_after is not None:
             delay = max(delay, retry_after)
         if remaining is not None:
             delay = min(delay, max(0.0, remaining))
-        return delay
+        return max(0.0, delay)
 
     def worst_noticing_delay(self, duration: float) -> float:
         """The longest an operation of ``duration`` seconds can be finished unnoticed."""
-        return min(max(self.first, self.fraction * duration), self.interval)
+        return self.next_delay(duration)
+
+    def check_times(self, until: float) -> list[float]:
+        """Seconds after the 202 at which the checks happen, up to the first at/after ``until``."""
+        times = [self.next_delay(0.0)]
+        while times[-1] < until:
+            step = self.next_delay(times[-1])
+            if step <= 0:
+                break  # a zero interval (tests) checks back to back; there is no schedule
+            times.append(times[-1] + step)
+        return times
 
 
 @dataclass(frozen=True)
 class Observation:
-    """One look at an operation: its state, the full record when there is one, Retry-After."""
+    """One look at an operation: its record, the Retry-After it came with, its request ids."""
 
-    state: OperationState
     operation: Operation
     retry_after: float | None = None
+    request_id: str | None = None
+    client_request_id: str | None = None
+
+    @property
+    def state(self) -> OperationState:
+        """The operation's state at this look."""
+        return self.operation.state
 
 
 class OperationPoller(Generic[T]):
@@ -62,68 +88,111 @@ class OperationPoller(Generic[T]):
         operation_id: str,
         *,
         what: str,
-        observe: Callable[[], Observation],
+        observe: Callable[[float | None], Observation],
         fetch: Callable[[Operation], T],
         schedule: PollSchedule,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        check_at_once: bool = False,
     ) -> None:
         self._operation_id = operation_id
         self._what = what
         self._observe = observe
         self._fetch = fetch
         self._schedule = schedule
-        self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
-        self._started = clock()
+        self._started = monotonic()
+        # Just after a 202 the operation has certainly not finished: the first look waits
+        # a moment. A resumed operation may be long done: look at once.
+        self._first_check = self._started + (0.0 if check_at_once else schedule.floor)
         self._last: Observation | None = None
-        self._result: T | None = None
+        self._result: tuple[T] | None = None
+
+    def __repr__(self) -> str:
+        state = self._last.state.value if self._last else "not yet seen"
+        return f"OperationPoller({self._what}, operation {self._operation_id}, {state})"
 
     @property
     def operation_id(self) -> str:
-        """Id of the MMS operation (or of the resource, when adopted without one)."""
+        """Id of the MMS operation (or of the resource, when following one without it)."""
         return self._operation_id
+
+    @property
+    def last_operation(self) -> Operation | None:
+        """The operation as last seen, without asking MMS again."""
+        return self._last.operation if self._last else None
 
     def status(self) -> Operation:
         """Look once at the operation now."""
-        self._last = self._observe()
+        self._last = self._observe(None)
         return self._last.operation
 
     def done(self) -> bool:
-        """Whether the operation has reached a terminal state (looks once)."""
+        """Whether the operation has reached a terminal state (looks again unless it had)."""
+        if self._last is not None and self._last.state.is_terminal:
+            return True
         return self.status().state.is_terminal
 
     def result(self, timeout: float | None = None, progress: Progress | None = None) -> T:
         """Wait for the operation and return the finished resource.
 
-        Raises ``OperationFailedError`` (Failed or Cancelled, with the service's error) or
-        ``OperationTimeoutError`` (carrying the operation id and last state) after
-        ``timeout`` seconds (default: 30 minutes).
+        Raises ``OperationFailedError`` (Failed or Cancelled, with the service's error) or,
+        once ``timeout`` seconds have passed (default 30 minutes), ``OperationTimeoutError``
+        carrying the operation id and the last state seen; the operation goes on in MMS.
         """
         if self._result is not None:
-            return self._result
-        limit = _defaults.OPERATION_TIMEOUT if timeout is None else timeout
-        deadline = self._clock() + limit
+            return self._result[0]
+        began = self._monotonic()
+        deadline = began + (_defaults.OPERATION_TIMEOUT if timeout is None else max(0.0, timeout))
         previous: OperationState | None = None
+        wait = min(self._first_check - began, deadline - began)
+        if self._last is not None and self._last.state.is_terminal:
+            wait = 0.0
         while True:
-            observation = self._observe()
-            self._last = observation
+            if wait > 0:
+                self._sleep(wait)
+            observation = self._look(deadline, began, previous)
             if observation.state is not previous and progress is not None:
                 progress(previous, observation.state, observation.operation)
             previous = observation.state
             if observation.state is OperationState.SUCCEEDED:
-                self._result = self._fetch(observation.operation)
-                return self._result
+                self._result = (self._fetch(observation.operation),)
+                return self._result[0]
             if observation.state.is_terminal:
-                raise OperationFailedError(observation.operation, what=self._what)
-            now = self._clock()
+                raise OperationFailedError(
+                    observation.operation,
+                    what=self._what,
+                    request_id=observation.request_id,
+                    client_request_id=observation.client_request_id,
+                )
+            now = self._monotonic()
             remaining = deadline - now
             if remaining <= 0:
-                raise OperationTimeoutError(
-                    self._operation_id, observation.state, now - self._started, what=self._what
-                )
-            self._sleep(
-                self._schedule.next_delay(
-                    now - self._started, retry_after=observation.retry_after, remaining=remaining
-                )
+                raise self._timeout(now - began, observation.state)
+            wait = self._schedule.next_delay(
+                now - self._started, retry_after=observation.retry_after, remaining=remaining
             )
+
+    def _look(self, deadline: float, began: float, previous: OperationState | None) -> Observation:
+        if previous is None and self._last is not None and self._last.state.is_terminal:
+            # status() or done() already saw the end: no need to ask again.
+            return self._last
+        try:
+            self._last = self._observe(deadline)
+        except DeadlineReached as reached:
+            # The status request kept failing until no retry fitted before the deadline:
+            # for the caller that is the deadline passing, not a new kind of failure.
+            raise self._timeout(self._monotonic() - began, previous) from reached.error
+        return self._last
+
+    def _timeout(self, waited: float, state: OperationState | None) -> OperationTimeoutError:
+        return OperationTimeoutError(
+            self._operation_id,
+            state,
+            waited,
+            what=self._what,
+            last_operation=self.last_operation,
+            request_id=self._last.request_id if self._last else None,
+            client_request_id=self._last.client_request_id if self._last else None,
+        )

@@ -1,19 +1,28 @@
-"""Pure retry decisions: which failures are retried, how long to wait, Retry-After."""
+"""Pure retry decisions: which failures are retried, how long to wait, Retry-After.
+
+Nothing here sleeps, reads a clock or touches a socket: the caller passes the time left
+and the random source, so every decision is a plain function of its inputs.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from enum import Enum
 
 from mms_pulumi.client import _defaults
+from mms_pulumi.errors import MmsError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Statuses that prove a POST was not acted on: throttled or refused before processing.
 POST_SAFE_STATUSES = frozenset({429, 503})
-IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+# Statuses after which a POST may or may not have been acted on.
+POST_UNKNOWN_STATUSES = frozenset({500, 502, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class FailureKind(Enum):
@@ -40,6 +49,32 @@ class RetryPolicy:
     max_retries: int = _defaults.MAX_RETRIES
     backoff_factor: float = _defaults.RETRY_BACKOFF_FACTOR
     backoff_max: float = _defaults.RETRY_BACKOFF_MAX
+    retry_after_max: float = _defaults.RETRY_AFTER_MAX
+
+
+class Stop(Enum):
+    """Why a failed request is not retried."""
+
+    NOT_RETRYABLE = "not safe or not useful to repeat"
+    EXHAUSTED = "retries used up"
+    DEADLINE = "the next try would start after the deadline"
+    RETRY_AFTER_TOO_LONG = "the service asked for a longer wait than the client allows"
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """Retry after ``delay`` seconds, or stop for ``stop``."""
+
+    delay: float | None
+    stop: Stop | None = None
+
+
+class DeadlineReached(Exception):
+    """A request gave up because its next retry would start after the caller's deadline."""
+
+    def __init__(self, error: MmsError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def is_retryable(method: str, failure: Failure) -> bool:
@@ -52,6 +87,51 @@ def is_retryable(method: str, failure: Failure) -> bool:
     return failure.kind is FailureKind.STATUS and failure.status in POST_SAFE_STATUSES
 
 
+def outcome_unknown(method: str, failure: Failure) -> bool:
+    """Whether a failed non-idempotent request may still have been acted on."""
+    if method.upper() in IDEMPOTENT_METHODS:
+        return False
+    return failure.kind is FailureKind.UNKNOWN or (
+        failure.kind is FailureKind.STATUS and failure.status in POST_UNKNOWN_STATUSES
+    )
+
+
+def backoff(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, factor * 2**attempt)]."""
+    ceiling = min(policy.backoff_max, policy.backoff_factor * (2 ** min(attempt, 62)))
+    return rng.uniform(0.0, max(0.0, ceiling))
+
+
+def decide_retry(
+    method: str,
+    failure: Failure,
+    attempt: int,
+    *,
+    policy: RetryPolicy,
+    remaining: float | None,
+    rng: random.Random,
+) -> RetryDecision:
+    """Whether and when to make retry number ``attempt + 1``.
+
+    ``attempt`` counts retries already made (0 after the first failure). ``remaining`` is
+    what is left of the caller's deadline: a retry that cannot start before it is not made.
+    ``Retry-After`` wins over the backoff; without it, full jitter up to the backoff.
+    """
+    if not is_retryable(method, failure):
+        return RetryDecision(None, Stop.NOT_RETRYABLE)
+    if attempt >= policy.max_retries:
+        return RetryDecision(None, Stop.EXHAUSTED)
+    if failure.retry_after is not None:
+        if failure.retry_after > policy.retry_after_max:
+            return RetryDecision(None, Stop.RETRY_AFTER_TOO_LONG)
+        delay = max(0.0, failure.retry_after)
+    else:
+        delay = backoff(attempt, policy, rng)
+    if remaining is not None and delay >= remaining:
+        return RetryDecision(None, Stop.DEADLINE)
+    return RetryDecision(delay)
+
+
 def retry_delay(
     method: str,
     failure: Failure,
@@ -61,36 +141,44 @@ def retry_delay(
     remaining: float | None,
     rng: random.Random,
 ) -> float | None:
-    """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up.
-
-    ``attempt`` counts retries already made (0 after the first failure). ``remaining`` is
-    what is left of the caller's deadline: a retry that cannot start before it is not made.
-    ``Retry-After`` wins over the backoff; without it, full jitter up to the backoff.
-    """
-    if attempt >= policy.max_retries or not is_retryable(method, failure):
-        return None
-    if failure.retry_after is not None:
-        delay = max(0.0, failure.retry_after)
-    else:
-        ceiling = min(policy.backoff_max, policy.backoff_factor * (2**attempt))
-        delay = rng.uniform(0, ceiling)
-    if remaining is not None and delay >= remaining:
-        return None
-    return delay
+    """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up."""
+    return decide_retry(method, failure, attempt, policy=policy, remaining=remaining, rng=rng).delay
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent or bad."""
-    value = headers.get("Retry-After") or headers.get("retry-after")
+    """The wait the service asked for, in seconds; ``None`` if absent or unreadable.
+
+    Reads ``retry-after-ms`` / ``x-ms-retry-after-ms`` (milliseconds, as Azure services
+    send) and ``Retry-After`` as delta-seconds or an HTTP date (``now`` is epoch seconds).
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        millis = _number(lowered.get(name))
+        if millis is not None:
+            return millis / 1000.0
+    value = lowered.get("retry-after")
     if value is None:
         return None
-    value = value.strip()
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        # "-0000" parses as naive; HTTP dates are always GMT.
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return max(0.0, number)

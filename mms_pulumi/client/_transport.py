@@ -1,29 +1,39 @@
-"""HTTP for the client: one pooled session, timeouts, request ids, auth, the retry loop."""
+"""HTTP for the client: one pooled session, timeouts, request ids, auth, the retry loop.
+
+The session is the seam tests script: anything with ``requests.Session.request``'s
+signature can stand in for it, so the whole client runs without sockets.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
 from pydantic import ValidationError
+from requests.structures import CaseInsensitiveDict
 
 from mms_pulumi.auth import TokenCredential
+from mms_pulumi.client import _defaults
 from mms_pulumi.client._retry import (
+    DeadlineReached,
     Failure,
     FailureKind,
     RetryPolicy,
+    Stop,
+    decide_retry,
     parse_retry_after,
-    retry_delay,
 )
 from mms_pulumi.errors import (
+    CredentialError,
     HttpResponseError,
     MmsError,
     OutcomeUnknownError,
@@ -37,20 +47,30 @@ logger = logging.getLogger("mms_pulumi.client")
 REQUEST_ID = "x-ms-request-id"
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 
+# Failures no retry can fix: a malformed endpoint, a certificate the host cannot prove.
+_LOCAL_MISTAKES = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.SSLError,
+)
+
 
 @dataclass(frozen=True)
 class Response:
     """What the client needs of an HTTP answer."""
 
     status: int
-    headers: Mapping[str, str]
-    body: Any
-    request_id: str | None
-    client_request_id: str | None
+    url: str
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=CaseInsensitiveDict)
+    request_id: str | None = None
+    client_request_id: str | None = None
 
 
 class Transport:
-    """Sends requests to one MMS endpoint; thread-safe (the plugin calls from 4 threads)."""
+    """Sends requests to one MMS endpoint; thread-safe (the plugin calls from many threads)."""
 
     def __init__(
         self,
@@ -61,75 +81,86 @@ class Transport:
         read_timeout: float,
         policy: RetryPolicy,
         session: requests.Session | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
+        if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc:
+            raise ValueError(
+                f"endpoint must be an http(s) URL such as https://host, got {endpoint!r}"
+            )
         self.endpoint = endpoint.rstrip("/") + "/"
+        self.policy = policy
         self._credential = credential
         self._timeouts = (connect_timeout, read_timeout)
-        self._policy = policy
-        self._session = session or _pooled_session()
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._owns_session = session is None
+        self._session = session if session is not None else pooled_session()
+        self.monotonic = monotonic
+        self.wall_clock = wall_clock
+        self.sleep = sleep
+        self.rng = rng or random.Random()
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._session.close()
+        """Close pooled connections (a session passed in stays the caller's to close)."""
+        if self._owns_session:
+            self._session.close()
 
-    def url(self, path_or_url: str) -> str:
-        """Resolve a host-relative path (or pass through an absolute URL) against the endpoint."""
-        return urljoin(self.endpoint, path_or_url)
+    def resolve(self, link: str, base: str | None = None) -> str:
+        """An absolute URL for a link that may be absolute, host-relative or relative."""
+        return urljoin(base or self.endpoint, link)
 
     def request(
         self,
         method: str,
-        path_or_url: str,
+        url: str,
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
         deadline: float | None = None,
     ) -> Response:
-        """Send a request, retrying what is safe to retry, and return a 2xx answer.
+        """Send a request, retrying what is safe to retry, and return a non-error answer.
 
         Raises ``RequestNotSentError``, ``OutcomeUnknownError`` or an ``HttpResponseError``
-        subclass once retries are exhausted or not allowed.
+        subclass once retries are used up or not allowed, and ``DeadlineReached`` (wrapping
+        the last error) when ``deadline`` (a ``monotonic`` time) left no room for another try.
         """
-        url = self.url(path_or_url)
         path = urlsplit(url).path
+        # One id per logical call, the same on every retry, so MMS logs tie them together.
         client_request_id = str(uuid.uuid4())
         attempt = 0
         while True:
-            started = self._clock()
+            started = self.monotonic()
             try:
-                answer = self._send(method, url, params, json, client_request_id)
+                answer = self._send(method, url, params, json, client_request_id, deadline)
             except _AttemptFailed as failed:
                 error, failure = failed.error, failed.failure
+                self._log(method, path, failure.kind.value, None, attempt, started)
             else:
+                self._log(method, path, answer.status, answer.request_id, attempt, started)
                 if answer.status < 400:
-                    self._log(method, path, answer.status, answer.request_id, attempt, started)
                     return answer
                 error = self._status_error(method, path, answer)
                 failure = Failure(FailureKind.STATUS, answer.status, error.retry_after)
-                self._log(method, path, answer.status, answer.request_id, attempt, started)
-            remaining = None if deadline is None else deadline - self._clock()
-            delay = retry_delay(
-                method, failure, attempt, policy=self._policy, remaining=remaining, rng=self._rng
+            remaining = None if deadline is None else deadline - self.monotonic()
+            decision = decide_retry(
+                method, failure, attempt, policy=self.policy, remaining=remaining, rng=self.rng
             )
-            if delay is None:
+            if decision.delay is None:
+                if decision.stop is Stop.DEADLINE:
+                    raise DeadlineReached(error) from error
                 raise error
             logger.info(
-                "retrying %s %s in %.2fs after %s (retry %d)",
+                "retrying %s %s in %.2fs after %s (retry %d of %d, client request id %s)",
                 method,
                 path,
-                delay,
+                decision.delay,
                 failure.status or failure.kind.value,
                 attempt + 1,
+                self.policy.max_retries,
+                client_request_id,
             )
-            self._sleep(delay)
+            self.sleep(decision.delay)
             attempt += 1
 
     def _send(
@@ -139,31 +170,66 @@ class Transport:
         params: Mapping[str, str] | None,
         json: Any,
         client_request_id: str,
+        deadline: float | None,
     ) -> Response:
         headers = {
-            "Authorization": f"Bearer {self._credential.get_token().token}",
+            "Authorization": f"Bearer {self._token()}",
             CLIENT_REQUEST_ID: client_request_id,
             "Accept": "application/json",
         }
         try:
             raw = self._session.request(
-                method, url, params=params, json=json, headers=headers, timeout=self._timeouts
+                method,
+                url,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=self._timeouts_within(deadline),
             )
+        except _LOCAL_MISTAKES as err:
+            raise RequestNotSentError(
+                f"{method} {urlsplit(url).path} was not sent: {_reason(err)}. Check the "
+                "endpoint (mms:endpoint) and, for https, the host's certificate.",
+                client_request_id=client_request_id,
+            ) from err
         except requests.RequestException as err:
-            raise _AttemptFailed.from_exception(method, url, err, client_request_id) from err
+            raise _AttemptFailed.classify(method, url, err, client_request_id) from err
         body: Any = None
         if raw.content:
             try:
                 body = raw.json()
             except ValueError:
                 body = None
+        response_headers = CaseInsensitiveDict(raw.headers)
+        answered_url = getattr(raw, "url", None)
         return Response(
             status=raw.status_code,
-            headers=raw.headers,
+            # After a redirect, links in the body are relative to where the answer came from.
+            url=answered_url if isinstance(answered_url, str) and answered_url else url,
             body=body,
-            request_id=raw.headers.get(REQUEST_ID),
-            client_request_id=raw.headers.get(CLIENT_REQUEST_ID, client_request_id),
+            headers=response_headers,
+            request_id=response_headers.get(REQUEST_ID),
+            client_request_id=response_headers.get(CLIENT_REQUEST_ID, client_request_id),
         )
+
+    def _token(self) -> str:
+        try:
+            return self._credential.get_token().token
+        except CredentialError:
+            raise
+        except Exception as err:
+            raise CredentialError(
+                f"the credential could not give a token ({type(err).__name__}); pass a token "
+                "string, set MMS_TOKEN, or fix the credential object"
+            ) from err
+
+    def _timeouts_within(self, deadline: float | None) -> tuple[float, float]:
+        connect, read = self._timeouts
+        if deadline is None:
+            return connect, read
+        # A request must not outlive the caller's deadline by a whole read timeout.
+        remaining = max(0.05, deadline - self.monotonic())
+        return min(connect, remaining), min(read, remaining)
 
     def _status_error(self, method: str, path: str, answer: Response) -> HttpResponseError:
         try:
@@ -177,26 +243,28 @@ class Transport:
             body,
             request_id=answer.request_id,
             client_request_id=answer.client_request_id,
-            retry_after=parse_retry_after(answer.headers, self._wall_clock()),
+            retry_after=parse_retry_after(answer.headers, self.wall_clock()),
         )
 
     def _log(
         self,
         method: str,
         path: str,
-        status: int,
+        outcome: int | str,
         request_id: str | None,
         attempt: int,
         started: float,
     ) -> None:
+        # Method, path and ids only: never headers (the token), query strings or bodies
+        # (kubeConfig, registry passwords).
         logger.debug(
-            "%s %s -> %d request-id=%s attempt=%d %.0fms",
+            "%s %s -> %s request-id=%s attempt=%d %.0fms",
             method,
             path,
-            status,
+            outcome,
             request_id,
             attempt,
-            (self._clock() - started) * 1000,
+            (self.monotonic() - started) * 1000,
         )
 
 
@@ -209,55 +277,115 @@ class _AttemptFailed(Exception):
         self.failure = failure
 
     @classmethod
-    def from_exception(
+    def classify(
         cls, method: str, url: str, err: requests.RequestException, client_request_id: str
     ) -> _AttemptFailed:
-        path = urlsplit(url).path
+        parts = urlsplit(url)
         if _never_sent(err):
             error: MmsError = RequestNotSentError(
-                f"{method} {path} could not reach MMS at {urlsplit(url).netloc} "
+                f"{method} {parts.path} could not reach MMS at {parts.netloc} "
                 f"({_reason(err)}); nothing was sent. Check the endpoint and the network.",
                 client_request_id=client_request_id,
             )
+            error.__cause__ = err
             return cls(error, Failure(FailureKind.NOT_SENT))
         error = OutcomeUnknownError(
-            f"{method} {path} was sent but no answer came back ({_reason(err)}); MMS may or "
-            "may not have acted on it. Check the account before repeating it.",
+            f"{method} {parts.path} was sent but no answer came back ({_reason(err)}); MMS may "
+            "or may not have acted on it. Look at the account before repeating it.",
             client_request_id=client_request_id,
         )
+        error.__cause__ = err
         return cls(error, Failure(FailureKind.UNKNOWN))
 
 
 def _never_sent(err: requests.RequestException) -> bool:
-    """Whether the failure happened before any byte of the request left this machine."""
+    """Whether the failure happened before any byte of the request left this machine.
+
+    Only a failure to connect proves that: refused, unreachable, unresolvable, or a
+    connect timeout. A reset or timeout on an open connection may come after the service
+    read the request, so it does not.
+    """
     if isinstance(err, requests.ConnectTimeout):
         return True
-    if isinstance(err, requests.ConnectionError):
-        reason: Any = err.args[0] if err.args else None
-        reason = getattr(reason, "reason", reason)
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)
-    return False
+    if not isinstance(err, requests.ConnectionError):
+        return False
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _CONNECT_FAILURES):
+            return True
+        linked = (getattr(current, "reason", None), current.__cause__, current.__context__)
+        pending += [e for e in (*linked, *current.args) if isinstance(e, BaseException)]
+    # Some wrappers keep only the text; these phrases come from the connect step alone.
+    text = str(err).lower()
+    return any(phrase in text for phrase in _CONNECT_PHRASES)
+
+
+# Exceptions raised while connecting, before the request is written.
+_CONNECT_FAILURES = (
+    urllib3.exceptions.NewConnectionError,  # refused, unreachable; NameResolutionError too
+    urllib3.exceptions.ConnectTimeoutError,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+_CONNECT_PHRASES = (
+    "connection refused",
+    "failed to establish a new connection",
+    "name or service not known",
+    "nodename nor servname",
+)
 
 
 def _reason(err: requests.RequestException) -> str:
+    """A short cause in words; never the URL's query or anything from the request."""
     if isinstance(err, requests.ConnectTimeout):
         return "connect timeout"
     if isinstance(err, requests.ReadTimeout):
         return "read timeout"
-    if isinstance(err, requests.ConnectionError):
-        text = str(err.args[0]) if err.args else ""
-        for marker in ("Connection refused", "Connection reset", "Remote end closed", "aborted"):
-            if marker.lower() in text.lower():
-                return marker.lower()
-        return "connection error"
+    if isinstance(err, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(err, _LOCAL_MISTAKES):
+        return f"invalid URL or header ({type(err).__name__})"
+    text = str(err.args[0]).lower() if err.args else ""
+    for marker in (
+        "connection refused",
+        "name or service not known",
+        "connection reset",
+        "remote end closed",
+        "connection aborted",
+    ):
+        if marker in text:
+            return marker
     return type(err).__name__
 
 
-def _pooled_session() -> requests.Session:
+def pooled_session() -> requests.Session:
+    """A session with a connection pool sized for the plugin's threads and no hidden retries."""
     session = requests.Session()
     # Retries are ours (with the POST rules), so urllib3 must not retry behind our back.
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=_defaults.POOL_CONNECTIONS,
+        pool_maxsize=_defaults.POOL_MAXSIZE,
+        max_retries=0,
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers["User-Agent"] = "mms-pulumi"
+    session.headers["User-Agent"] = _defaults.USER_AGENT
+    session.auth = _NoNetrc()
     return session
+
+
+class _NoNetrc(requests.auth.AuthBase):
+    """Session-wide auth that changes nothing.
+
+    With no auth set, requests would look the host up in ``~/.netrc`` and replace our
+    bearer header with Basic credentials found there; having this set stops that lookup.
+    (On a redirect to another host requests drops the Authorization header itself.)
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request

@@ -1,324 +1,327 @@
-"""The client over a scripted HTTP session: retries, POST safety, errors, secrets."""
+"""The client over a scripted transport: requests on the wire, retries, POST safety, errors.
+
+Every test plays the service's answers through a requests adapter (no sockets) with a
+fake clock (no sleeping).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import random
-from collections.abc import Callable
+import threading
+import uuid
 from typing import Any
 
 import pytest
 import requests
-import urllib3.exceptions
+from pydantic import ValidationError
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
-    OperationFailedError,
-    OperationTimeoutError,
+    NotFoundError,
     RequestNotSentError,
+    ServerError,
+    ThrottledError,
 )
-from mms_pulumi.schema import OperationState
+from tests.client.scripted import (
+    BASE,
+    HOST,
+    IMAGE_REQUEST,
+    KUBE,
+    KUBE_SECRET,
+    MODEL_REQUEST,
+    PASSWORD,
+    SERVICE_REQUEST,
+    TOKEN,
+    ScriptedAdapter,
+    answer,
+    model_body,
+    refuse,
+    reset,
+    scripted_client,
+    time_out,
+)
 
-TOKEN = "tok-super-secret-123"
-PASSWORD = "registry-password-xyz"
-BASE = "/api/subscriptions/s/resourceGroups/r/hostingAccounts/a"
-MODEL = {
-    "id": "m1",
-    "name": "churn",
-    "version": 1,
-    "url": "file:///m.json",
-    "mimeType": "application/json",
-    "description": "",
-    "tags": [],
-    "unpack": False,
-    "createdAt": "2099-01-01T00:00:00Z",
-}
-
-Step = Callable[[str, str, dict[str, Any]], Any]
-
-
-def answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Step:
-    def respond(method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.headers.update(headers or {})
-        response.headers.setdefault("x-ms-request-id", f"req-{status}")
-        response._content = b"" if body is None else json.dumps(body).encode()
-        response.url = url
-        return response
-
-    return respond
+# --- what goes on the wire ---------------------------------------------------------------------
 
 
-def refuse(method: str, url: str, kwargs: dict[str, Any]) -> Any:
-    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
-    raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, reason))  # type: ignore[arg-type]
-
-
-def time_out(method: str, url: str, kwargs: dict[str, Any]) -> Any:
-    raise requests.ReadTimeout("read timed out")
-
-
-class ScriptedSession(requests.Session):
-    def __init__(self, steps: list[Step]) -> None:
-        super().__init__()
-        self.steps = list(steps)
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
-        self.calls.append((method, url, kwargs))
-        assert self.steps, f"unexpected {method} {url}"
-        return self.steps.pop(0)(method, url, kwargs)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def client(steps: list[Step], **options: Any) -> tuple[MmsClient, ScriptedSession, FakeClock]:
-    session = ScriptedSession(steps)
-    clock = FakeClock()
-    mms = MmsClient(
-        "http://mms.invalid",
-        "s",
-        "r",
-        "a",
-        TOKEN,
-        session=session,
-        clock=clock,
-        sleep=clock.sleep,
-        rng=random.Random(0),
-        **options,
-    )
-    return mms, session, clock
-
-
-def test_register_model_accepts_201_and_sends_the_token_and_api_version() -> None:
-    mms, session, _ = client([answer(201, MODEL)])
+@pytest.mark.parametrize("code", [200, 201])
+def test_register_model_sends_token_ids_version_and_camel_case(code: int) -> None:
+    mms, wire, _ = scripted_client([answer(code, model_body(), expect="POST /models")])
     model = mms.register_model({"name": "churn", "url": "file:///m.json", "mime_type": "a/b"})
-    assert model.id == "m1" and model.version == 1
-    method, url, kwargs = session.calls[0]
-    assert (method, url) == ("POST", f"http://mms.invalid{BASE}/models")
-    assert kwargs["params"] == {"api-version": "2017-06-01-privatepreview"}
-    assert kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
-    assert kwargs["json"]["mimeType"] == "a/b"
-    assert kwargs["timeout"] == (10.0, 30.0)
+    assert (model.id, model.version, model.mime_type) == ("m1", 1, "application/json")
+    sent = wire.sent[0]
+    assert sent.url is not None and sent.url.startswith(f"{HOST}{BASE}/models?")
+    assert wire.query(0) == {"api-version": ["2017-06-01-privatepreview"]}
+    assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert uuid.UUID(sent.headers["x-ms-client-request-id"]).version == 4
+    assert wire.body(0) == {
+        "name": "churn",
+        "url": "file:///m.json",
+        "mimeType": "a/b",
+        "description": "",
+        "tags": [],
+        "unpack": False,
+    }
+    assert wire.timeouts[0] == (10.0, 30.0)
 
 
-def test_get_retries_503_and_429_honouring_retry_after() -> None:
-    mms, session, clock = client(
-        [answer(503), answer(429, headers={"Retry-After": "2"}), answer(200, MODEL)]
+def test_camel_case_mappings_and_models_are_accepted_alike() -> None:
+    from mms_pulumi.schema import RegisterModelRequest
+
+    mms, wire, _ = scripted_client([answer(201, model_body())] * 2)
+    mms.register_model(MODEL_REQUEST)
+    mms.register_model(RegisterModelRequest.model_validate(MODEL_REQUEST))
+    assert wire.body(0) == wire.body(1)
+
+
+def test_every_logical_call_has_its_own_client_request_id() -> None:
+    mms, wire, _ = scripted_client([answer(200, model_body())] * 2)
+    mms.get_model("m1")
+    mms.get_model("m1")
+    ids = {request.headers["x-ms-client-request-id"] for request in wire.sent}
+    assert len(ids) == 2
+
+
+def test_ids_are_one_path_segment() -> None:
+    mms, wire, _ = scripted_client([answer(200, model_body())])
+    mms.get_model("../services/x?y")
+    assert wire.calls == ["GET /models/..%2Fservices%2Fx%3Fy"]
+
+
+def test_an_endpoint_with_a_path_prefix_keeps_it() -> None:
+    mms, wire, _ = scripted_client([answer(200, [])])
+    mms2 = MmsClient(f"{HOST}/mms/", "s", "r", "a", TOKEN, session=mms._transport._session)
+    mms2.list_models()
+    assert (wire.sent[0].url or "").startswith(f"{HOST}/mms{BASE}/models")
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+
+def test_get_retries_503_and_429_honouring_retry_after_with_one_client_request_id() -> None:
+    mms, wire, clock = scripted_client(
+        [answer(503), answer(429, headers={"Retry-After": "2"}), answer(200, model_body())]
     )
     assert mms.get_model("m1").name == "churn"
-    assert len(session.calls) == 3
+    assert len(wire.sent) == 3
     assert clock.sleeps[1] == 2.0
-    ids = {call[2]["headers"]["x-ms-client-request-id"] for call in session.calls}
+    assert 0 <= clock.sleeps[0] <= 0.5  # full jitter under the first ceiling
+    ids = {request.headers["x-ms-client-request-id"] for request in wire.sent}
     assert len(ids) == 1  # one logical call, one client request id across its retries
 
 
-def test_post_refused_before_sending_is_retried() -> None:
-    mms, session, _ = client([refuse, answer(201, MODEL)])
-    mms.register_model({"name": "churn", "url": "file:///m.json", "mime_type": "a/b"})
-    assert [c[0] for c in session.calls] == ["POST", "POST"]
-
-
-def test_post_with_unknown_outcome_looks_before_repeating() -> None:
-    found = {**MODEL, "mimeType": "a/b"}
-    mms, session, _ = client([time_out, answer(200, [found])])
-    model = mms.register_model({"name": "churn", "url": "file:///m.json", "mime_type": "a/b"})
-    assert model.id == "m1"
-    assert [c[0] for c in session.calls] == ["POST", "GET"]
-    assert session.calls[1][2]["params"]["name"] == "churn"
-
-
-def test_post_with_unknown_outcome_is_repeated_only_when_nothing_was_created() -> None:
-    mms, session, _ = client([time_out, answer(200, []), answer(201, MODEL)])
-    mms.register_model({"name": "churn", "url": "file:///m.json", "mime_type": "application/json"})
-    assert [c[0] for c in session.calls] == ["POST", "GET", "POST"]
-
-
-def test_post_answered_500_is_not_repeated() -> None:
-    mms, session, _ = client([answer(500, {"code": "InternalError", "message": "boom"})])
-    with pytest.raises(Exception, match="500"):
-        mms.register_model({"name": "c", "url": "u", "mime_type": "t"})
-    assert len(session.calls) == 1
-
-
-def test_create_service_with_unknown_outcome_adopts_the_same_deployment() -> None:
-    service = {"id": "svc1", "name": "churn", "imageId": "img1", "state": "Succeeded"}
-    mms, session, _ = client(
-        [time_out, answer(200, [service]), answer(200, service), answer(200, service)]
+@pytest.mark.parametrize("failure", [refuse, time_out, reset])
+def test_get_put_delete_retry_connection_failures(failure: Any) -> None:
+    mms, wire, _ = scripted_client(
+        [failure, answer(200, model_body()), failure, answer(200), failure, answer(200)]
     )
-    kube = '{"kind":"Config","clusters":[]}'
-    poller = mms.begin_create_service(
-        {"name": "churn", "image_id": "img1", "kube_config": kube, "acr_image_pull_secret": "p"}
+    mms.get_model("m1")
+    assert mms.delete_service("svc1") is True
+    assert len(wire.sent) == 4
+    mms2, wire2, _ = scripted_client(
+        [failure, answer(202, headers={"Operation-Location": f"{BASE}/operations/op1"})]
     )
-    assert poller.result(timeout=5).id == "svc1"
-    assert [c[0] for c in session.calls] == ["POST", "GET", "GET", "GET"]
-
-
-def test_not_sent_error_says_nothing_was_sent() -> None:
-    mms, _, _ = client([refuse] * 11)
-    with pytest.raises(RequestNotSentError, match="nothing was sent"):
-        mms.get_model("m1")
-
-
-def test_error_classes_carry_details_and_request_ids_but_never_the_token(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="mms_pulumi.client")
-    bad = {
-        "code": "BadRequest",
-        "message": "Invalid request",
-        "statusCode": 400,
-        "details": [{"code": "InvalidField", "message": "name: must contain only letters"}],
-    }
-    mms, _, _ = client(
-        [answer(400, bad), answer(401, {"code": "Unauthorized", "message": "no"}), answer(409)]
-    )
-    with pytest.raises(BadRequestError) as bad_request:
-        mms.register_model({"name": "c", "url": "u", "mime_type": "t"})
-    assert bad_request.value.problems == ["name: must contain only letters"]
-    assert "req-400" in str(bad_request.value)
-    with pytest.raises(AuthenticationError, match="mms:token"):
-        mms.get_model("m1")
-    kube = '{"kind":"Config","clusters":[]}'
-    with pytest.raises(ConflictError):
-        mms.begin_create_service(
-            {"name": "c", "image_id": "i", "kube_config": kube, "acr_image_pull_secret": "p"}
-        )
-    for error in (bad_request.value,):
-        assert TOKEN not in str(error) and TOKEN not in repr(error)
-    assert TOKEN not in caplog.text
-    assert kube not in caplog.text
-
-
-def _operation(state: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "op1",
-        "operationType": "Image",
-        "resourceLocation": f"{BASE}/images/img1",
-        "state": state,
-        **extra,
-    }
-
-
-IMAGE_REQUEST = {
-    "manifest_id": "man1",
-    "image_type": "Docker",
-    "registry_info": {"user": "u", "location": "l", "password": PASSWORD},
-}
-
-
-def test_image_poller_waits_reports_progress_and_fetches_the_image() -> None:
-    accepted = answer(202, headers={"Operation-Location": f"{BASE}/operations/op1"})
-    mms, session, clock = client(
-        [
-            accepted,
-            answer(200, _operation("NotStarted")),
-            answer(200, _operation("Running")),
-            answer(200, _operation("Running")),
-            answer(200, _operation("Succeeded")),
-            answer(200, {"id": "img1", "imageType": "Docker", "creationState": "Succeeded"}),
-        ]
-    )
-    poller = mms.begin_create_image(IMAGE_REQUEST)
+    poller = mms2.begin_update_service("svc1", {"image_id": "i2", "acr_image_pull_secret": "p"})
     assert poller.operation_id == "op1"
-    seen: list[tuple[Any, Any]] = []
-    image = poller.result(timeout=60, progress=lambda old, new, op: seen.append((old, new)))
-    assert image.id == "img1"
-    assert seen == [
-        (None, OperationState.NOT_STARTED),
-        (OperationState.NOT_STARTED, OperationState.RUNNING),
-        (OperationState.RUNNING, OperationState.SUCCEEDED),
-    ]
-    assert clock.sleeps[0] == pytest.approx(0.1)
-    assert PASSWORD not in json.dumps([c[2].get("params") for c in session.calls])
+    assert wire2.calls == ["PUT /services/svc1", "PUT /services/svc1"]
 
 
-def test_failed_operation_raises_with_its_id_and_the_service_message() -> None:
-    error = {
-        "code": "ImageBuildFailed",
-        "message": "could not read a file",
-        "details": [{"code": "UrlUnreadable", "message": "file:///x.pkl: no such file"}],
-    }
-    mms, _, _ = client(
-        [
-            answer(202, headers={"Operation-Location": f"http://mms.invalid{BASE}/operations/op1"}),
-            answer(200, _operation("Failed", error=error)),
-        ]
-    )
-    with pytest.raises(OperationFailedError) as failed:
-        mms.begin_create_image(IMAGE_REQUEST).result(timeout=10)
-    assert failed.value.operation_id == "op1"
-    assert failed.value.code == "ImageBuildFailed"
-    assert "file:///x.pkl: no such file" in str(failed.value)
-    assert failed.value.resource_id == "img1"
+def refuse_in_words(request: Any) -> Any:
+    """A refusal as some wrappers report it: only the text survives."""
+    raise requests.ConnectionError("[Errno 111] Connection refused")
 
 
-def test_deadline_raises_a_timeout_with_the_operation_id_and_last_state() -> None:
-    steps = [answer(202, headers={"Operation-Location": f"{BASE}/operations/op1"})]
-    steps += [answer(200, _operation("Running"))] * 200
-    mms, _, clock = client(steps)
-    with pytest.raises(OperationTimeoutError) as timed_out:
-        mms.begin_create_image(IMAGE_REQUEST).result(timeout=3)
-    assert timed_out.value.operation_id == "op1"
-    assert timed_out.value.last_state is OperationState.RUNNING
-    assert clock.now == pytest.approx(3.0)
+@pytest.mark.parametrize(
+    "first",
+    [
+        refuse,
+        refuse_in_words,
+        answer(503),
+        answer(429),
+        answer(429, headers={"Retry-After": "1"}),
+    ],
+)
+def test_post_is_retried_when_the_service_provably_did_not_act(first: Any) -> None:
+    mms, wire, _ = scripted_client([first, answer(201, model_body())])
+    mms.register_model(MODEL_REQUEST)
+    assert wire.calls == ["POST /models", "POST /models"]
 
 
-def test_lists_follow_next_link_pages() -> None:
-    first = {"value": [MODEL], "nextLink": f"http://mms.invalid{BASE}/models?$skipToken=2"}
-    second = {"value": [{**MODEL, "id": "m2", "version": 2}]}
-    mms, session, _ = client([answer(200, first), answer(200, second)])
-    assert [m.id for m in mms.list_models()] == ["m1", "m2"]
-    assert session.calls[1][1].endswith("$skipToken=2")
-
-
-def test_delete_service_counts_204_and_404_as_gone() -> None:
-    mms, _, _ = client(
-        [answer(200), answer(204), answer(404, {"code": "NotFound", "message": "x"})]
-    )
-    assert mms.delete_service("s1") is True
-    assert mms.delete_service("s1") is False
-    assert mms.delete_service("s1") is False
-
-
-def test_resume_from_another_client() -> None:
-    mms, _, _ = client(
-        [
-            answer(200, _operation("Succeeded")),
-            answer(200, {"id": "img1", "imageType": "Docker"}),
-        ]
-    )
-    assert mms.resume_image_operation("op1").result(timeout=5).id == "img1"
-
-
-def test_403_is_permission_denied_and_final_5xx_is_a_server_error() -> None:
-    from mms_pulumi.errors import PermissionDeniedError, ServerError, ThrottledError
-
-    mms, session, _ = client([answer(403, {"code": "Forbidden", "message": "no"})])
-    with pytest.raises(PermissionDeniedError, match="Grant the identity access"):
+def test_retries_stop_after_max_retries_with_the_last_error() -> None:
+    mms, wire, clock = scripted_client([answer(502)] * 4, max_retries=3)
+    with pytest.raises(ServerError) as failed:
         mms.get_model("m1")
-    assert len(session.calls) == 1
-    mms, session, _ = client([answer(502)] * 11)
-    with pytest.raises(ServerError):
-        mms.get_model("m1")
-    assert len(session.calls) == 11
-    mms, _, _ = client([answer(429, headers={"Retry-After": "0"})] * 11)
+    assert len(wire.sent) == 4 and len(clock.sleeps) == 3
+    assert failed.value.status_code == 502
+    mms, _, _ = scripted_client([answer(429, headers={"Retry-After": "0"})] * 11)
     with pytest.raises(ThrottledError) as throttled:
         mms.get_model("m1")
     assert throttled.value.retry_after == 0.0
+
+
+def test_a_retry_after_beyond_the_clients_patience_is_handed_to_the_caller() -> None:
+    mms, wire, clock = scripted_client([answer(429, headers={"Retry-After": "3600"})])
+    with pytest.raises(ThrottledError) as throttled:
+        mms.list_models()
+    assert throttled.value.retry_after == 3600.0
+    assert clock.sleeps == [] and len(wire.sent) == 1
+
+
+def test_not_sent_error_says_nothing_was_sent() -> None:
+    mms, _, _ = scripted_client([refuse] * 3, max_retries=2)
+    with pytest.raises(RequestNotSentError, match="nothing was sent") as not_sent:
+        mms.get_model("m1")
+    assert not_sent.value.client_request_id
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_error_statuses_map_to_classes_with_details_and_request_ids() -> None:
+    bad = {
+        "code": "BadRequest",
+        "message": "The request is invalid",
+        "statusCode": 400,
+        "details": [{"code": "InvalidField", "message": "modelIds[0]: no model m9"}],
+    }
+    mms, _, _ = scripted_client(
+        [
+            answer(400, bad),
+            answer(401, {"code": "Unauthorized", "message": "bad token"}),
+            answer(404, {"code": "NotFound", "message": "No model with id x"}),
+            answer(409, {"code": "Conflict", "message": "taken"}),
+        ]
+    )
+    with pytest.raises(BadRequestError) as bad_request:
+        mms.register_model(MODEL_REQUEST)
+    assert bad_request.value.problems == ["modelIds[0]: no model m9"]
+    assert bad_request.value.problems[0].field == "modelIds[0]"
+    assert bad_request.value.request_id == "req-400"
+    assert bad_request.value.client_request_id
+    with pytest.raises(AuthenticationError, match="mms:token"):
+        mms.get_model("m1")
+    with pytest.raises(NotFoundError, match="No model with id x"):
+        mms.get_model("x")
+    with pytest.raises(ConflictError, match="409"):
+        mms.begin_create_service(SERVICE_REQUEST)
+
+
+def test_delete_service_counts_204_and_404_as_already_gone() -> None:
+    mms, wire, _ = scripted_client([answer(200), answer(204), answer(404, {"code": "NotFound"})])
+    assert mms.delete_service("s1") is True
+    assert mms.delete_service("s1") is False
+    assert mms.delete_service("s1") is False
+    assert wire.calls == ["DELETE /services/s1"] * 3
+
+
+def test_an_unreadable_answer_is_an_mms_error_with_request_ids() -> None:
+    from mms_pulumi.errors import MmsError
+
+    mms, _, _ = scripted_client([answer(200, {"unexpected": True})])
+    with pytest.raises(MmsError, match="not a valid Model") as unreadable:
+        mms.get_model("m1")
+    assert unreadable.value.request_id == "req-200"
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def test_token_and_secrets_never_reach_logs_errors_or_reprs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    echo = {"code": "BadRequest", "message": "bad", "details": []}
+    mms, _, _ = scripted_client(
+        [answer(503), answer(400, echo), time_out, answer(200, []), answer(400, echo)]
+    )
+    texts = [repr(mms)]
+    with pytest.raises(BadRequestError) as first:
+        mms.begin_create_image(IMAGE_REQUEST)
+    with pytest.raises(BadRequestError) as second:
+        mms.begin_create_service(SERVICE_REQUEST)
+    for error in (first.value, second.value):
+        texts += [str(error), repr(error)]
+    texts.append(caplog.text)
+    for text in texts:
+        assert TOKEN not in text
+        assert PASSWORD not in text
+        assert KUBE_SECRET not in text
+
+
+def test_invalid_request_mappings_never_echo_their_secrets() -> None:
+    mms, wire, _ = scripted_client([])
+    with pytest.raises(ValidationError) as invalid:
+        mms.begin_create_service({**SERVICE_REQUEST, "image_id": "", "kube_config": KUBE + "]"})
+    assert KUBE_SECRET not in str(invalid.value)
+    assert invalid.value.__cause__ is None and invalid.value.__suppress_context__
+    with pytest.raises(ValidationError) as bad_image:
+        mms.begin_create_image({**IMAGE_REQUEST, "image_type": "Podman"})
+    assert PASSWORD not in str(bad_image.value)
+    assert "image_type" in str(bad_image.value)
+    assert wire.sent == []
+
+
+# --- paging -------------------------------------------------------------------------------------
+
+
+def test_lists_follow_absolute_and_host_relative_next_links() -> None:
+    first = {"value": [model_body()], "nextLink": f"{HOST}{BASE}/models?$skipToken=1"}
+    second = {"value": [model_body(id="m2")], "nextLink": f"{BASE}/models?$skipToken=2&x=1"}
+    third = {"value": [model_body(id="m3")]}
+    mms, wire, _ = scripted_client([answer(200, first), answer(200, second), answer(200, third)])
+    assert [m.id for m in mms.list_models()] == ["m1", "m2", "m3"]
+    assert wire.query(1) == {"$skipToken": ["1"]}  # verbatim: nothing added
+    assert wire.query(2) == {"$skipToken": ["2"], "x": ["1"]}
+
+
+def test_lists_read_bare_arrays_and_send_filters() -> None:
+    mms, wire, _ = scripted_client([answer(200, [model_body()]), answer(200, [])])
+    assert len(mms.list_models(name="churn", tag="t1")) == 0  # not tagged t1: filtered out
+    assert wire.query(0)["name"] == ["churn"] and wire.query(0)["tag"] == ["t1"]
+    assert mms.list_services() == []
+
+
+# --- threads ------------------------------------------------------------------------------------
+
+
+def test_one_client_serves_many_threads() -> None:
+    mms, wire, _ = scripted_client([answer(200, model_body())] * 40)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(10):
+                mms.get_model("m1")
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({r.headers["x-ms-client-request-id"] for r in wire.sent}) == 40
+
+
+def test_kube_config_passes_through_validation_as_given() -> None:
+    mms, wire, _ = scripted_client([answer(202, headers={"Operation-Location": "/x/op1"})])
+    mms.begin_create_service(SERVICE_REQUEST)
+    assert wire.body(0)["kubeConfig"] == KUBE
+
+
+def test_a_netrc_entry_for_the_host_never_replaces_the_bearer_token(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine mms.invalid login someone password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with MmsClient(HOST, "s", "r", "a", TOKEN) as mms:
+        adapter = ScriptedAdapter([answer(200, model_body())])
+        mms._transport._session.mount("http://", adapter)
+        mms.get_model("m1")
+    assert adapter.sent[0].headers["Authorization"] == f"Bearer {TOKEN}"

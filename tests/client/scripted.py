@@ -1,0 +1,215 @@
+"""A scripted transport for the client: a requests adapter that plays answers, no sockets.
+
+Each step receives the fully prepared request (URL with query, headers, JSON body) and
+returns a response or raises the failure requests would raise. A fake clock stands in
+for ``time.monotonic``/``time.time``/``time.sleep`` so nothing waits for real.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
+
+from mms_pulumi.client import MmsClient
+
+TOKEN = "tok-super-secret-123"
+PASSWORD = "registry-password-xyz"
+KUBE_SECRET = "kube-user-token-xyz"
+KUBE = (
+    '{"apiVersion":"v1","kind":"Config","clusters":[],"contexts":[],"current-context":"x",'
+    f'"users":[{{"name":"u","user":{{"token":"{KUBE_SECRET}"}}}}]}}'
+)
+HOST = "http://mms.invalid"
+BASE = "/api/subscriptions/s/resourceGroups/r/hostingAccounts/a"
+# The fake wall clock starts here (2030-01-01T00:00:00Z); objects stamped after it count as
+# made by the call under test, objects stamped before it as older.
+WALL_START = 1893456000.0
+AFTER = "2030-01-01T00:00:05Z"
+BEFORE = "2029-12-31T23:00:00Z"
+
+Step = Callable[[requests.PreparedRequest], requests.Response]
+
+
+def model_body(**extra: Any) -> dict[str, Any]:
+    """A model as MMS answers it."""
+    return {
+        "id": "m1",
+        "name": "churn",
+        "version": 1,
+        "url": "file:///m.json",
+        "mimeType": "application/json",
+        "description": "",
+        "tags": [],
+        "unpack": False,
+        "createdAt": AFTER,
+        **extra,
+    }
+
+
+MODEL_REQUEST = {"name": "churn", "url": "file:///m.json", "mimeType": "application/json"}
+IMAGE_REQUEST = {
+    "manifest_id": "man1",
+    "image_type": "Docker",
+    "registry_info": {"user": "u", "location": "acr.local", "password": PASSWORD},
+}
+SERVICE_REQUEST = {
+    "name": "churn",
+    "image_id": "img1",
+    "kube_config": KUBE,
+    "acr_image_pull_secret": "pull",
+}
+
+
+def operation_body(state: str, kind: str = "Image", **extra: Any) -> dict[str, Any]:
+    """An operation as ``GET operations/{id}`` answers it."""
+    resource = "images/img1" if kind == "Image" else "services/svc1"
+    return {
+        "id": "op1",
+        "operationType": kind,
+        "resourceLocation": f"{BASE}/{resource}",
+        "createdTime": AFTER,
+        "state": state,
+        **extra,
+    }
+
+
+def answer(
+    status: int,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    expect: str | None = None,
+) -> Step:
+    """Answer with ``status`` and a JSON ``body``; ``expect`` checks e.g. ``"POST /models"``."""
+
+    def respond(request: requests.PreparedRequest) -> requests.Response:
+        if expect is not None:
+            method, _, suffix = expect.partition(" ")
+            got = f"{request.method} {urlsplit(request.url or '').path}"
+            assert request.method == method and got.endswith(suffix), f"expected {expect}: {got}"
+        response = requests.Response()
+        response.status_code = status
+        response.headers = CaseInsensitiveDict(headers or {})
+        response.headers.setdefault("x-ms-request-id", f"req-{status}")
+        client_id = request.headers.get("x-ms-client-request-id")
+        if client_id:
+            response.headers.setdefault("x-ms-client-request-id", client_id)
+        response._content = b"" if body is None else json.dumps(body).encode()
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    return respond
+
+
+def refuse(request: requests.PreparedRequest) -> requests.Response:
+    """Connection refused: nothing was sent."""
+    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    error = urllib3.exceptions.MaxRetryError(None, request.url or "", reason)  # type: ignore[arg-type]
+    raise requests.ConnectionError(error, request=request)
+
+
+def time_out(request: requests.PreparedRequest) -> requests.Response:
+    """Sent, and no answer in time."""
+    raise requests.ReadTimeout("read timed out", request=request)
+
+
+def reset(request: requests.PreparedRequest) -> requests.Response:
+    """Sent, then the connection dropped before an answer."""
+    raise requests.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104)),
+        request=request,
+    )
+
+
+class ScriptedAdapter(requests.adapters.BaseAdapter):
+    """Plays steps in order; records every request it was given (thread-safe)."""
+
+    def __init__(self, steps: Iterable[Step]) -> None:
+        super().__init__()
+        self.steps: deque[Step] = deque(steps)
+        self.sent: list[requests.PreparedRequest] = []
+        self.timeouts: list[Any] = []
+        self._lock = threading.Lock()
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, timeout: Any = None, **_kwargs: Any
+    ) -> requests.Response:
+        with self._lock:
+            self.sent.append(request)
+            self.timeouts.append(timeout)
+            assert self.steps, f"unexpected {request.method} {request.url}"
+            step = self.steps.popleft()
+        return step(request)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def calls(self) -> list[str]:
+        """``METHOD path`` of every request, with the account prefix cut off."""
+        return [f"{r.method} {urlsplit(r.url or '').path.removeprefix(BASE)}" for r in self.sent]
+
+    def query(self, index: int) -> dict[str, list[str]]:
+        """The query parameters of request ``index``."""
+        return parse_qs(urlsplit(self.sent[index].url or "").query)
+
+    def body(self, index: int) -> Any:
+        """The JSON body of request ``index``."""
+        raw = self.sent[index].body
+        return json.loads(raw) if raw else None
+
+
+class FakeClock:
+    """Monotonic and wall time that only move when something sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        """Epoch seconds."""
+        return WALL_START + self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and move time on."""
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def scripted_client(
+    steps: Iterable[Step], **options: Any
+) -> tuple[MmsClient, ScriptedAdapter, FakeClock]:
+    """A client over a scripted adapter and a fake clock."""
+    adapter = ScriptedAdapter(steps)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    clock = FakeClock()
+    client = MmsClient(
+        HOST,
+        "s",
+        "r",
+        "a",
+        options.pop("credential", TOKEN),
+        session=session,
+        monotonic=clock,
+        wall_clock=clock.wall,
+        sleep=clock.sleep,
+        rng=random.Random(0),
+        **options,
+    )
+    return client, adapter, clock
