@@ -22,9 +22,12 @@ from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.settings import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
+    DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_OPERATION_SECONDS,
+    DEFAULT_PAGE_SIZE,
     DEFAULT_PORT,
+    LOG_LEVELS,
     EmulatorSettings,
 )
 
@@ -44,14 +47,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_OPERATION_SECONDS,
         help="how long an async operation takes before it completes",
     )
-    parser.add_argument("--page-size", type=int, default=0, help="page lists (0: bare arrays)")
-    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=DEFAULT_PAGE_SIZE,
+        help="answer lists as {value, nextLink} pages of N (0: bare arrays, as the seed)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="larger request bodies are answered 413",
+    )
     parser.add_argument(
         "--no-scoring",
         action="store_true",
         help="do not start scoring processes for services (no scoringUri)",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--log-level",
+        default=DEFAULT_LOG_LEVEL,
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="access log and warnings on stderr",
+    )
     faults = parser.add_argument_group("fault injection (tests)")
     faults.add_argument("--fault-throttle-rate", type=float, default=0.0)
     faults.add_argument("--fault-retry-after", type=float, default=None)
@@ -62,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.operation_seconds < 0:
         parser.error("--operation-seconds must be 0 or more")
+    if args.page_size < 0:
+        parser.error("--page-size must be 0 (bare arrays) or more")
+    if args.max_body_bytes <= 0:
+        parser.error("--max-body-bytes must be positive")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
     return args
 
 
@@ -90,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = EmulatorSettings(
         data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
         token=args.token,
         operation_seconds=args.operation_seconds,
         page_size=args.page_size,
@@ -100,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     config = uvicorn.Config(
         app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
@@ -139,9 +167,17 @@ class AnnouncingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             port = self.servers[0].sockets[0].getsockname()[1]
-            host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
-            self._settings.base_url = f"http://{host}:{port}"
+            self._settings.base_url = base_url(self.config.host, port)
             print(self._settings.base_url, flush=True)
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL to reach a server bound to ``host``: a wildcard address means this machine."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 if __name__ == "__main__":

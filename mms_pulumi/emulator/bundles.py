@@ -62,8 +62,7 @@ def fetch(url: str, target: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Non
     try:
         if scheme == "file":
             source_path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
-            if not source_path.is_file():
-                raise BundleError(f"{url}: no such file")
+            _check_regular_file(source_path, url)
             with source_path.open("rb") as source:
                 _copy_limited(source, target, url, max_bytes)
             return
@@ -80,6 +79,23 @@ def fetch(url: str, target: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Non
         raise BundleError(f"{url}: permission denied") from None
     except OSError as err:
         raise BundleError(f"{url}: {err.strerror or err}") from None
+
+
+def _check_regular_file(path: Path, url: str) -> None:
+    """Refuse what is not a readable regular file, saying why in the OS's words too.
+
+    Checked before opening: opening a FIFO or a device could block the build forever.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as err:
+        raise BundleError(f"{url}: no such file ({err.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise BundleError(f"{url}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise BundleError(f"{url}: is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise BundleError(f"{url}: permission denied (the file is not readable)")
 
 
 def _copy_limited(source: object, target: Path, url: str, max_bytes: int) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from mms_pulumi.schema import FieldProblem
+from mms_pulumi.schema import ErrorBody, ErrorDetail, FieldProblem
 
 CODES = {
     400: "BadRequest",
@@ -59,21 +59,47 @@ def error_body(
     *,
     code: str | None = None,
 ) -> dict[str, Any]:
-    """An error body in the seed's shape."""
-    return {
-        "code": code or CODES.get(status, "Error"),
-        "message": message,
-        "statusCode": status,
-        "details": [{"code": detail_code, "message": text} for detail_code, text in details],
-    }
+    """An error body in the seed's shape, ``{code, message, statusCode, details}``."""
+    body = ErrorBody(
+        code=code or CODES.get(status, "Error"),
+        message=message,
+        status_code=status,
+        details=[ErrorDetail(code=detail_code, message=text) for detail_code, text in details],
+    )
+    return body.to_wire()
+
+
+def field_detail(code: str, path: tuple[str | int, ...], rule: str) -> tuple[str, str]:
+    """An error detail about one field, its message starting with the wire path:
+    ``field_detail("X", ("model_ids", 0), "why")`` says ``modelIds[0]: why``."""
+    return code, f"{FieldProblem(path=path, rule=rule).wire_path()}: {rule}"
 
 
 def bad_request(problems: Iterable[FieldProblem]) -> ApiError:
     """A 400 listing every invalid field, each message starting with its wire path."""
-    details = [("InvalidField", f"{p.wire_path()}: {p.rule}") for p in problems]
+    details = [field_detail("InvalidField", p.path, p.rule) for p in problems]
     return ApiError(400, "The request is invalid; see details for each field.", details)
 
 
 def not_found(kind: str, ident: str) -> ApiError:
     """A 404 for an id unknown in this account."""
     return ApiError(404, f"No {kind} with id {ident} in this hosting account.")
+
+
+def invalid_request(errors: Iterable[Mapping[str, Any]]) -> ApiError:
+    """A 400 for what FastAPI refused before a route ran: malformed JSON, bad parameters."""
+    errors = list(errors)
+    details = [("InvalidRequest", _describe(error)) for error in errors]
+    malformed = any(error.get("type") == "json_invalid" for error in errors)
+    message = "The request body is not valid JSON." if malformed else "The request is invalid."
+    return ApiError(400, message, details)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "it does not parse")
+        position = location[1] if len(location) > 1 else "?"
+        return f"(body): is not valid JSON ({reason} at position {position})"
+    where = ".".join(location[1:] if location[:1] in (["body"], ["query"]) else location)
+    return f"{where or '(body)'}: {error.get('msg', 'is invalid')}"

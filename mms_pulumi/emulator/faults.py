@@ -12,6 +12,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The methods of the MMS API; faults apply to all of them unless ``methods`` narrows it.
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE")
+
 
 @dataclass
 class FaultSettings:
@@ -25,7 +28,7 @@ class FaultSettings:
     fail_next_operations: int = 0
     delay_seconds: float = 0.0
     seed: int | None = None
-    methods: list[str] = field(default_factory=lambda: ["GET", "POST", "PUT", "DELETE"])
+    methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
 
     def to_json(self) -> dict[str, Any]:
         """The settings as the control endpoint shows them."""
@@ -33,20 +36,49 @@ class FaultSettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultSettings:
-        """Settings from a control request; unknown keys are an error naming them."""
+        """Settings from a control request; raises ``ValueError`` naming the bad setting."""
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
-        settings = cls(**data)
-        for name in ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate"):
-            value = getattr(settings, name)
-            if not 0.0 <= float(value) <= 1.0:
+        values = {**asdict(cls()), **data}
+        for name in _RATES:
+            values[name] = _number(name, values[name])
+            if not 0.0 <= values[name] <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if settings.throttle_rate + settings.unavailable_rate > 1.0:
+        if values["throttle_rate"] + values["unavailable_rate"] > 1.0:
             raise ValueError("throttle_rate + unavailable_rate must not exceed 1")
-        settings.methods = [m.upper() for m in settings.methods]
-        return settings
+        if values["reset_before_rate"] + values["reset_after_rate"] > 1.0:
+            raise ValueError("reset_before_rate + reset_after_rate must not exceed 1")
+        if values["retry_after"] is not None:
+            values["retry_after"] = _number("retry_after", values["retry_after"], minimum=0.0)
+        values["delay_seconds"] = _number("delay_seconds", values["delay_seconds"], minimum=0.0)
+        failures = values["fail_next_operations"]
+        if isinstance(failures, float) and failures.is_integer():
+            failures = values["fail_next_operations"] = int(failures)  # JSON writers say 2.0
+        if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+            raise ValueError("fail_next_operations must be a whole number, 0 or more")
+        seed = values["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError("seed must be a whole number or null")
+        methods = values["methods"]
+        if methods is None:
+            methods = list(ALL_METHODS)
+        if not isinstance(methods, list) or not all(isinstance(m, str) and m for m in methods):
+            raise ValueError('methods must be a list of HTTP methods, e.g. ["GET", "POST"]')
+        values["methods"] = [m.upper() for m in methods]
+        return cls(**values)
+
+
+_RATES = ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate")
+
+
+def _number(name: str, value: Any, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {minimum:g} or more")
+    return float(value)
 
 
 class Reset:
@@ -114,9 +146,13 @@ class FaultInjector:
                 return Reset.AFTER
             return None
 
-    def delay(self) -> float:
-        """Seconds to hold every MMS answer back."""
-        return self.settings.delay_seconds
+    def delay(self, method: str) -> float:
+        """Seconds to hold this MMS answer back."""
+        with self._lock:
+            settings = self.settings
+            if settings.delay_seconds <= 0 or method.upper() not in settings.methods:
+                return 0.0
+            return settings.delay_seconds
 
     def take_operation_failure(self) -> bool:
         """Whether the operation being created now must end Failed (counts one down)."""

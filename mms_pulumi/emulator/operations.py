@@ -18,9 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from mms_pulumi.emulator.errors import error_body
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.emulator.work import Outcome, Worker
+from mms_pulumi.emulator.work import ACTIONS, Outcome, Worker
+from mms_pulumi.schema import ErrorBody, Operation, OperationState, OperationType
 
 logger = logging.getLogger("mms_pulumi.emulator")
 
@@ -29,11 +31,9 @@ NOT_STARTED_SHARE = 0.1
 TICK_SECONDS = 0.02
 
 
-def iso(epoch: float) -> str:
-    """Epoch seconds as ISO-8601 UTC, the form every timestamp takes on the wire."""
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    )
+def utc(epoch: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime (the wire's ISO-8601 UTC once serialized)."""
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def start_due(record: OperationRecord, now: float) -> bool:
@@ -47,18 +47,19 @@ def finish_due(record: OperationRecord, now: float, work_done: bool) -> bool:
 
 
 def operation_body(record: OperationRecord) -> dict[str, Any]:
-    """The operation as ``GET operations/{id}`` answers it."""
-    body: dict[str, Any] = {
-        "id": record.id,
-        "operationType": record.operation_type,
-        "resourceLocation": record.resource_location,
-        "createdTime": iso(record.created),
-        "endTime": iso(record.ended) if record.ended is not None else None,
-        "state": record.state,
-    }
-    if record.error is not None:
-        body["error"] = record.error
-    return body
+    """The operation as ``GET operations/{id}`` answers it (``endTime`` null until it ends)."""
+    operation = Operation(
+        id=record.id,
+        state=OperationState(record.state),
+        operation_type=OperationType(record.operation_type),
+        resource_location=record.resource_location,
+        created_time=utc(record.created),
+        end_time=utc(record.ended) if record.ended is not None else None,
+        error=ErrorBody.model_validate(record.error) if record.error is not None else None,
+    )
+    return operation.model_dump(
+        mode="json", by_alias=True, exclude={"error"} if record.error is None else set()
+    )
 
 
 class OperationRunner:
@@ -96,19 +97,20 @@ class OperationRunner:
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def create(
+    def new_operation(
         self,
-        scope: str,
-        operation_type: str,
         action: str,
-        resource_kind: str,
-        resource_id: str,
-        resource_location: str,
-        payload: dict[str, Any] | None = None,
-        *,
+        scope: str,
         base_path: str,
+        resource_id: str,
+        payload: dict[str, Any] | None = None,
     ) -> OperationRecord:
-        """Record a new operation (NotStarted) and return it."""
+        """A NotStarted operation, not stored yet: store it with its object, then ``wake()``.
+
+        ``action`` is one of ``ACTIONS``; taking the record here also takes one injected
+        failure (``fail_next_operations``) when one is pending.
+        """
+        operation_type, resource_kind = ACTIONS[action]
         now = self._clock()
         record = OperationRecord(
             id=str(uuid.uuid4()),
@@ -117,17 +119,18 @@ class OperationRunner:
             action=action,
             resource_kind=resource_kind,
             resource_id=resource_id,
-            resource_location=resource_location,
+            resource_location=f"{base_path}/{resource_kind}/{resource_id}",
             created=now,
             not_before=now + self._seconds,
-            payload=dict(payload or {}),
+            payload={**(payload or {}), "base_path": base_path},
         )
         if self._faults.take_operation_failure():
             record.payload["inject_failure"] = True
-        record.payload["base_path"] = base_path
-        self._store.insert_operation(record)
-        self._wake.set()
         return record
+
+    def wake(self) -> None:
+        """Look at operations now (one was just stored) rather than at the next tick."""
+        self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -140,12 +143,17 @@ class OperationRunner:
 
     def _tick(self) -> None:
         now = self._clock()
-        for stored in self._store.unfinished_operations():
+        unfinished = self._store.unfinished_operations()
+        # Operations removed under us (``/_emulator/reset``) are forgotten once their work ends.
+        present = {record.id for record in unfinished}
+        for gone in [i for i, (_, f) in self._inflight.items() if i not in present and f.done()]:
+            del self._inflight[gone]
+        for stored in unfinished:
             record, future = self._inflight.get(stored.id, (stored, None))
-            if record.state == "NotStarted":
+            if record.state == OperationState.NOT_STARTED:
                 if not start_due(record, now):
                     continue
-                record.state = "Running"
+                record.state = OperationState.RUNNING
                 self._store.save_operation(record)
             if future is None:
                 future = self._pool.submit(self._worker.run, record)
@@ -160,19 +168,18 @@ class OperationRunner:
             logger.exception("operation %s crashed", record.id)
             outcome = Outcome(
                 ok=False,
-                error={
-                    "code": "InternalError",
-                    "message": f"The emulator failed while running the operation: {err}",
-                    "statusCode": 500,
-                    "details": [],
-                },
+                error=error_body(
+                    500,
+                    f"The emulator failed while running the operation: {err}",
+                    code="InternalError",
+                ),
             )
         now = self._clock()
-        record.state = "Succeeded" if outcome.ok else "Failed"
+        record.state = OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED
         record.ended = now
         record.error = outcome.error
         record.payload.pop("pending_pid", None)
-        body = self._worker.finish(record, outcome, iso(now))
+        body = self._worker.finish(record, outcome, utc(now))
         if body is None:
             self._store.save_operation(record)
         else:

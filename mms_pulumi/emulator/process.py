@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 STARTUP_TIMEOUT_SECONDS = 60.0
+# How much of the emulator's stderr a start failure quotes.
+STDERR_TAIL_LINES = 30
 
 
 class EmulatorStartError(RuntimeError):
@@ -28,25 +30,33 @@ class EmulatorStartError(RuntimeError):
 
 
 class EmulatorProcess:
-    """An emulator in a child process: ``with EmulatorProcess(dir) as mms: mms.base_url``."""
+    """An emulator in a child process: ``with EmulatorProcess(dir) as mms: mms.base_url``.
+
+    Runs ``python -m mms_pulumi.emulator --port 0 --data-dir D --operation-seconds S``
+    followed by ``extra_args``; ``kill`` is a crash, ``stop`` a clean shutdown, ``restart``
+    starts again on the same data directory (perhaps on another port).
+    """
 
     def __init__(
         self,
-        data_dir: Path,
-        *,
+        data_dir: Path | str,
         operation_seconds: float = 2.0,
-        port: int = 0,
         extra_args: list[str] | None = None,
+        *,
+        port: int = 0,
         env: dict[str, str] | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.operation_seconds = operation_seconds
         self.port = port
         self.extra_args = list(extra_args or [])
         self.env = env
+        self.startup_timeout = startup_timeout
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
         self._stderr: deque[str] = deque(maxlen=200)
+        self._drain: threading.Thread | None = None
 
     def __enter__(self) -> EmulatorProcess:
         self.start()
@@ -62,8 +72,9 @@ class EmulatorProcess:
 
     @property
     def pid(self) -> int:
-        """Process id of the running emulator."""
-        assert self._process is not None, "the emulator is not running"
+        """Process id of the running emulator; raises ``RuntimeError`` when there is none."""
+        if self._process is None:
+            raise RuntimeError("the emulator is not running (start it first)")
         return self._process.pid
 
     @property
@@ -71,8 +82,17 @@ class EmulatorProcess:
         """The emulator's recent stderr (access log and warnings)."""
         return "".join(self._stderr)
 
+    @property
+    def running(self) -> bool:
+        """Whether the emulator process is alive."""
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> str:
-        """Start the emulator and wait until it prints its URL; returns the URL."""
+        """Start the emulator and wait until it prints its URL; returns the URL.
+
+        Raises ``EmulatorStartError`` (quoting the end of its stderr) when it exits or
+        stays silent for ``startup_timeout`` seconds.
+        """
         command = [
             sys.executable,
             "-m",
@@ -92,7 +112,9 @@ class EmulatorProcess:
             text=True,
             env={**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"},
         )
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._stderr.clear()
+        self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._drain.start()
         self.base_url = self._wait_for_url()
         return self.base_url
 
@@ -116,14 +138,19 @@ class EmulatorProcess:
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        reader.join(STARTUP_TIMEOUT_SECONDS)
-        if not found:
-            self.kill()
-            time.sleep(0.1)
-            raise EmulatorStartError(
-                f"the emulator did not start within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n{self.log}"
-            )
-        return found[0]
+        reader.join(self.startup_timeout)
+        if found:
+            return found[0]
+        exited = process.poll()
+        self.kill()
+        if self._drain is not None:
+            self._drain.join(timeout=5)  # so the tail below is complete
+        tail = "".join(list(self._stderr)[-STDERR_TAIL_LINES:]) or "(no output)\n"
+        if exited is not None:
+            reason = f"exited with code {exited} before it was ready"
+        else:
+            reason = f"did not start within {self.startup_timeout:g} s"
+        raise EmulatorStartError(f"the emulator {reason}; the end of its stderr:\n{tail}")
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait (it stops its services first); returns the exit code."""
@@ -163,40 +190,63 @@ def is_emulator(base_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def ensure_emulator(data_dir: Path, *, port: int = 5080, operation_seconds: float = 2.0) -> str:
+def ensure_emulator(
+    data_dir: Path | str,
+    port: int = 5080,
+    operation_seconds: float = 2.0,
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+) -> str:
     """The URL of an emulator on ``port``: the one already running, or a new detached one.
 
-    A new one keeps running after this process exits (stop it with ``kill``, or let the
-    machine's session end); its output goes to ``data_dir/emulator.log``.
+    A new one keeps running after this process exits (stop it with SIGTERM; its pid is in
+    ``GET /_emulator/health``); its output goes to ``data_dir/emulator.log``. Raises
+    ``EmulatorStartError`` when it does not come up, quoting the end of that log.
     """
     base_url = f"http://127.0.0.1:{port}"
     if is_emulator(base_url):
         return base_url
+    data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "emulator.log").open("ab")
-    subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mms_pulumi.emulator",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--operation-seconds",
-            str(operation_seconds),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    log_path = data_dir / "emulator.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mms_pulumi.emulator",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                "--operation-seconds",
+                str(operation_seconds),
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if is_emulator(base_url):
             return base_url
+        if process.poll() is not None:
+            raise EmulatorStartError(
+                f"the emulator for {base_url} exited with code {process.returncode} "
+                f"(is the port taken by something else?); the end of {log_path}:\n"
+                f"{_tail(log_path)}"
+            )
         time.sleep(0.1)
     raise EmulatorStartError(
-        f"the emulator did not answer on {base_url} within {STARTUP_TIMEOUT_SECONDS:.0f} s; "
-        f"see {data_dir / 'emulator.log'} (is the port taken by something else?)"
+        f"the emulator did not answer on {base_url} within {startup_timeout:g} s; "
+        f"the end of {log_path}:\n{_tail(log_path)}"
     )
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)\n"
+    return "".join(text.splitlines(keepends=True)[-lines:]) or "(empty)\n"

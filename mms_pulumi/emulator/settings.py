@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,19 @@ DEFAULT_PORT = 5080
 DEFAULT_DATA_DIR = ".mms-emulator"
 DEFAULT_OPERATION_SECONDS = 2.0
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_PAGE_SIZE = 0
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the emulator reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -20,14 +34,31 @@ class EmulatorSettings:
     """Everything an emulator instance needs to know; ``base_url`` is set once it listens."""
 
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     token: str | None = None
     operation_seconds: float = DEFAULT_OPERATION_SECONDS
-    page_size: int = 0
+    page_size: int = DEFAULT_PAGE_SIZE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_level: str = DEFAULT_LOG_LEVEL
     faults: FaultSettings = field(default_factory=FaultSettings)
     api_version: str = API_VERSION
     base_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     run_services: bool = True
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if self.operation_seconds < 0:
+            raise ValueError("operation_seconds must be 0 or more")
+        if self.page_size < 0:
+            raise ValueError("page_size must be 0 (bare arrays) or more")
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+
+    @property
+    def control_enabled(self) -> bool:
+        """Whether ``/_emulator/`` (faults, stats, reset; no token) is served: loopback only."""
+        return is_loopback(self.host)
 
     @property
     def database(self) -> Path:

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS objects (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     UNIQUE (kind, id)
 );
+-- name: the series an object belongs to (a model's name, a service's name, an image's
+-- manifest id), which versions count in and service names are unique in.
 CREATE INDEX IF NOT EXISTS objects_by_name ON objects (kind, scope, name);
 CREATE TABLE IF NOT EXISTS operations (
     id TEXT PRIMARY KEY,
@@ -34,6 +36,9 @@ CREATE TABLE IF NOT EXISTS operations (
     record TEXT NOT NULL,
     finished INTEGER NOT NULL DEFAULT 0
 );
+-- Data directories from before images were numbered per manifest: file them under it.
+UPDATE objects SET name = json_extract(body, '$.manifestId')
+    WHERE kind = 'images' AND name IS NULL;
 CREATE TABLE IF NOT EXISTS backends (
     service_id TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,
@@ -70,6 +75,22 @@ class OperationRecord:
         return cls(**json.loads(text))
 
 
+OBJECT_KINDS = ("models", "manifests", "images", "services")
+
+
+class NameTaken(Exception):
+    """An object of that name already exists in the account."""
+
+
+@dataclass
+class NewObject:
+    """An object about to be stored, with the operation that will build it, if any."""
+
+    id: str
+    body: dict[str, Any]
+    operation: OperationRecord | None = None
+
+
 class Store:
     """All persistent state of one emulator instance."""
 
@@ -101,39 +122,44 @@ class Store:
 
     # --- objects -----------------------------------------------------------------------------
 
-    def insert(
+    def create(
         self,
         kind: str,
         scope: str,
-        ident: str,
-        body: dict[str, Any],
+        make: Callable[[int | None], NewObject],
         *,
         name: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        """Store a new object."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO objects (kind, scope, id, name, version, body) VALUES (?,?,?,?,?,?)",
-                (kind, scope, ident, name, version, json.dumps(body)),
-            )
+        versioned: bool = False,
+        unique_name: bool = False,
+    ) -> NewObject:
+        """Store a new object (and the operation that builds it) in one durable transaction.
 
-    def insert_versioned(
-        self, kind: str, scope: str, name: str, make: Callable[[int], tuple[str, dict[str, Any]]]
-    ) -> dict[str, Any]:
-        """Store the next version of ``name``: versions are 1, 2, 3 … without gaps."""
+        ``name`` is the series the object belongs to: versions are 1, 2, 3 … per series
+        without gaps when ``versioned``; ``unique_name`` raises ``NameTaken`` if the account
+        already holds an object of that name. ``make`` receives the version (or ``None``).
+        """
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT MAX(version) FROM objects WHERE kind=? AND scope=? AND name=?",
-                (kind, scope, name),
-            ).fetchone()
-            version = (row[0] or 0) + 1
-            ident, body = make(version)
+            if unique_name:
+                taken = db.execute(
+                    "SELECT 1 FROM objects WHERE kind=? AND scope=? AND name=?", (kind, scope, name)
+                ).fetchone()
+                if taken:
+                    raise NameTaken(name or "")
+            version = None
+            if versioned:
+                row = db.execute(
+                    "SELECT MAX(version) FROM objects WHERE kind=? AND scope=? AND name=?",
+                    (kind, scope, name),
+                ).fetchone()
+                version = (row[0] or 0) + 1
+            new = make(version)
             db.execute(
                 "INSERT INTO objects (kind, scope, id, name, version, body) VALUES (?,?,?,?,?,?)",
-                (kind, scope, ident, name, version, json.dumps(body)),
+                (kind, scope, new.id, name, version, json.dumps(new.body)),
             )
-            return body
+            if new.operation is not None:
+                self._write_operation(db, new.operation, insert=True)
+            return new
 
     def get(self, kind: str, scope: str, ident: str) -> dict[str, Any] | None:
         """An object of this account, or ``None``."""
@@ -170,13 +196,6 @@ class Store:
             ).fetchall()
         return [(scope, json.loads(body)) for scope, body in rows]
 
-    def replace(self, kind: str, ident: str, body: dict[str, Any]) -> None:
-        """Overwrite an object's body."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE objects SET body=? WHERE kind=? AND id=?", (json.dumps(body), kind, ident)
-            )
-
     def delete(self, kind: str, scope: str, ident: str) -> bool:
         """Remove an object; ``False`` when there was none."""
         with self.transaction() as db:
@@ -186,17 +205,26 @@ class Store:
             return cursor.rowcount > 0
 
     def counts(self) -> dict[str, int]:
-        """How many objects of each kind there are, over all accounts."""
+        """How many objects of each kind (and operations) there are, over all accounts."""
+        found = dict.fromkeys(OBJECT_KINDS, 0)
         with self._lock:
             rows = self._db.execute("SELECT kind, COUNT(*) FROM objects GROUP BY kind").fetchall()
-        return {kind: count for kind, count in rows}
+            (operations,) = self._db.execute("SELECT COUNT(*) FROM operations").fetchone()
+        found.update({kind: count for kind, count in rows})
+        found["operations"] = operations
+        return found
 
     # --- operations --------------------------------------------------------------------------
 
-    def insert_operation(self, record: OperationRecord) -> None:
-        """Store a new operation."""
+    def start_operation(
+        self, record: OperationRecord, kind: str, ident: str, body: dict[str, Any]
+    ) -> None:
+        """Store a new operation on an existing object and the object's new body, atomically."""
         with self.transaction() as db:
             self._write_operation(db, record, insert=True)
+            db.execute(
+                "UPDATE objects SET body=? WHERE kind=? AND id=?", (json.dumps(body), kind, ident)
+            )
 
     def save_operation(self, record: OperationRecord) -> None:
         """Store an operation's new state."""

@@ -1,30 +1,46 @@
-"""The real work behind async operations: building an image bundle, running a service.
+"""The work behind async operations: one handler per action (image build, service deploy,
+service update).
 
-``run`` does the slow part on a worker thread and returns an ``Outcome``; ``finish``
-applies it to the object once the operation's time is up. Any failure becomes the
-operation's error with details naming the file, URL or field and why.
+A handler's ``run`` does the slow part on a worker thread and returns an ``Outcome``; its
+``finish`` applies the outcome to the object once the operation's time is up. Any failure
+becomes the operation's error, with details naming the file, URL or field and why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mms_pulumi.emulator.bundles import BundleError, BundleFile, build_bundle, file_name_of
-from mms_pulumi.emulator.errors import error_body
-from mms_pulumi.emulator.runtime import Backend, BackendError, check_driver, stop_pid
+from mms_pulumi.emulator.builder import BuildFailure, build_image
+from mms_pulumi.emulator.errors import error_body, field_detail
+from mms_pulumi.emulator.records import BUNDLE, DRIVER, ImageRecord, patched, read
+from mms_pulumi.emulator.runtime import Backend, BackendError, stop_pid
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.store import OperationRecord, Store
+from mms_pulumi.schema import Manifest, Model, OperationState, Service
+
+BUILD_IMAGE = "build"
+DEPLOY_SERVICE = "deploy"
+UPDATE_SERVICE = "update"
+# action → (operationType on the wire, kind of object it builds or changes)
+ACTIONS = {
+    BUILD_IMAGE: ("Image", "images"),
+    DEPLOY_SERVICE: ("Service", "services"),
+    UPDATE_SERVICE: ("Service", "services"),
+}
 
 
 @dataclass
 class Outcome:
-    """What the work of an operation produced."""
+    """What the work of an operation produced: success, or the error to report."""
 
     ok: bool
     error: dict[str, Any] | None = None
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)  # by Python field name
+    private: dict[str, Any] = field(default_factory=dict)  # private keys of the stored body
     backend: Backend | None = None
 
 
@@ -43,6 +59,9 @@ INJECTED = Outcome(
     ),
 )
 
+Run = Callable[[OperationRecord], Outcome]
+Finish = Callable[[OperationRecord, Outcome, dict[str, Any], datetime], dict[str, Any]]
+
 
 class Worker:
     """Performs and completes image builds, service deployments and service updates."""
@@ -54,6 +73,11 @@ class Worker:
         self._host = host
         self._bundles_dir = bundles_dir
         self._run_services = run_services
+        self._handlers: dict[str, tuple[Run, Finish]] = {
+            BUILD_IMAGE: (self._build, self._finish_build),
+            DEPLOY_SERVICE: (self._deploy, self._finish_service),
+            UPDATE_SERVICE: (self._deploy, self._finish_service),
+        }
 
     def run(self, record: OperationRecord) -> Outcome:
         """Do the operation's work (slow; runs on a worker thread)."""
@@ -62,114 +86,81 @@ class Worker:
         stale = record.payload.get("pending_pid")
         if stale:
             stop_pid(int(stale), grace=2.0)  # started by an emulator run that died
-        if record.action == "build":
-            return self._build(record)
-        return self._deploy(record)
+        run, _ = self._handlers[record.action]
+        return run(record)
 
-    def finish(self, record: OperationRecord, outcome: Outcome, now: str) -> dict[str, Any] | None:
+    def finish(
+        self, record: OperationRecord, outcome: Outcome, now: datetime
+    ) -> dict[str, Any] | None:
         """Apply an outcome to the operation's object; the new body, or None if it is gone."""
         found = self._store.get_any(record.resource_kind, record.resource_id)
         if found is None:
             if outcome.backend is not None:
                 self._host.discard(outcome.backend)
             return None
-        _, body = found
-        if record.action == "build":
-            body["creationState"] = "Succeeded" if outcome.ok else "Failed"
-            body.update(outcome.changes)
-            return body
-        if outcome.ok:
-            if outcome.backend is not None:
-                self._host.route(record.resource_id, outcome.backend)
-            body.update(outcome.changes)
-            body["state"] = "Succeeded"
-        else:
-            # A failed update leaves the previous backend serving.
-            serving = record.action == "update" and self._host.port_of(record.resource_id)
-            body["state"] = "Succeeded" if serving else "Failed"
-        body["updatedAt"] = now
-        return body
+        _, finish = self._handlers[record.action]
+        return finish(record, outcome, found[1], now)
 
     # --- image build -------------------------------------------------------------------------
 
     def _build(self, record: OperationRecord) -> Outcome:
         scope = record.scope
-        image = self._store.get("images", scope, record.resource_id) or {}
-        manifest = self._store.get("manifests", scope, image.get("manifestId", ""))
-        if manifest is None:
+        image_body = self._store.get("images", scope, record.resource_id)
+        if image_body is None:
+            return failure("ImageNotFound", "The image was removed while it was building.", [])
+        image = read(ImageRecord, image_body)
+        manifest_body = self._store.get("manifests", scope, image.manifest_id or "")
+        if manifest_body is None:
             return failure("ManifestNotFound", "The image's manifest is gone.", [])
-        files: list[BundleFile] = []
-        for model_id in manifest["modelIds"]:
-            model = self._store.get("models", scope, model_id)
-            if model is None:
-                detail = ("ModelNotFound", f"model {model_id}: not registered in this account")
-                return failure("ImageBuildFailed", "A model of the manifest is gone.", [detail])
-            label = f"model {model['name']} (id {model_id})"
-            files.append(BundleFile(label, model["url"], bool(model.get("unpack"))))
-        assets = {asset["id"]: asset for asset in manifest.get("assets", [])}
-        for asset in assets.values():
-            files.append(
-                BundleFile(f"asset {asset['id']}", asset["url"], bool(asset.get("unpack")))
-            )
-        properties = manifest.get("targetRuntime", {}).get("properties") or {}
-        for key in ("pipRequirements", "condaEnvFile"):
-            if properties.get(key):
-                files.append(BundleFile(f"targetRuntime.properties.{key}", properties[key]))
-        driver = manifest.get("driverProgram")
-        if driver and driver not in assets:
-            listed = ", ".join(sorted(assets)) or "none"
-            detail = (
-                "InvalidDriverProgram",
-                f"driverProgram: {driver!r} is not one of the manifest's asset ids ({listed})",
-            )
-            return failure("ImageBuildFailed", "The driver program is not an asset.", [detail])
+        manifest = read(Manifest, manifest_body)
+        models: dict[str, Model | None] = {}
+        for model_id in manifest.model_ids:
+            body = self._store.get("models", scope, model_id)
+            models[model_id] = read(Model, body) if body is not None else None
         try:
-            bundle = build_bundle(files, self._bundles_dir)
-            driver_file = file_name_of(assets[driver]["url"]) if driver else None
-            if driver_file is not None and not assets[driver].get("unpack"):
-                check_driver(bundle, driver_file)
-        except BundleError as err:
-            return failure(
-                "ImageBuildFailed", f"Image build failed: {err}", [("FileError", str(err))]
-            )
-        except BackendError as err:
-            return failure(
-                "ImageBuildFailed",
-                f"Image build failed: {err}",
-                [("DriverProgramInvalid", str(err))],
-            )
-        location = image.get("registryInfo", {}).get("location", "local")
-        repository = manifest.get("name") or "mms-image"
-        changes = {
-            "imageLocation": f"{location}/{repository}:{image.get('version', 1)}",
-            "_bundle": str(bundle),
-            "_driver": driver_file,
+            built = build_image(image, manifest, models, self._bundles_dir)
+        except BuildFailure as err:
+            return failure("ImageBuildFailed", err.message, err.details)
+        return Outcome(
+            ok=True,
+            changes={"image_location": built.image_location},
+            private={BUNDLE: str(built.bundle), DRIVER: built.driver_file},
+        )
+
+    def _finish_build(
+        self, _record: OperationRecord, outcome: Outcome, body: dict[str, Any], _now: datetime
+    ) -> dict[str, Any]:
+        state = OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED
+        return {
+            **patched(ImageRecord, body, creation_state=state, **outcome.changes),
+            **outcome.private,
         }
-        return Outcome(ok=True, changes=changes)
 
     # --- service deploy / update -------------------------------------------------------------
 
     def _deploy(self, record: OperationRecord) -> Outcome:
-        image_id = record.payload["image_id"]
-        image = self._store.get("images", record.scope, image_id)
-        if image is None or image.get("creationState") != "Succeeded":
-            detail = ("ImageNotReady", f"imageId: image {image_id} is not a built image")
+        payload = record.payload
+        image_id = payload["image_id"]
+        image_body = self._store.get("images", record.scope, image_id)
+        image = read(ImageRecord, image_body) if image_body is not None else None
+        if image_body is None or image is None or image.creation_state != OperationState.SUCCEEDED:
+            # Checked when the request was accepted; the image can only have gone since.
+            rule = f"image {image_id} is no longer a built image of this account"
+            detail = field_detail("ImageNotReady", ("image_id",), rule)
             return failure("ServiceDeploymentFailed", "The image cannot be deployed.", [detail])
         changes: dict[str, Any] = {
-            key: record.payload[key]
-            for key in ("imageId", "manifestId", "acrImagePullSecret")
-            if record.payload.get(key) is not None
+            "image_id": image_id,
+            "manifest_id": payload.get("manifest_id") or image.manifest_id,
+            "acr_image_pull_secret": payload.get("acr_image_pull_secret"),
         }
-        changes["imageId"] = image_id
-        if not self._run_services or not image.get("_driver"):
+        driver = image_body.get(DRIVER)
+        if not self._run_services or not driver:
             return Outcome(ok=True, changes=changes)
-        service = self._store.get("services", record.scope, record.resource_id) or {}
+        service = self._store.get("services", record.scope, record.resource_id)
+        name = read(Service, service).name if service is not None else record.resource_id
         try:
             backend = self._host.start(
-                record.resource_id,
-                service.get("name", record.resource_id),
-                Path(image["_bundle"]),
-                image["_driver"],
+                record.resource_id, name, Path(image_body[BUNDLE]), str(driver)
             )
         except BackendError as err:
             return failure(
@@ -177,7 +168,25 @@ class Worker:
                 f"The service could not start: {err}",
                 [("ScoringProcessFailed", str(err))],
             )
-        record.payload["pending_pid"] = backend.pid
+        # Remembered so an emulator that dies now stops this process when it restarts.
+        payload["pending_pid"] = backend.pid
         self._store.save_operation(record)
-        changes["scoringUri"] = record.payload["scoring_uri"]
+        changes["scoring_uri"] = payload["scoring_uri"]
         return Outcome(ok=True, changes=changes, backend=backend)
+
+    def _finish_service(
+        self, record: OperationRecord, outcome: Outcome, body: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        if outcome.ok:
+            if outcome.backend is not None:
+                self._host.route(record.resource_id, outcome.backend)
+            state = OperationState.SUCCEEDED
+            changes = outcome.changes
+        else:
+            state = OperationState.FAILED
+            before = read(Service, body).state
+            if record.action == UPDATE_SERVICE and before is not None:
+                # A failed update leaves the service as it was: its previous image serves on.
+                state = before
+            changes = {}
+        return patched(Service, body, state=state, updated_at=now, **changes)

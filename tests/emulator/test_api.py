@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import KUBE_CONFIG, Api
+from tests.emulator.conftest import API_VERSION, KUBE_CONFIG, Api
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -260,3 +264,204 @@ def test_client_request_id_is_echoed(api: Api) -> None:
         headers={"Authorization": "Bearer t", "x-ms-client-request-id": "abc-123"},
     )
     assert response.headers["x-ms-client-request-id"] == "abc-123"
+
+
+def wait_for(api: Api, location: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        operation = dict(api.call("GET", f"{api.base_url}{location}").json())
+        if operation["state"] in ("Succeeded", "Failed"):
+            return operation
+        time.sleep(0.02)
+    raise AssertionError(f"operation {location} did not finish")
+
+
+def test_operation_is_not_terminal_before_its_time(api: Api, emulator: Any) -> None:
+    manifest = api.create_manifest()
+    accepted = api.call("POST", "images", api.image_body(manifest["id"]))
+    first = api.call("GET", f"{api.base_url}{accepted.headers['Operation-Location']}").json()
+    assert first["state"] in ("NotStarted", "Running")
+    assert first["endTime"] is None and "error" not in first
+    assert first["resourceLocation"].startswith(api.root.removeprefix(api.base_url) + "/images/")
+    done = wait_for(api, accepted.headers["Operation-Location"])
+    took = datetime.fromisoformat(done["endTime"]) - datetime.fromisoformat(done["createdTime"])
+    assert took.total_seconds() >= emulator.operation_seconds
+    assert done["createdTime"] == first["createdTime"] and done["id"] == first["id"]
+
+
+def test_image_numbering_and_location_per_manifest(api: Api) -> None:
+    unnamed = api.create_manifest()
+    named = api.create_manifest(name="churn-manifest")
+    first = api.build_image(named["id"])
+    second = api.build_image(named["id"])
+    assert first["imageLocation"] == "acr.local/churn-manifest:1"
+    assert second["imageLocation"] == "acr.local/churn-manifest:2"
+    assert api.build_image(unnamed["id"])["imageLocation"] == "acr.local/image:1"
+    assert ISO_UTC.match(first["createdTime"]) and first["description"] == ""
+
+
+def test_service_shows_its_deployment_then_its_update_as_running(api: Api) -> None:
+    image = api.build_image()
+    body = {
+        "name": "live",
+        "imageId": image["id"],
+        "kubeConfig": KUBE_CONFIG,
+        "acrImagePullSecret": "p",
+    }
+    accepted = api.call("POST", "services", body)
+    service_id = wait_for_resource(api, accepted)
+    deploying = api.call("GET", f"services/{service_id}").json()
+    assert deploying["state"] in ("NotStarted", "Running")
+    assert deploying["name"] == "live" and deploying["manifestId"] == image["manifestId"]
+    assert "kubeConfig" not in deploying and "kube-token" not in json.dumps(deploying)
+    wait_for(api, accepted.headers["Operation-Location"])
+    before = api.call("GET", f"services/{service_id}").json()
+    assert before["state"] == "Succeeded"
+    put = api.call(
+        "PUT", f"services/{service_id}", {"imageId": image["id"], "acrImagePullSecret": "q"}
+    )
+    assert put.status_code == 202 and put.content == b""
+    assert put.headers["Operation-Location"].rsplit("/", 2)[-2] == "operations"
+    assert api.call("GET", f"services/{service_id}").json()["state"] == "Running"
+    wait_for(api, put.headers["Operation-Location"])
+    after = api.call("GET", f"services/{service_id}").json()
+    assert after["state"] == "Succeeded" and after["updatedAt"] > before["updatedAt"]
+    assert after["createdAt"] == before["createdAt"] and after["acrImagePullSecret"] == "q"
+
+
+def wait_for_resource(api: Api, accepted: Any) -> str:
+    assert accepted.status_code == 202, accepted.text
+    operation = api.call("GET", f"{api.base_url}{accepted.headers['Operation-Location']}").json()
+    return str(operation["resourceLocation"].rsplit("/", 1)[1])
+
+
+def test_list_services_by_name(api: Api) -> None:
+    image = api.build_image()
+    wanted = api.create_service("wanted", image["id"])
+    api.create_service("other", image["id"])
+    query = {"api-version": API_VERSION, "name": "wanted"}
+    assert [s["id"] for s in api.call("GET", "services", params=query).json()] == [wanted["id"]]
+
+
+def test_update_rules_against_images(api: Api) -> None:
+    image = api.build_image()
+    service = api.create_service("rules", image["id"])
+    path = f"services/{service['id']}"
+    lonely = api.create_manifest()
+    no_image = api.call("PUT", path, {"manifestId": lonely["id"], "acrImagePullSecret": "p"})
+    assert no_image.status_code == 400
+    assert no_image.json()["details"][0]["message"].startswith("manifestId:")
+    unknown = api.call("PUT", path, {"imageId": str(uuid.uuid4()), "acrImagePullSecret": "p"})
+    assert unknown.status_code == 400 and "no image" in unknown.json()["details"][0]["message"]
+    model = api.register_model("broken", url="file:///no/such/file.pkl")
+    failed = api.call("POST", "images", api.image_body(api.create_manifest([model["id"]])["id"]))
+    failed_id = wait_for_resource(api, failed)
+    wait_for(api, failed.headers["Operation-Location"])
+    refused = api.call("PUT", path, {"imageId": failed_id, "acrImagePullSecret": "p"})
+    assert refused.status_code == 400
+    message = refused.json()["details"][0]["message"]
+    assert message.startswith("imageId:") and "failed" in message
+    assert api.call("PUT", f"services/{uuid.uuid4()}", {}).status_code == 404
+
+
+def test_every_kind_is_scoped_to_its_account(api: Api, emulator: Any) -> None:
+    image = api.build_image()
+    service = api.create_service("mine", image["id"])
+    accepted = api.call("POST", "images", api.image_body(image["manifestId"]))
+    operation_id = accepted.headers["Operation-Location"].rsplit("/", 1)[1]
+    intruder = Api(emulator.base_url, f"intruder-{uuid.uuid4().hex[:6]}")
+    for path in (
+        f"manifests/{image['manifestId']}",
+        f"images/{image['id']}",
+        f"services/{service['id']}",
+        f"operations/{operation_id}",
+    ):
+        assert intruder.call("GET", path).status_code == 404, path
+    for kind in ("models", "manifests", "images", "services"):
+        assert intruder.call("GET", kind).json() == []
+    assert intruder.call("DELETE", f"services/{service['id']}").status_code == 204
+    assert api.call("GET", f"services/{service['id']}").status_code == 200
+    foreign = intruder.call("POST", "images", intruder.image_body(image["manifestId"]))
+    assert foreign.status_code == 400
+    assert foreign.json()["details"][0]["message"].startswith("manifestId:")
+    wait_for(api, accepted.headers["Operation-Location"])
+
+
+def test_manifest_names_every_unknown_model(api: Api) -> None:
+    known = api.register_model()
+    response = api.call("POST", "manifests", api.manifest_body(["nope-1", known["id"], "nope-2"]))
+    assert response.status_code == 400
+    messages = [d["message"] for d in response.json()["details"]]
+    assert [m.split(":")[0] for m in messages] == ["modelIds[0]", "modelIds[2]"]
+    assert "nope-2" in messages[1]
+
+
+def test_chunked_body_over_the_limit_is_413_with_ids(api: Api) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(3):
+            yield b"x" * (600 * 1024)
+
+    response = api.session.post(
+        f"{api.root}/models",
+        data=chunks(),
+        headers={"Authorization": "Bearer t", "x-ms-client-request-id": "big-1"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert_error_shape(response.json(), 413)
+    assert response.json()["code"] == "PayloadTooLarge"
+    assert GUID.match(response.headers["x-ms-request-id"])
+    assert response.headers["x-ms-client-request-id"] == "big-1"
+
+
+def test_request_ids_are_fresh_and_on_every_answer(api: Api) -> None:
+    answers = [api.call("GET", "models"), api.call("GET", "models", token=None)]
+    answers.append(api.session.get(f"{api.base_url}/_emulator/health", timeout=10))
+    ids = [a.headers["x-ms-request-id"] for a in answers]
+    assert all(GUID.match(i) for i in ids) and len(set(ids)) == 3
+    assert all(a.headers["content-type"] == "application/json" for a in answers)
+
+
+def test_a_wrong_scheme_or_method_keeps_the_seed_shape(api: Api) -> None:
+    basic = api.session.get(
+        f"{api.root}/models", headers={"Authorization": "Basic dXNlcjpwYXNz"}, timeout=10
+    )
+    assert basic.status_code == 401 and basic.headers["WWW-Authenticate"] == "Bearer"
+    for method, path in (("DELETE", "models/x"), ("PUT", "images/x"), ("POST", "operations/x")):
+        response = api.call(method, path, {})
+        assert response.status_code == 405, (method, path)
+        assert_error_shape(response.json(), 405)
+
+
+def test_malformed_json_names_the_problem_not_the_body(api: Api) -> None:
+    response = api.call("POST", "manifests", raw=b'{"modelIds": [secret-value')
+    assert response.status_code == 400
+    body = response.json()
+    assert body["details"][0]["message"].startswith("(body): is not valid JSON")
+    assert "secret-value" not in response.text
+
+
+def test_2017_09_list_filters_are_understood(api: Api) -> None:
+    image = api.build_image()
+    other = api.build_image()
+    service = api.create_service("by-service-name", image["id"])
+    by_service_name = api.call(
+        "GET", "services", params={"api-version": API_VERSION, "serviceName": "by-service-name"}
+    ).json()
+    assert [s["id"] for s in by_service_name] == [service["id"]]
+    by_manifest = api.call(
+        "GET", "images", params={"api-version": API_VERSION, "manifestId": other["manifestId"]}
+    ).json()
+    assert [i["id"] for i in by_manifest] == [other["id"]]
+
+
+def test_chunked_body_under_the_limit_is_accepted(api: Api) -> None:
+    body = json.dumps({"name": "chunked", "url": "file:///m", "mimeType": "a/b"}).encode()
+    response = api.session.post(
+        f"{api.root}/models",
+        data=iter([body[:10], body[10:]]),
+        headers={"Authorization": "Bearer t", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "chunked"

@@ -117,3 +117,82 @@ def test_connection_resets_before_and_after_acting(faulty: tuple[EmulatorProcess
     ] == [1]
     counts = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()["faults"]
     assert counts["reset_before"] == 1 and counts["reset_after"] == 1
+
+
+def test_unavailable_with_and_without_retry_after(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    set_faults(api, unavailable_rate=1.0, retry_after=0.5)
+    response = api.call("GET", "models")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "0.5"
+    assert response.json()["code"] == "ServiceUnavailable"
+    assert response.json()["statusCode"] == 503
+    set_faults(api, unavailable_rate=1.0)
+    assert "Retry-After" not in api.call("GET", "models").headers
+    api.session.delete(f"{api.base_url}/_emulator/faults", timeout=10)
+
+
+def test_faulted_async_posts_start_nothing(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    image = api.build_image()
+    before = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()["objects"]
+    set_faults(api, throttle_rate=1.0, methods=["POST", "PUT"])
+    assert api.call("POST", "images", api.image_body(image["manifestId"])).status_code == 429
+    body = {"name": "x", "imageId": image["id"], "kubeConfig": "k", "acrImagePullSecret": "p"}
+    assert api.call("POST", "services", body).status_code == 429
+    assert api.call("GET", "images").status_code == 200  # GET is not in methods
+    api.session.delete(f"{api.base_url}/_emulator/faults", timeout=10)
+    after = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()["objects"]
+    assert after == before
+
+
+def test_injected_operation_failure_fails_the_service_update(
+    faulty: tuple[EmulatorProcess, Api],
+) -> None:
+    _, api = faulty
+    image = api.build_image()
+    service = api.create_service("faulted-update", image["id"])
+    set_faults(api, fail_next_operations=1)
+    body = {"imageId": image["id"], "acrImagePullSecret": "p2"}
+    failed = api.wait(api.call("PUT", f"services/{service['id']}", body))
+    assert failed["state"] == "Failed" and failed["operationType"] == "Service"
+    assert failed["error"]["details"][0]["code"] == "InjectedFailure"
+    after = api.call("GET", f"services/{service['id']}").json()
+    # A failed update leaves the service as it was.
+    assert after["acrImagePullSecret"] == "acr-pull" and after["state"] == "Succeeded"
+    assert (
+        api.session.get(f"{api.base_url}/_emulator/faults", timeout=10).json()[
+            "fail_next_operations"
+        ]
+        == 0
+    )
+
+
+def test_stats_count_requests_faults_and_objects(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    api.session.post(f"{api.base_url}/_emulator/reset", timeout=10)
+    api.register_model()
+    set_faults(api, throttle_rate=1.0, retry_after=1)
+    api.call("GET", "models")
+    api.session.delete(f"{api.base_url}/_emulator/faults", timeout=10)
+    stats = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()
+    assert stats["requests"]["POST 201"] == 1 and stats["requests"]["GET 429"] == 1
+    assert stats["faults"] == {"throttled_retry_after": 1}
+    assert stats["objects"] == {
+        "models": 1,
+        "manifests": 0,
+        "images": 0,
+        "services": 0,
+        "operations": 0,
+    }
+
+
+def test_reset_clears_every_object(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    model = api.register_model()
+    image = api.build_image()
+    reset = api.session.post(f"{api.base_url}/_emulator/reset", timeout=10)
+    assert reset.status_code == 200
+    assert api.call("GET", f"models/{model['id']}").status_code == 404
+    assert api.call("GET", f"images/{image['id']}").status_code == 404
+    counts = api.session.get(f"{api.base_url}/_emulator/stats", timeout=10).json()["objects"]
+    assert set(counts.values()) == {0}

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from mms_pulumi.emulator.operations import finish_due, start_due
-from mms_pulumi.emulator.process import EmulatorProcess
+from mms_pulumi.emulator.process import EmulatorProcess, EmulatorStartError, ensure_emulator
 from mms_pulumi.emulator.store import OperationRecord
-from tests.emulator.conftest import Api
+from tests.emulator.conftest import KUBE_CONFIG, Api
 
 
 def test_token_flag_accepts_only_that_token(tmp_path: Path) -> None:
@@ -169,3 +172,100 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         return True
     return finished == 0
+
+
+def test_access_log_has_one_line_per_request_and_no_secrets(tmp_path: Path) -> None:
+    with EmulatorProcess(tmp_path, 0.1, ["--token", "tok-3f9a"]) as running:
+        api = Api(running.base_url, "secrets", token="tok-3f9a")
+        image = api.build_image()
+        body = {
+            "name": "s",
+            "imageId": image["id"],
+            "kubeConfig": KUBE_CONFIG,
+            "acrImagePullSecret": "pull-7c1e",
+        }
+        api.wait(api.call("POST", "services", body))
+        api.call("POST", "images", {**api.image_body(image["manifestId"]), "imageType": "OCI"})
+        stats = requests.get(f"{running.base_url}/_emulator/stats", timeout=10).json()
+        time.sleep(0.3)  # let the stderr reader catch up
+        log = running.log
+    access = [line for line in log.splitlines() if "mms_pulumi.emulator.access" in line]
+    # The stats request is counted once it has been answered: after its own answer.
+    assert len(access) == sum(stats["requests"].values()) + 1
+    line = next(a for a in access if " POST " in a and "/services " in a)
+    assert re.search(
+        r"POST /api/subscriptions/sub/resourceGroups/rg/.*/services 202 [0-9a-f-]{36} [\d.]+ms$",
+        line,
+    )
+    for secret in ("tok-3f9a", "kube-token", "reg-secret", "pull-7c1e", "Bearer", "api-version"):
+        assert secret not in log, secret
+
+
+def test_start_failure_quotes_the_emulator_stderr(tmp_path: Path) -> None:
+    emulator = EmulatorProcess(tmp_path, 0.1, ["--page-size", "-3"])
+    with pytest.raises(EmulatorStartError) as raised:
+        emulator.start()
+    assert "exited with code 2" in str(raised.value)
+    assert "--page-size" in str(raised.value)
+    assert not emulator.running
+
+
+def test_ensure_emulator_reuses_a_running_one_and_starts_a_detached_one(tmp_path: Path) -> None:
+    port = _free_port()
+    with EmulatorProcess(tmp_path / "first", 0.1, port=port) as running:
+        assert ensure_emulator(tmp_path / "other", port) == running.base_url
+        health = requests.get(f"{running.base_url}/_emulator/health", timeout=5).json()
+        assert health["pid"] == running.pid
+    fresh = _free_port()
+    url = ensure_emulator(tmp_path / "detached", port=fresh, operation_seconds=0.1)
+    try:
+        assert url == f"http://127.0.0.1:{fresh}"
+        health = requests.get(f"{url}/_emulator/health", timeout=5).json()
+        assert Path(health["dataDir"]) == (tmp_path / "detached").resolve()
+        assert health["operationSeconds"] == 0.1
+        assert (tmp_path / "detached" / "emulator.log").exists()
+    finally:
+        os.kill(health["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _answers(url):
+            time.sleep(0.1)
+
+
+def test_acknowledged_service_create_survives_kill_9_and_completes(tmp_path: Path) -> None:
+    emulator = EmulatorProcess(tmp_path, 1.0)
+    emulator.start()
+    try:
+        api = Api(emulator.base_url, "crash")
+        image = api.build_image()
+        body = {
+            "name": "s",
+            "imageId": image["id"],
+            "kubeConfig": KUBE_CONFIG,
+            "acrImagePullSecret": "p",
+        }
+        accepted = api.call("POST", "services", body)
+        assert accepted.status_code == 202
+        emulator.kill()
+        emulator.restart()
+        api = Api(emulator.base_url, "crash")
+        operation = api.wait(accepted)
+        assert operation["state"] == "Succeeded"
+        service_id = operation["resourceLocation"].rsplit("/", 1)[1]
+        assert api.call("GET", f"services/{service_id}").json()["state"] == "Succeeded"
+        assert api.call("POST", "services", body).status_code == 409
+    finally:
+        emulator.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(f"{url}/_emulator/health", timeout=1)
+    except requests.RequestException:
+        return False
+    return True

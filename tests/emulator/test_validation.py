@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -138,3 +139,69 @@ def test_update_service_rules(api: Api) -> None:
 
 def test_non_object_body(api: Api) -> None:
     assert problems(api.call("POST", "models", ["a"])) == {"(body)": "must be a JSON object"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"modelIds": []}, "modelIds", "at least 1"),
+        ({"assets": [{"url": "u", "mimeType": "t"}]}, "assets[0].id", "is required"),
+        ({"targetRuntime": None}, "targetRuntime", "is required"),
+        ({"driverProgram": "bad program"}, "driverProgram", "letters, digits"),
+    ],
+)
+def test_more_manifest_rules(api: Api, change: dict[str, Any], field: str, rule: str) -> None:
+    body = {k: v for k, v in {**api.manifest_body(["m"]), **change}.items() if v is not None}
+    assert rule in problems(api.call("POST", "manifests", body))[field]
+
+
+def test_all_manifest_problems_at_once(api: Api) -> None:
+    body = {
+        "modelType": "Other",
+        "assets": [{"id": "a b", "url": "u"}],
+        "targetRuntime": {"runtimeType": "Java", "properties": {"jar": "x"}},
+        "description": "d" * 600,
+    }
+    assert set(problems(api.call("POST", "manifests", body))) == {
+        "modelIds",
+        "modelType",
+        "assets[0].id",
+        "assets[0].mimeType",
+        "targetRuntime.runtimeType",
+        "targetRuntime.properties.jar",
+        "description",
+    }
+
+
+def test_all_image_problems_at_once(api: Api) -> None:
+    body = {"imageType": "OCI", "registryInfo": {"user": ""}}
+    assert set(problems(api.call("POST", "images", body))) == {
+        "manifestId",
+        "imageType",
+        "registryInfo.user",
+        "registryInfo.location",
+        "registryInfo.password",
+    }
+
+
+def test_all_service_problems_at_once_without_echoing_the_kubeconfig(api: Api) -> None:
+    response = api.call(
+        "POST", "services", {"name": "", "kubeConfig": "token: hunter2", "acrImagePullSecret": ""}
+    )
+    found = problems(response)
+    assert set(found) == {"name", "imageId", "kubeConfig", "acrImagePullSecret"}
+    assert found["name"] == "must not be empty"
+    assert "hunter2" not in response.text
+
+
+def test_tags_must_be_a_list_of_strings(api: Api) -> None:
+    assert (
+        problems(api.call("POST", "models", {**MODEL, "tags": "prod"}))["tags"] == "must be a list"
+    )
+
+
+def test_every_validation_detail_starts_with_its_wire_path(api: Api) -> None:
+    response = api.call("POST", "images", {"registryInfo": {"user": "u"}})
+    for detail in response.json()["details"]:
+        assert detail["code"] == "InvalidField"
+        assert re.match(r"^[a-zA-Z.\[\]0-9]+: ", detail["message"]), detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -245,3 +246,48 @@ def test_unpacked_archive_lands_in_the_bundle(api: Api, tmp_path: Path) -> None:
     service = api.create_service("tarred", image_id)
     answer = requests.post(service["scoringUri"], json=CUSTOMER, timeout=10)
     assert answer.status_code == 200 and answer.json()["churn"] == [True]
+
+
+def test_missing_model_file_is_named_with_the_os_reason(api: Api, emulator: Any) -> None:
+    model = api.call(
+        "POST", "models", {"name": "churn", "url": "file:///x/model.pkl", "mimeType": "a/b"}
+    ).json()
+    operation = build(api, api.manifest_body([model["id"]]))
+    assert operation["state"] == "Failed"
+    message = operation["error"]["details"][0]["message"]
+    assert message.startswith(f"model churn (id {model['id']}): file:///x/model.pkl: no such file")
+    assert "No such file" in message
+    took = datetime.fromisoformat(operation["endTime"]) - datetime.fromisoformat(
+        operation["createdTime"]
+    )
+    assert took.total_seconds() >= emulator.operation_seconds  # failing fast is not ending early
+
+
+def test_a_directory_is_not_a_readable_file(api: Api, tmp_path: Path) -> None:
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"].append({"id": "data", "url": tmp_path.as_uri(), "mimeType": "a/b"})
+    operation = build(api, body)
+    assert operation["state"] == "Failed"
+    message = operation["error"]["details"][0]["message"]
+    assert message == f"asset data: {tmp_path.as_uri()}: is a directory, not a file"
+
+
+def test_bad_driver_and_bad_url_are_reported_together(api: Api) -> None:
+    model = api.call(
+        "POST", "models", {"name": "gone", "url": "file:///gone.pkl", "mimeType": "a/b"}
+    ).json()
+    operation = build(api, api.manifest_body([model["id"]], driverProgram="main"))
+    assert operation["state"] == "Failed"
+    messages = [d["message"] for d in operation["error"]["details"]]
+    assert messages[0].startswith("driverProgram: 'main'")
+    assert "file:///gone.pkl: no such file" in messages[1]
+
+
+def test_other_url_schemes_fail_the_build(api: Api) -> None:
+    model = api.register_model()
+    body = api.manifest_body([model["id"]])
+    body["assets"].append({"id": "blob", "url": "s3://bucket/key.bin", "mimeType": "a/b"})
+    operation = build(api, body)
+    message = operation["error"]["details"][0]["message"]
+    assert message.startswith("asset blob: s3://bucket/key.bin: unsupported URL scheme 's3'")

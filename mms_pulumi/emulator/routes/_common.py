@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from mms_pulumi.emulator.errors import ApiError, bad_request
+from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
+from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.emulator.store import OperationRecord
+from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.schema import RequestModel, validate_request
 
 ACCOUNT_PREFIX = (
     "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
     "/hostingAccounts/{hosting_account}"
 )
+# The 2017-09 page shape (the 2017-06 seed documents bare arrays, answered by default).
+PAGE_ITEMS = "value"
+PAGE_NEXT_LINK = "nextLink"
+PAGE_SIZE_PARAM = "count"
+SKIP_TOKEN_PARAM = "$skipToken"
 RequestT = TypeVar("RequestT", bound=RequestModel)
 
 
@@ -55,15 +60,16 @@ def the_emulator(request: Request) -> Emulator:
     return emulator
 
 
+def the_store(request: Request) -> Store:
+    """The emulator's durable store."""
+    return the_emulator(request).store
+
+
 AccountDep = Annotated[Account, Depends(account_scope)]
 EmulatorDep = Annotated[Emulator, Depends(the_emulator)]
+StoreDep = Annotated[Store, Depends(the_store)]
 # Any JSON body: validated by the schema's request models, so every rule reports the same way.
 JsonBody = Annotated[Any, Body()]
-
-
-def now_iso() -> str:
-    """Now as ISO-8601 UTC."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def new_id() -> str:
@@ -91,22 +97,54 @@ def parse(model: type[RequestT], body: Any) -> RequestT:
     return request
 
 
-def public(body: dict[str, Any]) -> dict[str, Any]:
-    """An object as MMS shows it: the emulator's private keys (``_…``) removed."""
-    return {key: value for key, value in body.items() if not key.startswith("_")}
-
-
-def list_answer(request: Request, items: list[dict[str, Any]], page_size: int) -> Any:
-    """A bare array as the seed documents, or ``{value, nextLink}`` pages when paging is on."""
-    count = request.query_params.get("count")
-    size = int(count) if count and count.isdigit() and int(count) > 0 else page_size
+def page_bounds(
+    total: int, page_size: int, count: str | None, skip_token: str | None
+) -> tuple[int, int, int | None] | None:
+    """Which items a list answer holds: ``(start, end, next start or None)``, or ``None``
+    for a bare array (no paging asked for). Raises a 400 for a bad ``count``/``$skipToken``."""
+    size = page_size
+    if count is not None:
+        if not count.isdigit() or int(count) <= 0:
+            raise _bad_query(PAGE_SIZE_PARAM, "must be a positive whole number")
+        size = int(count)
     if size <= 0:
+        return None
+    start = 0
+    if skip_token is not None:
+        if not skip_token.isdigit():
+            raise _bad_query(SKIP_TOKEN_PARAM, "is not a token this emulator handed out")
+        start = int(skip_token)
+    end = min(start + size, total)
+    return start, end, end if end < total else None
+
+
+def _bad_query(parameter: str, rule: str) -> ApiError:
+    return ApiError(
+        400, "The request's query is invalid.", [("InvalidQueryParameter", f"{parameter}: {rule}")]
+    )
+
+
+def list_answer(
+    request: Request, items: list[dict[str, Any]], page_size: int, api_version: str
+) -> Any:
+    """A bare array as the seed documents, or ``{value, nextLink}`` pages when paging is on.
+
+    ``nextLink`` is absolute and always carries the api-version, so a client can GET it
+    verbatim (as the 2017 clients did); it is left out on the last page.
+    """
+    params = request.query_params
+    bounds = page_bounds(
+        len(items), page_size, params.get(PAGE_SIZE_PARAM), params.get(SKIP_TOKEN_PARAM)
+    )
+    if bounds is None:
         return items
-    token = request.query_params.get("$skipToken", "0")
-    start = int(token) if token.isdigit() else 0
-    page: dict[str, Any] = {"value": items[start : start + size]}
-    if start + size < len(items):
-        page["nextLink"] = str(request.url.include_query_params(**{"$skipToken": start + size}))
+    start, end, next_start = bounds
+    page: dict[str, Any] = {PAGE_ITEMS: items[start:end]}
+    if next_start is not None:
+        link = request.url.include_query_params(
+            **{"api-version": api_version, SKIP_TOKEN_PARAM: next_start}
+        )
+        page[PAGE_NEXT_LINK] = str(link)
     return page
 
 
@@ -122,9 +160,9 @@ def created(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 def reference_error(field: str, message: str) -> ApiError:
-    """A 400 for a body field naming an object that is missing or unusable."""
+    """A 400 for a body field (by its Python name) naming an object missing or unusable."""
     return ApiError(
         400,
         "The request refers to an object it cannot use.",
-        [("InvalidReference", f"{field}: {message}")],
+        [field_detail("InvalidReference", (field,), message)],
     )

@@ -1,11 +1,13 @@
 """``/_emulator/``: the emulator's own knobs, kept apart from the MMS API.
 
-Fault settings, counters for reliability figures, a reset for tests and a health probe.
-These routes take no bearer token; the emulator binds to loopback by default.
+A health probe (always), and where the emulator is bound to loopback only: fault
+settings, counters for reliability figures and a reset for tests. None of these take a
+bearer token.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,28 +16,33 @@ from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.routes._common import EmulatorDep, JsonBody
 
-router = APIRouter(prefix="/_emulator", tags=["emulator"])
+PREFIX = "/_emulator"
+health_router = APIRouter(prefix=PREFIX, tags=["emulator"])
+router = APIRouter(prefix=PREFIX, tags=["emulator"])
 
 
-@router.get("/health")
+@health_router.get("/health")
 def health(emulator: EmulatorDep) -> dict[str, Any]:
-    """Whether the emulator is up, and where its data lives."""
-    return {
-        "status": "ok",
-        "dataDir": str(emulator.settings.data_dir.resolve()),
-        "operationSeconds": emulator.settings.operation_seconds,
-    }
+    """Whether the emulator is up; on loopback also its process id and data directory."""
+    answer: dict[str, Any] = {"status": "ok", "apiVersion": emulator.settings.api_version}
+    if emulator.settings.control_enabled:
+        answer |= {
+            "pid": os.getpid(),
+            "dataDir": str(emulator.settings.data_dir.resolve()),
+            "operationSeconds": emulator.settings.operation_seconds,
+        }
+    return answer
 
 
 @router.get("/faults")
 def get_faults(emulator: EmulatorDep) -> dict[str, Any]:
-    """The fault settings in force."""
+    """The fault settings in force (``fail_next_operations`` counts down as it is used)."""
     return emulator.faults.settings.to_json()
 
 
 @router.put("/faults")
 def set_faults(emulator: EmulatorDep, body: JsonBody = None) -> dict[str, Any]:
-    """Replace the fault settings (keys left out take their defaults)."""
+    """Replace the fault settings (keys left out take their defaults: off)."""
     if not isinstance(body, dict):
         raise ApiError(400, "Send the fault settings as a JSON object.")
     try:
@@ -55,7 +62,7 @@ def clear_faults(emulator: EmulatorDep) -> dict[str, Any]:
 
 @router.get("/stats")
 def stats(emulator: EmulatorDep) -> dict[str, Any]:
-    """Counters: requests by method and status, faults injected, objects per kind."""
+    """Counters: requests by method and status, faults injected by kind, objects per kind."""
     return {
         "requests": dict(emulator.requests),
         "faults": dict(emulator.faults.counts),
@@ -66,7 +73,10 @@ def stats(emulator: EmulatorDep) -> dict[str, Any]:
 
 @router.post("/reset")
 def reset(emulator: EmulatorDep) -> dict[str, Any]:
-    """Delete every object and operation and stop every service (tests)."""
+    """Delete every object and operation, stop every service, zero the counters (tests).
+
+    Fault settings stay as they are; ``DELETE /_emulator/faults`` clears them.
+    """
     for service_id in list(emulator.store.backends()):
         emulator.host.stop(service_id)
     emulator.store.reset()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import not_found
+from mms_pulumi.emulator.records import (
+    OPERATION_ID,
+    EchoedRegistryInfo,
+    ImageRecord,
+    patched,
+    public,
+    read,
+    stored,
+    utc_now,
+)
 from mms_pulumi.emulator.routes._common import (
     ACCOUNT_PREFIX,
     AccountDep,
@@ -17,13 +27,13 @@ from mms_pulumi.emulator.routes._common import (
     json_body,
     list_answer,
     new_id,
-    now_iso,
     parse,
-    public,
     reference_error,
 )
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.schema import CreateImageRequest
+from mms_pulumi.emulator.store import NewObject
+from mms_pulumi.emulator.work import BUILD_IMAGE
+from mms_pulumi.schema import CreateImageRequest, OperationState
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["images"])
@@ -34,52 +44,56 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
     """Start an image build; answers 202 with ``Operation-Location``."""
     request = parse(CreateImageRequest, body)
     if emulator.store.get("manifests", account.key, request.manifest_id) is None:
-        raise reference_error("manifestId", f"no manifest {request.manifest_id} in this account")
-    ident = new_id()
-    version = 1 + sum(
-        1
-        for image in emulator.store.select("images", account.key)
-        if image.get("manifestId") == request.manifest_id
+        raise reference_error("manifest_id", f"no manifest {request.manifest_id} in this account")
+
+    def make(version: int | None) -> NewObject:
+        ident = new_id()
+        operation = emulator.runner.new_operation(
+            BUILD_IMAGE, account.key, account.base_path, ident
+        )
+        image = ImageRecord(
+            id=ident,
+            image_type=request.image_type,
+            registry_info=EchoedRegistryInfo.model_validate(request.registry_info.to_wire()),
+            description=request.description,
+            manifest_id=request.manifest_id,
+            created_time=utc_now(),
+            creation_state=OperationState.NOT_STARTED,
+            version=version,
+        )
+        return NewObject(ident, stored(image, {OPERATION_ID: operation.id}), operation)
+
+    # Images are numbered per manifest: the version tags ``imageLocation``.
+    new = emulator.store.create(
+        "images", account.key, make, name=request.manifest_id, versioned=True
     )
-    record = emulator.runner.create(
-        account.key,
-        "Image",
-        "build",
-        "images",
-        ident,
-        f"{account.base_path}/images/{ident}",
-        base_path=account.base_path,
-    )
-    image = {
-        "id": ident,
-        "imageType": request.image_type,
-        "registryInfo": request.registry_info.to_wire(),
-        "description": request.description,
-        "manifestId": request.manifest_id,
-        "createdTime": now_iso(),
-        "creationState": "NotStarted",
-        "imageLocation": None,
-        "version": version,
-        "_operationId": record.id,
-    }
-    emulator.store.insert("images", account.key, ident, image)
-    return accepted(record)
+    emulator.runner.wake()
+    assert new.operation is not None
+    return accepted(new.operation)
 
 
 def _shown(image: dict[str, Any], emulator: Emulator, account_key: str) -> dict[str, Any]:
     """An image with ``creationState`` following its build while it runs."""
-    if image.get("creationState") in ("NotStarted", "Running"):
-        record = emulator.store.get_operation(account_key, image.get("_operationId", ""))
-        if record is not None and record.state in ("NotStarted", "Running"):
-            image = {**image, "creationState": record.state}
+    state = read(ImageRecord, image).creation_state
+    if state is not None and not state.is_terminal:
+        record = emulator.store.get_operation(account_key, image.get(OPERATION_ID, ""))
+        if record is not None and record.state != state:
+            image = patched(ImageRecord, image, creation_state=OperationState(record.state))
     return public(image)
 
 
 @router.get("/images")
-def list_images(request: Request, account: AccountDep, emulator: EmulatorDep) -> Any:
-    """Every image of the account."""
-    items = [_shown(i, emulator, account.key) for i in emulator.store.select("images", account.key)]
-    return list_answer(request, items, emulator.settings.page_size)
+def list_images(
+    request: Request,
+    account: AccountDep,
+    emulator: EmulatorDep,
+    manifest_id: Annotated[str | None, Query(alias="manifestId")] = None,
+) -> Any:
+    """Every image of the account, or those of one manifest (a 2017-09 filter)."""
+    found = emulator.store.select("images", account.key, name=manifest_id)
+    items = [_shown(image, emulator, account.key) for image in found]
+    settings = emulator.settings
+    return list_answer(request, items, settings.page_size, settings.api_version)
 
 
 @router.get("/images/{image_id}")

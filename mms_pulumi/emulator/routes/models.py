@@ -8,48 +8,47 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from mms_pulumi.emulator.errors import not_found
+from mms_pulumi.emulator.records import public, read, stored, utc_now
 from mms_pulumi.emulator.routes._common import (
     ACCOUNT_PREFIX,
     AccountDep,
     EmulatorDep,
     JsonBody,
+    StoreDep,
     created,
     json_body,
     list_answer,
     new_id,
-    now_iso,
     parse,
-    public,
 )
-from mms_pulumi.schema import RegisterModelRequest
+from mms_pulumi.emulator.store import NewObject
+from mms_pulumi.schema import Model, RegisterModelRequest
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["models"])
 
 
 @router.post("/models", status_code=201, openapi_extra=json_body(RegisterModelRequest))
-def register_model(
-    account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
-) -> JSONResponse:
+def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) -> JSONResponse:
     """Register a model: a new id, the next version of its name; answers 201."""
     request = parse(RegisterModelRequest, body)
 
-    def make(version: int) -> tuple[str, dict[str, Any]]:
-        ident = new_id()
-        return ident, {
-            "id": ident,
-            "name": request.name,
-            "version": version,
-            "description": request.description,
-            "url": request.url,
-            "tags": list(request.tags),
-            "mimeType": request.mime_type,
-            "unpack": request.unpack,
-            "createdAt": now_iso(),
-        }
+    def make(version: int | None) -> NewObject:
+        model = Model(
+            id=new_id(),
+            name=request.name,
+            version=version or 1,
+            url=request.url,
+            mime_type=request.mime_type,
+            description=request.description,
+            tags=list(request.tags),
+            unpack=request.unpack,
+            created_at=utc_now(),
+        )
+        return NewObject(model.id, stored(model))
 
-    model = emulator.store.insert_versioned("models", account.key, request.name, make)
-    return created(model, 201)
+    new = store.create("models", account.key, make, name=request.name, versioned=True)
+    return created(new.body, 201)
 
 
 @router.get("/models")
@@ -62,17 +61,18 @@ def list_models(
 ) -> Any:
     """Every model version, optionally of one name or carrying one tag."""
     items = [
-        public(model)
-        for model in emulator.store.select("models", account.key, name=name)
-        if tag is None or tag in model.get("tags", [])
+        public(body)
+        for body in emulator.store.select("models", account.key, name=name)
+        if tag is None or tag in read(Model, body).tags
     ]
-    return list_answer(request, items, emulator.settings.page_size)
+    settings = emulator.settings
+    return list_answer(request, items, settings.page_size, settings.api_version)
 
 
 @router.get("/models/{model_id}")
-def get_model(model_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
+def get_model(model_id: str, account: AccountDep, store: StoreDep) -> Any:
     """One model version."""
-    model = emulator.store.get("models", account.key, model_id)
+    model = store.get("models", account.key, model_id)
     if model is None:
         raise not_found("model", model_id)
     return public(model)

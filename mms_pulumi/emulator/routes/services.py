@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError, not_found
+from mms_pulumi.emulator.records import (
+    OPERATION_ID,
+    ImageRecord,
+    patched,
+    public,
+    read,
+    stored,
+    utc_now,
+)
 from mms_pulumi.emulator.routes._common import (
     ACCOUNT_PREFIX,
     Account,
@@ -18,32 +27,47 @@ from mms_pulumi.emulator.routes._common import (
     json_body,
     list_answer,
     new_id,
-    now_iso,
     parse,
-    public,
     reference_error,
 )
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.schema import CreateServiceRequest, UpdateServiceRequest
+from mms_pulumi.emulator.store import NameTaken, NewObject
+from mms_pulumi.emulator.work import DEPLOY_SERVICE, UPDATE_SERVICE
+from mms_pulumi.schema import (
+    CreateServiceRequest,
+    OperationState,
+    Service,
+    UpdateServiceRequest,
+)
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["services"])
 
 
-def _built_image(emulator: Emulator, account: Account, image_id: str) -> dict[str, Any]:
-    image = emulator.store.get("images", account.key, image_id)
-    if image is None:
-        raise reference_error("imageId", f"no image {image_id} in this account")
-    state = image.get("creationState")
-    if state in ("NotStarted", "Running"):
-        raise reference_error("imageId", f"image {image_id} is still building ({state})")
-    if state != "Succeeded":
-        raise reference_error("imageId", f"image {image_id} failed to build; build a new one")
-    return dict(image)
+def _built_image(emulator: Emulator, account: Account, image_id: str) -> ImageRecord:
+    """The image a service may run: of this account, and built successfully."""
+    body = emulator.store.get("images", account.key, image_id)
+    if body is None:
+        raise reference_error("image_id", f"no image {image_id} in this account")
+    image = read(ImageRecord, body)
+    state = image.creation_state
+    if state is None or not state.is_terminal:
+        raise reference_error("image_id", f"image {image_id} is still building ({state})")
+    if state != OperationState.SUCCEEDED:
+        raise reference_error("image_id", f"image {image_id} failed to build; build a new one")
+    return image
 
 
 def _scoring_uri(request: Request, service_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/api/v1/service/{service_id}/score"
+
+
+def _name_taken(name: str) -> ApiError:
+    return ApiError(
+        409,
+        f"A service named '{name}' already exists in this hosting account.",
+        [("ServiceNameTaken", f"name: '{name}' is in use; choose another name")],
+    )
 
 
 @router.post("/services", status_code=202, openapi_extra=json_body(CreateServiceRequest))
@@ -52,43 +76,47 @@ def create_service(
 ) -> Response:
     """Start deploying a service; 409 when the name is taken, 202 otherwise."""
     create = parse(CreateServiceRequest, body)
+    # Checked here for the answer's sake, and again in the insert's transaction for races.
     if emulator.store.select("services", account.key, name=create.name):
-        raise ApiError(
-            409,
-            f"A service named '{create.name}' already exists in this hosting account.",
-            [("ServiceNameTaken", f"name: '{create.name}' is in use; choose another name")],
-        )
+        raise _name_taken(create.name)
     image = _built_image(emulator, account, create.image_id)
-    ident = new_id()
-    record = emulator.runner.create(
-        account.key,
-        "Service",
-        "deploy",
-        "services",
-        ident,
-        f"{account.base_path}/services/{ident}",
-        {
-            "image_id": create.image_id,
-            "manifestId": image.get("manifestId"),
-            "acrImagePullSecret": create.acr_image_pull_secret,
-            "scoring_uri": _scoring_uri(request, ident),
-        },
-        base_path=account.base_path,
-    )
-    stamp = now_iso()
-    service = {
-        "id": ident,
-        "name": create.name,
-        "imageId": create.image_id,
-        "manifestId": image.get("manifestId"),
-        "acrImagePullSecret": create.acr_image_pull_secret,
-        "createdAt": stamp,
-        "updatedAt": stamp,
-        "state": "NotStarted",
-        "_operationId": record.id,
-    }
-    emulator.store.insert("services", account.key, ident, service, name=create.name)
-    return accepted(record)
+
+    def make(_version: int | None) -> NewObject:
+        ident = new_id()
+        operation = emulator.runner.new_operation(
+            DEPLOY_SERVICE,
+            account.key,
+            account.base_path,
+            ident,
+            {
+                "image_id": image.id,
+                "manifest_id": image.manifest_id,
+                "acr_image_pull_secret": create.acr_image_pull_secret,
+                "scoring_uri": _scoring_uri(request, ident),
+            },
+        )
+        stamp = utc_now()
+        service = Service(
+            id=ident,
+            name=create.name,
+            image_id=image.id,
+            manifest_id=image.manifest_id,
+            acr_image_pull_secret=create.acr_image_pull_secret,
+            created_at=stamp,
+            updated_at=stamp,
+            state=OperationState.NOT_STARTED,
+        )
+        return NewObject(ident, stored(service, {OPERATION_ID: operation.id}), operation)
+
+    try:
+        new = emulator.store.create(
+            "services", account.key, make, name=create.name, unique_name=True
+        )
+    except NameTaken:
+        raise _name_taken(create.name) from None
+    emulator.runner.wake()
+    assert new.operation is not None
+    return accepted(new.operation)
 
 
 @router.put(
@@ -102,42 +130,46 @@ def update_service(
     body: JsonBody = None,
 ) -> Response:
     """Roll a service to another image (``imageId``, or the newest image of ``manifestId``)."""
-    update = parse(UpdateServiceRequest, body)
     service = emulator.store.get("services", account.key, service_id)
     if service is None:
         raise not_found("service", service_id)
+    update = parse(UpdateServiceRequest, body)
     image_id = update.image_id or _newest_image_of(emulator, account, update.manifest_id or "")
     image = _built_image(emulator, account, image_id)
-    record = emulator.runner.create(
+    current = read(Service, service)
+    operation = emulator.runner.new_operation(
+        UPDATE_SERVICE,
         account.key,
-        "Service",
-        "update",
-        "services",
+        account.base_path,
         service_id,
-        f"{account.base_path}/services/{service_id}",
         {
-            "image_id": image_id,
-            "manifestId": update.manifest_id or image.get("manifestId"),
-            "acrImagePullSecret": update.acr_image_pull_secret,
-            "scoring_uri": service.get("scoringUri") or _scoring_uri(request, service_id),
+            "image_id": image.id,
+            "manifest_id": image.manifest_id,
+            "acr_image_pull_secret": update.acr_image_pull_secret,
+            "scoring_uri": current.scoring_uri or _scoring_uri(request, service_id),
         },
-        base_path=account.base_path,
     )
-    emulator.store.replace("services", service_id, {**service, "_operationId": record.id})
-    return accepted(record)
+    emulator.store.start_operation(
+        operation, "services", service_id, {**service, OPERATION_ID: operation.id}
+    )
+    emulator.runner.wake()
+    return accepted(operation)
 
 
 def _newest_image_of(emulator: Emulator, account: Account, manifest_id: str) -> str:
     built = [
         image
-        for image in emulator.store.select("images", account.key)
-        if image.get("manifestId") == manifest_id and image.get("creationState") == "Succeeded"
+        for image in (
+            read(ImageRecord, body)
+            for body in emulator.store.select("images", account.key, name=manifest_id)
+        )
+        if image.creation_state == OperationState.SUCCEEDED
     ]
     if not built:
         raise reference_error(
-            "manifestId", f"no successfully built image of manifest {manifest_id}"
+            "manifest_id", f"no successfully built image of manifest {manifest_id}"
         )
-    return str(built[-1]["id"])
+    return built[-1].id
 
 
 @router.delete("/services/{service_id}")
@@ -146,33 +178,45 @@ def delete_service(service_id: str, account: AccountDep, emulator: EmulatorDep) 
     if emulator.store.get("services", account.key, service_id) is None:
         return Response(status_code=204)
     emulator.host.stop(service_id)
-    emulator.store.delete("services", account.key, service_id)
+    if not emulator.store.delete("services", account.key, service_id):
+        return Response(status_code=204)  # a concurrent delete won
     return Response(status_code=200)
 
 
 def _shown(
     service: dict[str, Any], emulator: Emulator, account_key: str, request: Request
 ) -> dict[str, Any]:
-    """A service as MMS shows it: ``state`` follows a running deployment or update, and
-    ``scoringUri`` names this emulator as the caller reached it (its port may change)."""
-    record = emulator.store.get_operation(account_key, service.get("_operationId", ""))
-    if record is not None and record.state in ("NotStarted", "Running"):
-        service = {**service, "state": record.state}
-    if service.get("scoringUri"):
-        service = {**service, "scoringUri": _scoring_uri(request, service["id"])}
-    return public(service)
+    """A service as MMS shows it: ``state`` follows a running deployment (NotStarted,
+    Running) or update (Running), and ``scoringUri`` names this emulator as the caller
+    reached it (its port may change across restarts)."""
+    current = read(Service, service)
+    changes: dict[str, Any] = {}
+    record = emulator.store.get_operation(account_key, service.get(OPERATION_ID, ""))
+    if record is not None and not OperationState(record.state).is_terminal:
+        in_flight = OperationState(record.state)
+        changes["state"] = OperationState.RUNNING if record.action == UPDATE_SERVICE else in_flight
+    if current.scoring_uri:
+        changes["scoring_uri"] = _scoring_uri(request, current.id)
+    return public(patched(Service, service, **changes) if changes else service)
 
 
 @router.get("/services")
 def list_services(
-    request: Request, account: AccountDep, emulator: EmulatorDep, name: str | None = None
+    request: Request,
+    account: AccountDep,
+    emulator: EmulatorDep,
+    name: str | None = None,
+    service_name: Annotated[str | None, Query(alias="serviceName")] = None,
 ) -> Any:
-    """Every service of the account, or the one of a name."""
+    """Every service of the account, or the one of a name (``serviceName`` is how the
+    2017-09 clients asked)."""
+    wanted = name if name is not None else service_name
     items = [
         _shown(s, emulator, account.key, request)
-        for s in emulator.store.select("services", account.key, name=name)
+        for s in emulator.store.select("services", account.key, name=wanted)
     ]
-    return list_answer(request, items, emulator.settings.page_size)
+    settings = emulator.settings
+    return list_answer(request, items, settings.page_size, settings.api_version)
 
 
 @router.get("/services/{service_id}")

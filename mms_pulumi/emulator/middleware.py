@@ -1,0 +1,252 @@
+"""The rules every request goes through, as plain ASGI middleware, outermost first.
+
+``RequestContext``   request id, ``x-ms-client-request-id`` echo, counters, access log
+``ConnectionResets`` injected connection drops (MMS paths)
+``MmsRules``         injected delay and 429/503, bearer token, api-version (MMS paths)
+``BodyLimit``        413 for bodies over the limit, chunked uploads included
+
+Faults are decided before the token or the body is looked at, so an injected 429 or 503
+provably had no effect. The access log never holds a body, a query or a header value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mms_pulumi.emulator.errors import ApiError
+from mms_pulumi.emulator.faults import Reset
+
+if TYPE_CHECKING:
+    from mms_pulumi.emulator.state import Emulator
+
+MMS_PREFIX = "/api/subscriptions/"
+REQUEST_ID = "x-ms-request-id"
+CLIENT_REQUEST_ID = "x-ms-client-request-id"
+access_log = logging.getLogger("mms_pulumi.emulator.access")
+logger = logging.getLogger("mms_pulumi.emulator")
+
+
+def _emulator(scope: Scope) -> Emulator:
+    emulator: Emulator = scope["app"].state.emulator
+    return emulator
+
+
+def _is_mms(scope: Scope) -> bool:
+    return scope["type"] == "http" and str(scope["path"]).startswith(MMS_PREFIX)
+
+
+async def _answer(error: ApiError, scope: Scope, receive: Receive, send: Send) -> None:
+    await error.response()(scope, receive, send)
+
+
+class RequestContext:
+    """Gives every answer a fresh ``x-ms-request-id``, echoes the client's request id,
+    counts answers by method and status, and writes one access line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        client_request_id = Headers(scope=scope).get(CLIENT_REQUEST_ID)
+        method, path = scope["method"], scope["path"]
+        status = "dropped"
+
+        async def send_with_ids(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (REQUEST_ID.encode(), CLIENT_REQUEST_ID.encode())
+                ]
+                headers.append((REQUEST_ID.encode(), request_id.encode()))
+                if client_request_id:
+                    headers.append((CLIENT_REQUEST_ID.encode(), client_request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        except Exception:
+            if status != "dropped":
+                raise  # the answer has started; all that is left is to drop the connection
+            logger.exception("unhandled error in %s %s", method, path)
+            error = ApiError(500, "The emulator failed to handle the request.")
+            await _answer(error, scope, receive, send_with_ids)
+        finally:
+            _emulator(scope).requests[f"{method} {status}"] += 1
+            access_log.info(
+                "%s %s %s %s %.1fms",
+                method,
+                path,
+                status,
+                request_id,
+                (time.monotonic() - started) * 1000,
+            )
+
+
+class ConnectionDropped(Exception):
+    """Raised after a partial answer so the server drops the connection (an injected fault)."""
+
+
+class ConnectionResets:
+    """Injected connection drops on MMS paths: before the request is acted on, or after.
+
+    The answer starts (status and a Content-Length) and then the connection is dropped, so
+    the client sees a broken answer and cannot tell whether the request took effect.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_mms(scope):
+            await self.app(scope, receive, send)
+            return
+        reset = _emulator(scope).faults.reset_for_request(scope["method"])
+        if reset is None:
+            await self.app(scope, receive, send)
+            return
+        if reset == Reset.AFTER:
+
+            async def swallow(_message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1024"), (b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        raise ConnectionDropped(f"injected connection reset {reset} the request")
+
+
+class MmsRules:
+    """On MMS paths: injected delay and faults, the bearer token, the api-version, and the
+    ``resourcegroups`` spelling later clients sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_mms(scope):
+            await self.app(scope, receive, send)
+            return
+        emulator = _emulator(scope)
+        delay = emulator.faults.delay(scope["method"])
+        if delay > 0:
+            await asyncio.sleep(delay)
+        fault = emulator.faults.for_request(scope["method"])
+        if fault is not None:
+            retry = {}
+            if fault.retry_after is not None:
+                retry["Retry-After"] = f"{fault.retry_after:g}"
+            message = "Injected by the emulator's fault settings."
+            error = ApiError(fault.status, message, code=fault.code, headers=retry)
+            await _answer(error, scope, receive, send)
+            return
+        problem = auth_problem(Headers(scope=scope).get("authorization"), emulator.settings.token)
+        if problem is not None:
+            error = ApiError(401, problem, headers={"WWW-Authenticate": "Bearer"})
+            await _answer(error, scope, receive, send)
+            return
+        version = QueryParams(scope.get("query_string", b"")).get("api-version")
+        supported = emulator.settings.api_version
+        if version is not None and version != supported:
+            error = ApiError(
+                400,
+                f"Unsupported api-version '{version}'. The supported api-version is {supported}.",
+                [("UnsupportedApiVersion", f"api-version: use {supported}")],
+            )
+            await _answer(error, scope, receive, send)
+            return
+        await self.app({**scope, "path": normalize_resource_groups(scope["path"])}, receive, send)
+
+
+def auth_problem(header: str | None, token: str | None) -> str | None:
+    """Why an ``Authorization`` header is refused, or ``None`` when it is accepted."""
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return "A bearer token is required: send 'Authorization: Bearer <token>'."
+    if token is not None and not hmac.compare_digest(credentials.strip(), token):
+        return "The bearer token is not valid for this service."
+    return None
+
+
+def normalize_resource_groups(path: str) -> str:
+    """The path with its ``resourceGroups`` segment spelled as the routes spell it.
+
+    Later clients sent ``resourcegroups``; route matching is case-sensitive, MMS was not.
+    """
+    parts = path.split("/")
+    if len(parts) > 4 and parts[4].lower() == "resourcegroups":
+        parts[4] = "resourceGroups"
+    return "/".join(parts)
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_bytes`` with 413, counting chunked uploads too.
+
+    A body without a Content-Length is read here (up to the limit) before the app sees it,
+    so an oversized upload is refused as a whole rather than half-parsed.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> ApiError:
+        return ApiError(413, f"The request body is larger than {self.max_bytes} bytes.")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await _answer(self._too_large(), scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away: there is no one to answer
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.max_bytes:
+                await _answer(self._too_large(), scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
