@@ -1,260 +1,206 @@
-"""The engine: preview, up, refresh and destroy with the Pulumi engine's call sequences.
+"""The engine: ``preview``, ``up``, ``refresh`` and ``destroy`` of one stack, driving the real
+dynamic-provider plugin with the Pulumi engine's call sequences.
 
-Dynamic resources go to the real plugin process; any other resource (pulumi-kubernetes)
-is mocked with its inputs as outputs. State is a JSON file in which secrets are always
-ciphertext. Each operation returns the plan the CLI would print.
+Dynamic resources go to a plugin process (a new one per deployment, as the CLI starts one
+per operation: ``up`` runs a preview with its own plugin, then the update with another);
+any other resource (pulumi-kubernetes…) is mocked with its inputs as outputs. State is a
+JSON file in which secrets are always ciphertext. Each operation returns a
+:class:`Result` with the plan the CLI would print.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-from pulumi.output import Unknown
+import yaml
 
-from tests.harness.plugin import PluginError, PluginProcess, unwrap
-from tests.harness.secrets import decode, encode, mark_outputs, render, wrap
+from tests.harness.deployment import Deployment, changed_keys
+from tests.harness.plugin import PluginProcess
+from tests.harness.program import Program, run_program
+from tests.harness.provider import ProviderClient, is_dynamic, provider_urn
+from tests.harness.results import EngineError, Result, RpcCall, Step
+from tests.harness.secrets import render, step_rules
+from tests.harness.state import Resource, Snapshot, StateFile, delete_order
+from tests.harness.wire import Props
 
-DYNAMIC_PREFIX = "pulumi-python:dynamic"
-
-
-class EngineError(Exception):
-    """An operation failed as `pulumi up` would: the message carries the plugin's error."""
-
-
-@dataclass
-class Step:
-    """One line of the plan."""
-
-    urn: str
-    op: str  # create | update | replace | delete | same | read | refresh-delete | refresh-update
-    replaces: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        """The resource's logical name."""
-        return self.urn.rsplit("::", 1)[-1]
-
-
-@dataclass
-class Result:
-    """What an operation did (or, for a preview, would do)."""
-
-    steps: list[Step]
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    def ops(self) -> dict[str, str]:
-        """Logical name → operation."""
-        return {step.name: step.op for step in self.steps}
-
-    @property
-    def changes(self) -> bool:
-        """Whether anything but reads and same steps happened."""
-        return any(step.op not in ("same", "read") for step in self.steps)
-
-
-@dataclass
-class Resource:
-    """A resource in state."""
-
-    urn: str
-    type: str
-    id: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    dependencies: list[str] = field(default_factory=list)
-    external: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """For the state file (secrets encrypted)."""
-        return {
-            "urn": self.urn,
-            "type": self.type,
-            "id": self.id,
-            "inputs": encode(self.inputs),
-            "outputs": encode(self.outputs),
-            "dependencies": self.dependencies,
-            "external": self.external,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Resource:
-        """From the state file."""
-        return cls(
-            urn=data["urn"],
-            type=data["type"],
-            id=data["id"],
-            inputs=decode(data["inputs"]),
-            outputs=decode(data["outputs"]),
-            dependencies=list(data.get("dependencies", [])),
-            external=bool(data.get("external")),
-        )
+__all__ = ["Engine", "EngineError", "Result", "RpcCall", "Step"]
 
 
 class Engine:
-    """Plays the Pulumi engine for one stack of a program directory."""
+    """Plays the Pulumi engine (and CLI) for one stack of one program.
+
+    ``program`` is a directory holding ``__main__.py`` (run with that directory as the
+    working directory and on ``sys.path``) or a callable run as the program body.
+    ``config`` holds namespaced keys (``"mms:endpoint"``); ``secret_keys`` says which are
+    secret. ``state_path`` is the JSON state file, shared by every Engine pointed at it.
+    ``env`` is added to the plugin's environment; ``cwd`` is the plugin's working directory
+    for a callable program (default: the state file's directory).
+
+    ``config`` and ``secret_keys`` may be changed between operations, like
+    ``pulumi config set``. ``on_plugin`` is called with each plugin process right after it
+    starts, with the phase name ("preview", "update", "refresh", "destroy").
+    """
 
     def __init__(
         self,
-        program: Path,
+        program: Program,
         *,
         project: str,
         stack: str,
-        config: dict[str, str],
-        secret_keys: set[str] | None = None,
+        config: Mapping[str, str] | None = None,
+        secret_keys: Iterable[str] | None = None,
         state_path: Path,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
-        self.program = program
+        self.program: Program = (
+            Path(program).resolve() if isinstance(program, (str, Path)) else program
+        )
         self.project = project
         self.stack = stack
-        self.config = dict(config)
-        self.secret_keys = set(secret_keys or ())
-        self.state_path = state_path
-        self.env = dict(env or {})
+        self.config: dict[str, str] = dict(config or {})
+        self.secret_keys: set[str] = set(secret_keys or ())
+        self.state_path = Path(state_path).resolve()
+        self.env: dict[str, str] = dict(env or {})
+        if cwd is not None:
+            self.cwd = Path(cwd).resolve()
+        elif isinstance(self.program, Path):
+            self.cwd = self.program
+        else:
+            self.cwd = self.state_path.parent
+        self._runtime_env, self._python = _runtime(self.cwd)
+        self.state = StateFile(self.state_path)
+        self.results: list[Result] = []
+        self.errors: list[str] = []
         self.plugin_output: list[str] = []
+        self.on_plugin: Callable[[PluginProcess, str], None] | None = None
+        self.current_plugin: PluginProcess | None = None
 
     # --- state -------------------------------------------------------------------------------
 
+    def snapshot(self) -> Snapshot:
+        """The whole state file, decoded (secrets wrapped)."""
+        return self.state.load()
+
     def load(self) -> dict[str, Resource]:
-        """Resources in state, in registration order."""
-        if not self.state_path.exists():
-            return {}
-        data = json.loads(self.state_path.read_text())
-        return {r["urn"]: Resource.from_json(r) for r in data["resources"]}
+        """Resources in state (not pending deletion), by URN, in state order."""
+        return self.state.load().live()
 
-    def stack_outputs(self) -> dict[str, Any]:
-        """The stack outputs recorded by the last `up` (secrets wrapped)."""
-        if not self.state_path.exists():
-            return {}
-        return dict(decode(json.loads(self.state_path.read_text()).get("outputs", {})))
-
-    def _save(self, resources: dict[str, Resource], outputs: dict[str, Any]) -> None:
-        document = {
-            "resources": [r.to_json() for r in resources.values()],
-            "outputs": encode(outputs),
-        }
-        self.state_path.write_text(json.dumps(document, indent=2, sort_keys=True))
+    def stack_outputs(self) -> Props:
+        """The stack outputs recorded by the last ``up`` (secrets wrapped)."""
+        return self.state.load().outputs
 
     def all_text(self) -> str:
-        """Everything a user could see: state file, plugin output, rendered outputs."""
-        state = self.state_path.read_text() if self.state_path.exists() else ""
-        return "\n".join([state, *self.plugin_output, json.dumps(render(self.stack_outputs()))])
+        """Everything a user could see: the state file, all plugin output, every rendered
+        plan and its outputs, and every error message."""
+        rendered = [result.render() for result in self.results]
+        stack = json.dumps(render(self.stack_outputs()), sort_keys=True)
+        return "\n".join([self.state.text(), *self.plugin_output, *rendered, stack, *self.errors])
 
     # --- operations --------------------------------------------------------------------------
 
     def preview(self, *, expect_no_changes: bool = False) -> Result:
-        """What `pulumi preview` shows; no Create or Update calls."""
-        return self._deploy(preview=True, expect_no_changes=expect_no_changes)
+        """``pulumi preview``: Check and Diff only; no Create, Update or Delete."""
+        result = self._deploy(preview=True, operation="preview")
+        self._expect(result, expect_no_changes, "proposed")
+        return result
 
-    def up(self, *, expect_no_changes: bool = False) -> Result:
-        """`pulumi up`: a preview (own plugin process), then the deployment."""
-        self._deploy(preview=True, expect_no_changes=expect_no_changes)
-        return self._deploy(preview=False, expect_no_changes=expect_no_changes)
+    def up(self, *, expect_no_changes: bool = False, skip_preview: bool = False) -> Result:
+        """``pulumi up --yes``: a preview (own plugin process), then the update (another).
+        With ``expect_no_changes`` a proposed change fails before anything is applied. The
+        preview's result is in ``result.preview``."""
+        planned: Result | None = None
+        if not skip_preview:
+            planned = self._deploy(preview=True, operation="up (preview)")
+            self._expect(planned, expect_no_changes, "proposed")
+        result = self._deploy(preview=False, operation="up")
+        result.preview = planned
+        self._expect(result, expect_no_changes, "made")
+        return result
 
     def refresh(self, *, expect_no_changes: bool = False) -> Result:
-        """`pulumi refresh`: Read every resource, drop deleted ones, report drift."""
-        resources = self.load()
-        steps: list[Step] = []
-        with self._plugin() as plugin:
-            for urn, resource in list(resources.items()):
-                if not resource.type.startswith(DYNAMIC_PREFIX):
+        """``pulumi refresh --yes --skip-preview``: Read every resource in state (the program
+        is not run), drop the ones that are gone, report drift."""
+        snapshot = self.state.load()
+        result = self._result("refresh")
+        result.outputs = dict(snapshot.outputs)
+        provider = self._lazy(snapshot, result, "refresh", preview=False)
+        try:
+            for resource in list(snapshot.resources):
+                if not resource.custom or not is_dynamic(resource.type):
+                    result.steps.append(Step(resource.urn, "same", type=resource.type))
                     continue
-                ident, outs, inputs = plugin.read(
-                    resource.id, urn, unwrap(resource.outputs), unwrap(resource.inputs)
-                )
-                if not ident:
-                    del resources[urn]
-                    steps.append(Step(urn, "refresh-delete"))
-                    continue
-                new_inputs = (
-                    resource.inputs if inputs is None else mark_outputs(inputs, resource.inputs, ())
-                )
-                new_outputs = mark_outputs(outs, resource.outputs, ())
-                drift = plugin.diff(
-                    ident, urn, unwrap(new_outputs), unwrap(resource.inputs), unwrap(new_inputs)
-                )
-                steps.append(Step(urn, "refresh-update" if drift.kind == "some" else "same"))
-                resources[urn] = Resource(
-                    urn,
-                    resource.type,
-                    ident,
-                    new_inputs,
-                    new_outputs,
-                    resource.dependencies,
-                    resource.external,
-                )
-        self._save(resources, self.stack_outputs())
-        result = Result(steps, self.stack_outputs())
-        self._expect(result, expect_no_changes)
+                self._refresh_one(provider.get(), snapshot, resource, result)
+        except EngineError as err:
+            raise self._failed(err, result) from None
+        finally:
+            self.state.save(snapshot)
+            provider.stop()
+        self._expect(result, expect_no_changes, "made")
         return result
 
     def destroy(self) -> Result:
-        """`pulumi destroy`: Delete every managed resource in reverse order."""
-        resources = self.load()
-        steps: list[Step] = []
-        with self._plugin() as plugin:
-            for urn in reversed(list(resources)):
-                resource = resources.pop(urn)
+        """``pulumi destroy --yes``: Delete every managed resource, dependents first, with the
+        provider configured from the config recorded at the last update."""
+        snapshot = self.state.load()
+        result = self._result("destroy")
+        provider = self._lazy(snapshot, result, "destroy", preview=False)
+        try:
+            for resource in delete_order(list(snapshot.resources), snapshot.resources):
                 if resource.external:
-                    continue
-                self._delete(plugin, resource)
-                steps.append(Step(urn, "delete"))
-                self._save({**resources}, self.stack_outputs())
-        self._save({}, {})
-        return Result(steps)
+                    result.steps.append(Step(resource.urn, "discard", type=resource.type))
+                else:
+                    if resource.protect:
+                        raise EngineError(
+                            f"{resource.urn}: unable to delete resource: it is protected",
+                            urn=resource.urn,
+                        )
+                    managed = resource.custom and is_dynamic(resource.type)
+                    if managed and not resource.retain_on_delete:
+                        provider.get().delete(
+                            resource.urn, resource.id, resource.outputs, resource.inputs
+                        )
+                    result.steps.append(Step(resource.urn, "delete", type=resource.type))
+                snapshot.resources = [r for r in snapshot.resources if r is not resource]
+        except EngineError as err:
+            self.state.save(snapshot)
+            raise self._failed(err, result) from None
+        finally:
+            provider.stop()
+        if snapshot.config is not None:
+            result.provider_op = "delete"
+        self.state.save(Snapshot())
+        return result
 
-    # --- the deployment ----------------------------------------------------------------------
+    # --- the pieces --------------------------------------------------------------------------
 
-    def _plugin(self) -> PluginProcess:
-        plugin = PluginProcess(self.program, project=self.project, env=self.env)
-        original_stop = plugin.stop
-
-        def stop() -> None:
-            original_stop()
-            self.plugin_output.append(plugin.output)
-
-        plugin.stop = stop  # type: ignore[method-assign]
-        plugin.start()
-        plugin.configure(self.config, self.secret_keys)
-        return plugin
-
-    def _deploy(self, *, preview: bool, expect_no_changes: bool) -> Result:
-        from tests.harness.program import run_program
-
-        old = self.load()
-        new: dict[str, Resource] = {}
-        steps: list[Step] = []
-        replaced: list[Resource] = []
-        failures: list[EngineError] = []
-        inflight = threading.Condition()
-        running = [0]
-        with self._plugin() as plugin:
-
-            def tracked(step: Any) -> tuple[str, dict[str, Any]]:
-                with inflight:
-                    running[0] += 1
-                try:
-                    return step()  # type: ignore[no-any-return]
-                except EngineError as err:
-                    failures.append(err)
-                    raise
-                finally:
-                    with inflight:
-                        running[0] -= 1
-                        inflight.notify_all()
-
-            def on_register(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-                return tracked(
-                    lambda: self._register(plugin, registration, old, new, steps, replaced, preview)
-                )
-
-            def on_read(registration: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-                return tracked(lambda: self._read(plugin, registration, new, steps))
-
+    def _deploy(self, *, preview: bool, operation: str) -> Result:
+        snapshot = self.state.load()
+        result = self._result(operation)
+        phase = "preview" if preview else "update"
+        # A program that registers no dynamic resource leaves the default provider, needed
+        # only for deletes, to come from its recorded inputs.
+        provider = self._lazy(
+            snapshot,
+            result,
+            phase,
+            preview=preview,
+            recorded=lambda: not deployment.dynamic_registered,
+        )
+        deployment = Deployment(
+            snapshot=snapshot,
+            preview=preview,
+            result=result,
+            provider_factory=provider.get,
+            save=None if preview else self.state.save,
+            new_config=(self.config, self.secret_keys),
+        )
+        try:
             try:
                 outputs = run_program(
                     self.program,
@@ -263,167 +209,179 @@ class Engine:
                     preview=preview,
                     config=self.config,
                     secret_keys=self.secret_keys,
-                    on_register=on_register,
-                    on_read=on_read,
+                    on_register=deployment.register,
+                    on_read=deployment.read,
+                    diagnostics=result.diagnostics,
                 )
             except Exception as err:
-                # The SDK may give up before calls already sent finish; the engine waits for them.
-                with inflight:
-                    inflight.wait_for(lambda: running[0] == 0, timeout=600)
-                if not preview:
-                    # Completed steps stay recorded, as the engine's snapshot does.
-                    self._save({**old, **new}, self.stack_outputs())
-                # The first resource failure is what the CLI reports, not the teardown noise.
-                raise (failures[0] if failures else EngineError(str(err))) from err
-            gone = [r for urn, r in old.items() if urn not in new and not r.external]
-            for resource in reversed(gone):
-                steps.append(Step(resource.urn, "delete"))
-                if not preview:
-                    self._delete(plugin, resource)
-            if not preview:
-                for resource in replaced:
-                    self._delete(plugin, resource)
-                self._save(new, outputs)
-        result = Result(steps, outputs)
-        self._expect(result, expect_no_changes)
+                # The first failed step is what the CLI reports, not the program's fallout.
+                raise deployment.failure or EngineError(
+                    f"the program failed: {type(err).__name__}: {err}"
+                ) from err
+            if deployment.failure is not None:
+                raise deployment.failure
+            deployment.finish(outputs)
+            result.provider_op = self._provider_op(snapshot, deployment)
+            if not preview and result.provider_op == "delete":
+                deployment.set_config(None, ())
+            result.outputs = outputs
+        except EngineError as err:
+            raise self._failed(err, result) from err.__cause__
+        finally:
+            deployment.flush()
+            provider.stop()
         return result
 
-    def _register(
-        self,
-        plugin: PluginProcess,
-        registration: dict[str, Any],
-        old_state: dict[str, Resource],
-        new_state: dict[str, Resource],
-        steps: list[Step],
-        replaced: list[Resource],
-        preview: bool,
-    ) -> tuple[str, dict[str, Any]]:
-        urn, kind = registration["urn"], registration["type"]
-        inputs: dict[str, Any] = registration["inputs"]
-        old = old_state.get(urn)
-        if not kind.startswith(DYNAMIC_PREFIX):
-            return self._mocked(registration, old, new_state, steps)
-        plain = unwrap(inputs)
-        checked, failures = plugin.check(urn, unwrap(old.inputs) if old else {}, plain)
-        if failures:
-            details = "; ".join(f"{prop}: {reason}" for prop, reason in failures)
-            raise EngineError(f"{urn}: check failed: {details}")
-        checked_marked = mark_outputs(checked, inputs, ())
-        extra = registration["additional_secret_outputs"]
-        if old is None:
-            steps.append(Step(urn, "create"))
-            ident, outs = ("", checked_marked) if preview else self._create(plugin, urn, checked)
-        else:
-            diff = plugin.diff(old.id, urn, unwrap(old.outputs), checked, unwrap(old.inputs))
-            changed = diff.kind == "some" or (
-                diff.kind == "unknown" and unwrap(old.inputs) != checked
-            )
-            if not changed:
-                steps.append(Step(urn, "same"))
-                new_state[urn] = Resource(
-                    urn, kind, old.id, checked_marked, old.outputs, registration["dependencies"]
-                )
-                return old.id, old.outputs
-            if diff.replaces:
-                steps.append(Step(urn, "replace", diff.replaces))
-                if preview:
-                    ident, outs = "", checked_marked
-                else:
-                    if diff.delete_before_replace:
-                        self._delete(plugin, old)
-                    else:
-                        replaced.append(old)
-                    second, _ = plugin.check(urn, {}, plain)
-                    ident, outs = self._create(plugin, urn, second)
-            else:
-                steps.append(Step(urn, "update"))
-                ident = old.id
-                outs = (
-                    checked_marked
-                    if preview
-                    else self._call(
-                        urn,
-                        lambda: plugin.update(
-                            old.id, urn, unwrap(old.outputs), checked, unwrap(old.inputs)
-                        ),
-                    )
-                )
-        marked = mark_outputs(outs, inputs, extra)
-        if not preview:
-            new_state[urn] = Resource(
-                urn, kind, ident, checked_marked, marked, registration["dependencies"]
-            )
-        else:
-            new_state[urn] = Resource(
-                urn, kind, ident or "", checked_marked, marked, registration["dependencies"]
-            )
-        return ident, marked
-
-    def _create(
-        self, plugin: PluginProcess, urn: str, checked: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
-        ident, outs = self._call(urn, lambda: plugin.create(urn, checked))
+    def _refresh_one(
+        self, provider: ProviderClient, snapshot: Snapshot, resource: Resource, result: Result
+    ) -> None:
+        ident, outs, inputs = provider.read(
+            resource.urn, resource.id, resource.outputs, resource.inputs
+        )
         if not ident:
-            raise EngineError(f"{urn}: plugin returned empty resource.ID")
-        return ident, outs
-
-    @staticmethod
-    def _call(urn: str, action: Any) -> Any:
-        try:
-            return action()
-        except PluginError as err:
-            raise EngineError(f"{urn}: {err.details}") from err
-
-    def _read(
-        self,
-        plugin: PluginProcess,
-        registration: dict[str, Any],
-        new_state: dict[str, Resource],
-        steps: list[Step],
-    ) -> tuple[str, dict[str, Any]]:
-        urn, props = registration["urn"], unwrap(registration["inputs"])
-        if isinstance(registration["id"], Unknown) or not registration["id"]:
-            return "", registration["inputs"]
-        ident, outs, _ = self._call(urn, lambda: plugin.read(registration["id"], urn, props, props))
-        marked = mark_outputs(outs, {}, registration["additional_secret_outputs"])
-        steps.append(Step(urn, "read"))
-        new_state[urn] = Resource(
-            urn, registration["type"], ident, registration["inputs"], marked, [], external=True
+            snapshot.resources = [r for r in snapshot.resources if r is not resource]
+            result.steps.append(Step(resource.urn, "refresh-delete", type=resource.type))
+            return
+        new_inputs = inputs if inputs is not None else resource.inputs
+        outputs = step_rules(outs, new_inputs, resource.additional_secret_outputs)
+        # Drift detection: the old inputs play the "news" against the refreshed state.
+        drift = provider.diff(resource.urn, ident, outputs, resource.inputs, new_inputs)
+        drifted = drift.kind == "some" or (
+            drift.kind == "unknown" and bool(changed_keys(new_inputs, resource.inputs))
         )
-        return ident, marked
+        op = "update" if drifted else "same"
+        diffs = changed_keys(resource.outputs, outputs) if op == "update" else []
+        result.steps.append(Step(resource.urn, op, diffs=diffs, type=resource.type))
+        refreshed = dataclasses.replace(resource, id=ident, inputs=new_inputs, outputs=outputs)
+        snapshot.resources = [refreshed if r is resource else r for r in snapshot.resources]
 
-    def _mocked(
+    def _lazy(
         self,
-        registration: dict[str, Any],
-        old: Resource | None,
-        new_state: dict[str, Resource],
-        steps: list[Step],
-    ) -> tuple[str, dict[str, Any]]:
-        urn, inputs = registration["urn"], registration["inputs"]
-        if old is not None and unwrap(old.inputs) == unwrap(inputs):
-            steps.append(Step(urn, "same"))
-        else:
-            steps.append(Step(urn, "update" if old else "create"))
-        ident = old.id if old else f"{registration['name']}-id"
-        new_state[urn] = Resource(
-            urn, registration["type"], ident, inputs, inputs, registration["dependencies"]
-        )
-        return ident, inputs
+        snapshot: Snapshot,
+        result: Result,
+        phase: str,
+        *,
+        preview: bool,
+        recorded: Callable[[], bool] = lambda: True,
+    ) -> _LazyProvider:
+        """The default provider of one operation, loaded on first use: configured with the
+        stack config, or, when ``recorded()`` says so (refresh, destroy: no program), with
+        the inputs recorded in state at the last update."""
 
-    def _delete(self, plugin: PluginProcess, resource: Resource) -> None:
-        if resource.type.startswith(DYNAMIC_PREFIX):
-            self._call(
-                resource.urn,
-                lambda: plugin.delete(
-                    resource.id, resource.urn, unwrap(resource.outputs), unwrap(resource.inputs)
-                ),
+        def start() -> ProviderClient:
+            if recorded() and snapshot.config is not None:
+                config, secret_keys = snapshot.config, snapshot.secret_config_keys
+            else:
+                config, secret_keys = self.config, self.secret_keys
+            plugin = PluginProcess(
+                self.cwd, project=self.project, env=self._plugin_env(config), python=self._python
             )
+            try:
+                plugin.start()
+            except RuntimeError as err:
+                self._keep_output(plugin, result)
+                raise EngineError(f"the dynamic provider plugin did not start: {err}") from err
+            self.current_plugin = plugin
+            if self.on_plugin is not None:
+                self.on_plugin(plugin, phase)
+            client = ProviderClient(
+                plugin,
+                urn=provider_urn(self.project, self.stack),
+                preview=preview,
+                calls=result.calls,
+            )
+            try:
+                client.load(config, secret_keys, in_state=snapshot.config is not None)
+            except BaseException:
+                self._keep_output(plugin, result)
+                raise
+            return client
 
-    @staticmethod
-    def _expect(result: Result, expect_no_changes: bool) -> None:
+        return _LazyProvider(start, lambda plugin: self._keep_output(plugin, result))
+
+    def _plugin_env(self, config: Mapping[str, str]) -> dict[str, str]:
+        """What the CLI adds for a plugin: the runtime options of Pulumi.yaml as
+        ``PULUMI_RUNTIME_<OPTION>``, and ``PULUMI_CONFIG`` with the provider's own namespace
+        of the config (``pulumi-python:``, in practice empty); then the caller's ``env``."""
+        own = {k: v for k, v in config.items() if k.startswith("pulumi-python:")}
+        return {**self._runtime_env, "PULUMI_CONFIG": json.dumps(own), **self.env}
+
+    def _keep_output(self, plugin: PluginProcess, result: Result) -> None:
+        plugin.stop()
+        result.diagnostics.extend(plugin.lines)
+        self.plugin_output.extend(plugin.lines)
+
+    def _provider_op(self, snapshot: Snapshot, deployment: Deployment) -> str | None:
+        if deployment.dynamic_registered:
+            if snapshot.config is None:
+                return "create"
+            # DiffConfig is unimplemented: the engine compares old and new inputs itself.
+            return "update" if snapshot.config != self.config else "same"
+        if snapshot.config is not None and not any(
+            is_dynamic(r.type) for r in deployment.snapshot().resources
+        ):
+            return "delete"
+        return None
+
+    def _result(self, operation: str) -> Result:
+        result = Result(operation)
+        self.results.append(result)
+        return result
+
+    def _failed(self, err: EngineError, result: Result) -> EngineError:
+        err.result = result
+        result.errors.append(str(err))
+        self.errors.append(str(err))
+        return err
+
+    def _expect(self, result: Result, expect_no_changes: bool, verb: str) -> None:
         if expect_no_changes and result.changes:
-            changed = {name: op for name, op in result.ops().items() if op not in ("same", "read")}
-            raise EngineError(f"expected no changes, got {changed}")
+            changed = {n: op for n, op in result.ops().items() if op not in ("same", "read")}
+            if result.provider_op in ("create", "update", "delete"):
+                changed["default provider"] = str(result.provider_op)
+            error = EngineError(f"no changes were expected but changes were {verb}: {changed}")
+            raise self._failed(error, result)
 
 
-__all__ = ["Engine", "EngineError", "Result", "Step", "wrap"]
+class _LazyProvider:
+    """Starts the plugin on first use; at the end stops it and keeps its output."""
+
+    def __init__(
+        self, factory: Callable[[], ProviderClient], done: Callable[[PluginProcess], None]
+    ) -> None:
+        self._factory = factory
+        self._done = done
+        self._client: ProviderClient | None = None
+        self._plugin: PluginProcess | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProviderClient:
+        """The loaded provider (starting and loading the plugin on the first call)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+            return self._client
+
+    def stop(self) -> None:
+        """Stop the plugin (once) and hand its output over."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            self._done(client.plugin)
+
+
+def _runtime(project_dir: Path) -> tuple[dict[str, str], str | None]:
+    """The runtime options of the project's Pulumi.yaml, as the CLI passes them to plugins,
+    and the virtualenv's interpreter (the dynamic plugin runs in the project's venv)."""
+    manifest = project_dir / "Pulumi.yaml"
+    if not manifest.exists():
+        return {}, None
+    runtime = (yaml.safe_load(manifest.read_text()) or {}).get("runtime")
+    options = runtime.get("options", {}) if isinstance(runtime, dict) else {}
+    env = {f"PULUMI_RUNTIME_{k.upper()}": str(v) for k, v in (options or {}).items()}
+    python = None
+    if "virtualenv" in (options or {}):
+        # normpath, not resolve(): the venv's python is a symlink that must not be followed.
+        candidate = os.path.normpath(project_dir / str(options["virtualenv"]) / "bin" / "python")
+        python = candidate if os.path.exists(candidate) else None
+    return env, python

@@ -1,8 +1,13 @@
 """The dynamic-provider plugin process, started and spoken to as the Pulumi CLI does.
 
 ``python -u -m pulumi.dynamic <engine address>`` in the program's directory, in its own
-process group; the first stdout line is the gRPC port; stdout and stderr are drained for
-the whole run (the CLI shows them to the user, so tests check them for secrets).
+process group, with ``PULUMI_PROJECT`` set; the first stdout line is the gRPC port; stdout
+and stderr are drained for the whole run (the CLI shows both to the user, so tests check
+them for secrets); stop is SIGINT to the group, then SIGKILL after 5 s.
+
+Besides the raw stub, the class keeps small convenience methods (``check``, ``create``…)
+that decode answers with the SDK's own deserializer; the engine emulation uses
+:class:`tests.harness.provider.ProviderClient` instead, which decodes as the engine does.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import grpc
 from google.protobuf import struct_pb2
@@ -26,6 +32,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+STOP_GRACE_SECONDS = 5.0
+CALL_TIMEOUT_SECONDS = 600.0
 
 
 class PluginError(Exception):
@@ -33,8 +41,8 @@ class PluginError(Exception):
 
     def __init__(self, method: str, error: grpc.RpcError) -> None:
         self.method = method
-        self.code = error.code()
-        self.details = error.details() or ""
+        self.code: grpc.StatusCode = error.code()
+        self.details: str = error.details() or ""
         super().__init__(f"{method} failed ({self.code.name}): {self.details}")
 
 
@@ -44,14 +52,16 @@ def serialized_provider(provider: Any) -> str:
 
 
 def to_struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    """Python values → the wire struct (unknowns as ``rpc.UNKNOWN``)."""
+    """Python values → the wire struct, with the SDK's serializer (unknowns as
+    ``rpc.UNKNOWN``)."""
     return asyncio.run(rpc.serialize_properties(dict(values), {}))
 
 
 def from_struct(struct: struct_pb2.Struct, *, keep_secrets: bool = True) -> dict[str, Any]:
-    """The wire struct → Python values; secrets stay wrapped unless asked otherwise."""
-    values = rpc.deserialize_properties(struct, keep_unknowns=True)
-    return values if keep_secrets else unwrap(values)
+    """The wire struct → Python values with the SDK's deserializer (which moves nested
+    secrets up to their enclosing object, and turns unknowns into ``Unknown``)."""
+    values = dict(rpc.deserialize_properties(struct, keep_unknowns=True))
+    return values if keep_secrets else dict(unwrap(values))
 
 
 def unwrap(value: Any) -> Any:
@@ -76,24 +86,36 @@ class DiffAnswer:
     @property
     def kind(self) -> str:
         """``none``, ``some`` or ``unknown``."""
-        return {
-            provider_pb2.DiffResponse.DIFF_NONE: "none",
-            provider_pb2.DiffResponse.DIFF_SOME: "some",
-        }.get(self.changes, "unknown")
+        if self.changes == provider_pb2.DiffResponse.DIFF_NONE:
+            return "none"
+        if self.changes == provider_pb2.DiffResponse.DIFF_SOME:
+            return "some"
+        return "unknown"
 
 
 class PluginProcess:
-    """One plugin process; thread-safe calls, one per RPC the engine makes."""
+    """One plugin process. Calls are thread-safe (the plugin serves 4 at a time).
+
+    ``cwd`` is the program directory, ``env`` is added to this process's environment
+    (after ``PULUMI_PROJECT``), ``python`` is the interpreter (default: this one).
+    """
 
     def __init__(
-        self, cwd: Path, *, project: str = "project", env: Mapping[str, str] | None = None
-    ):
-        self.cwd = cwd
+        self,
+        cwd: Path,
+        *,
+        project: str = "project",
+        env: Mapping[str, str] | None = None,
+        python: str | None = None,
+    ) -> None:
+        self.cwd = Path(cwd)
         self.project = project
         self.env = dict(env or {})
+        self.python = python or sys.executable
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._process: subprocess.Popen[str] | None = None
+        self._drains: list[threading.Thread] = []
         self._channel: grpc.Channel | None = None
         self.stub: provider_pb2_grpc.ResourceProviderStub | None = None
 
@@ -109,36 +131,75 @@ class PluginProcess:
     ) -> None:
         self.stop()
 
+    # --- process -----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The plugin's process id (also its process group id), once started."""
+        return None if self._process is None else self._process.pid
+
     @property
     def output(self) -> str:
-        """Everything the plugin printed (what the CLI would show)."""
+        """Everything the plugin printed so far (what the CLI would show)."""
         return "".join(self.stdout) + "".join(self.stderr)
+
+    @property
+    def lines(self) -> list[str]:
+        """The plugin's output as lines, stdout first (the CLI shows stdout as info and
+        stderr as info-error)."""
+        return [line.rstrip("\n") for line in [*self.stdout, *self.stderr]]
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self._process is not None and self._process.poll() is None
+
+    def exit_description(self) -> str:
+        """How the process ended, for error messages ("killed by SIGKILL", "exit code 1")."""
+        if self._process is None:
+            return "never started"
+        code = self._process.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
 
     def start(self) -> None:
         """Launch the plugin and connect to it (once)."""
         if self._process is not None:
             return
         env = {**os.environ, "PULUMI_PROJECT": self.project, **self.env}
+        # The plugin must import the project (and the toy provider) by reference.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+            [self.python, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
             cwd=self.cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            errors="replace",
             start_new_session=True,
         )
         assert self._process.stdout is not None and self._process.stderr is not None
+        self._drains = [
+            threading.Thread(target=_drain, args=(self._process.stderr, self.stderr), daemon=True)
+        ]
+        self._drains[0].start()
         port = self._process.stdout.readline().strip()
         if not port.isdigit():
             self._process.kill()
-            raise RuntimeError(f"the plugin did not print its port: {port!r}")
-        for stream, sink in (
-            (self._process.stdout, self.stdout),
-            (self._process.stderr, self.stderr),
-        ):
-            threading.Thread(target=_drain, args=(stream, sink), daemon=True).start()
+            self._process.wait(timeout=STOP_GRACE_SECONDS)
+            self._join_drains()
+            raise RuntimeError(
+                f"the plugin did not print its port (got {port!r}); stderr:\n"
+                + "".join(self.stderr)
+            )
+        stdout_drain = threading.Thread(
+            target=_drain, args=(self._process.stdout, self.stdout), daemon=True
+        )
+        stdout_drain.start()
+        self._drains.append(stdout_drain)
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(self._channel).result(timeout=30)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
@@ -149,31 +210,43 @@ class PluginProcess:
             self._channel.close()
             self._channel = None
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=STOP_GRACE_SECONDS)
+        self._join_drains()
 
     def kill(self) -> None:
-        """SIGKILL mid-run: an interrupted ``pulumi up``."""
+        """SIGKILL to the process group: an interrupted ``pulumi up``."""
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=5)
+            self._process.wait(timeout=STOP_GRACE_SECONDS)
 
-    def _call(self, method: str, request: Any) -> Any:
+    def _join_drains(self) -> None:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for drain in self._drains:
+            drain.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    # --- raw calls ---------------------------------------------------------------------------
+
+    def call(self, method: str, request: Any, *, timeout: float = CALL_TIMEOUT_SECONDS) -> Any:
+        """One unary RPC by name; a gRPC failure becomes :class:`PluginError`."""
         assert self.stub is not None, "the plugin is not running"
         try:
-            return getattr(self.stub, method)(request, timeout=600)
+            return getattr(self.stub, method)(request, timeout=timeout)
         except grpc.RpcError as err:
             raise PluginError(method, err) from None
 
-    # --- the engine's calls ------------------------------------------------------------------
+    _call = call  # the earlier private name
 
-    def configure(self, config: Mapping[str, str], secret_keys: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+    # --- convenience calls (SDK-decoded answers) ---------------------------------------------
+
+    def configure(self, config: Mapping[str, str], secret_keys: Set[str] = frozenset()) -> Any:
         """Configure with the whole namespaced stack config, secrets wrapped."""
         args = {
             key: rpc.wrap_rpc_secret(value) if key in secret_keys else value
@@ -186,13 +259,13 @@ class PluginProcess:
             sends_old_inputs=True,
             sends_old_inputs_to_delete=True,
         )
-        return self._call("Configure", request)
+        return self.call("Configure", request)
 
     def check(
         self, urn: str, olds: Mapping[str, Any], news: Mapping[str, Any]
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Check → (checked inputs, [(property, reason)])."""
-        answer = self._call(
+        answer = self.call(
             "Check", provider_pb2.CheckRequest(urn=urn, olds=to_struct(olds), news=to_struct(news))
         )
         return from_struct(answer.inputs), [(f.property, f.reason) for f in answer.failures]
@@ -206,7 +279,7 @@ class PluginProcess:
         old_inputs: Mapping[str, Any] | None = None,
     ) -> DiffAnswer:
         """Diff(olds = old outputs, news = checked inputs)."""
-        answer = self._call(
+        answer = self.call(
             "Diff",
             provider_pb2.DiffRequest(
                 id=id_,
@@ -220,7 +293,7 @@ class PluginProcess:
 
     def create(self, urn: str, properties: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Create → (id, outputs)."""
-        answer = self._call(
+        answer = self.call(
             "Create", provider_pb2.CreateRequest(urn=urn, properties=to_struct(properties))
         )
         return answer.id, from_struct(answer.properties)
@@ -234,7 +307,7 @@ class PluginProcess:
         old_inputs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Update(olds = old outputs, news = checked inputs) → outputs."""
-        answer = self._call(
+        answer = self.call(
             "Update",
             provider_pb2.UpdateRequest(
                 id=id_,
@@ -254,7 +327,7 @@ class PluginProcess:
         inputs: Mapping[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
         """Read → (id, outputs, inputs or None); an empty id means the object is gone."""
-        answer = self._call(
+        answer = self.call(
             "Read",
             provider_pb2.ReadRequest(
                 id=id_, urn=urn, properties=to_struct(properties), inputs=to_struct(inputs or {})
@@ -271,7 +344,7 @@ class PluginProcess:
         old_inputs: Mapping[str, Any] | None = None,
     ) -> None:
         """Delete(properties = outputs)."""
-        self._call(
+        self.call(
             "Delete",
             provider_pb2.DeleteRequest(
                 id=id_,
@@ -282,6 +355,6 @@ class PluginProcess:
         )
 
 
-def _drain(stream: Any, sink: list[str]) -> None:
+def _drain(stream: IO[str], sink: list[str]) -> None:
     for line in stream:
         sink.append(line)

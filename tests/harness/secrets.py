@@ -1,27 +1,22 @@
-"""The engine's secret rules, and a state file in which no secret is ever plaintext."""
+"""The engine's secret rules for a provider with ``acceptSecrets=False``, and the secret
+encoding of the state file (so plaintext never reaches it)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi.runtime import rpc
+from tests.harness.wire import SECRET_SIG, SIG_KEY, Props, is_secret, is_unknown
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# Any fixed reversible scrambling will do: the point is that no plaintext lands on disk.
 _KEY = b"mms-pulumi-harness"
-
-
-def is_secret(value: Any) -> bool:
-    """Whether a value is a wrapped secret."""
-    return bool(rpc.is_rpc_secret(value))
 
 
 def wrap(value: Any) -> Any:
     """Mark a value secret (once)."""
-    return value if is_secret(value) else rpc.wrap_rpc_secret(value)
+    return value if is_secret(value) else {SIG_KEY: SECRET_SIG, "value": value}
 
 
 def contains_secret(value: Any) -> bool:
@@ -35,34 +30,31 @@ def contains_secret(value: Any) -> bool:
     return False
 
 
-def annotate(outputs: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """The engine's ``annotateSecrets``: objects recurse; an input holding a secret makes the
-    whole same-named output secret."""
+def annotate(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> Props:
+    """The engine's ``annotateSecrets(outs, ins)``: for a key in both maps, two (non-secret)
+    objects recurse; otherwise an input holding a secret anywhere makes the whole output
+    value secret. Applied to every provider response."""
     annotated = dict(outputs)
     for key, out in outputs.items():
         if key not in inputs:
             continue
         given = inputs[key]
-        if (
-            isinstance(out, dict)
-            and isinstance(given, dict)
-            and not is_secret(out)
-            and not is_secret(given)
-        ):
+        both_objects = isinstance(out, dict) and isinstance(given, dict)
+        if both_objects and not is_secret(out) and not is_secret(given):
             annotated[key] = annotate(out, given)
         elif contains_secret(given) and not is_secret(out):
             annotated[key] = wrap(out)
     return annotated
 
 
-def mark_outputs(
-    outputs: dict[str, Any], inputs: dict[str, Any], additional: Iterable[str]
-) -> dict[str, Any]:
-    """Outputs as the step executor stores them: annotated, ``additional_secret_outputs``, and
-    every top-level output whose input is a secret."""
-    marked = annotate(outputs, inputs)
+def step_rules(
+    outputs: Mapping[str, Any], inputs: Mapping[str, Any], additional: Iterable[str]
+) -> Props:
+    """What the step executor adds for a step with a new state: each top-level key in
+    ``additional_secret_outputs``, then each top-level output whose input is a secret."""
+    marked = dict(outputs)
     for key in additional:
-        if key in marked and marked[key] is not None:
+        if key in marked:
             marked[key] = wrap(marked[key])
     for key, given in inputs.items():
         if key in marked and is_secret(given):
@@ -71,9 +63,9 @@ def mark_outputs(
 
 
 def encode(value: Any) -> Any:
-    """A value for the state file: secrets become ciphertext."""
+    """A value for the state file: each secret becomes a ciphertext envelope."""
     if is_secret(value):
-        plain = json.dumps(rpc.unwrap_rpc_secret(value)).encode()
+        plain = json.dumps(value["value"]).encode()
         cipher = bytes(b ^ _KEY[i % len(_KEY)] for i, b in enumerate(plain))
         return {SIG_KEY: SECRET_SIG, "ciphertext": base64.b64encode(cipher).decode()}
     if isinstance(value, dict):
@@ -84,11 +76,11 @@ def encode(value: Any) -> Any:
 
 
 def decode(value: Any) -> Any:
-    """Back from the state file: ciphertext becomes a wrapped secret again."""
+    """Back from the state file: each ciphertext envelope becomes a wrapped secret."""
     if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG and "ciphertext" in value:
         cipher = base64.b64decode(value["ciphertext"])
         plain = bytes(b ^ _KEY[i % len(_KEY)] for i, b in enumerate(cipher))
-        return rpc.wrap_rpc_secret(json.loads(plain))
+        return wrap(json.loads(plain))
     if isinstance(value, dict):
         return {k: decode(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -97,9 +89,11 @@ def decode(value: Any) -> Any:
 
 
 def render(value: Any) -> Any:
-    """A value as the CLI prints it: secrets shown as ``[secret]``."""
+    """A value as the CLI prints it: ``[secret]`` and ``[unknown]`` placeholders."""
     if is_secret(value):
         return "[secret]"
+    if is_unknown(value):
+        return "[unknown]"
     if isinstance(value, dict):
         return {k: render(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -108,7 +102,9 @@ def render(value: Any) -> Any:
 
 
 def assert_no_plaintext(secrets: Iterable[str], *texts: str) -> None:
-    """Fail if any secret appears in any of the texts."""
+    """Fail if any of the secrets appears in any of the texts (the failure message shows
+    only the secret's first characters)."""
     for secret in secrets:
-        for text in texts:
-            assert secret not in text, f"a secret ({secret[:3]}…) appears in plaintext"
+        assert secret, "an empty secret matches everything"
+        for index, text in enumerate(texts):
+            assert secret not in text, f"a secret ({secret[:3]}…) appears in text #{index}"

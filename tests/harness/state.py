@@ -1,0 +1,196 @@
+"""The stack's state: resources with inputs, outputs and dependencies, the stack outputs,
+and the default provider's inputs (the stack config of the last deployment). Kept in a JSON
+file in which every secret is a ciphertext envelope."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.harness.secrets import decode, encode, wrap
+from tests.harness.wire import Props, is_secret
+
+STATE_VERSION = 2
+
+
+@dataclass
+class Resource:
+    """One resource in state. ``delete`` marks a replaced object still to be deleted."""
+
+    urn: str
+    type: str
+    id: str
+    inputs: Props
+    outputs: Props
+    dependencies: list[str] = field(default_factory=list)
+    external: bool = False
+    custom: bool = True
+    parent: str = ""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete: bool = False
+
+    @property
+    def name(self) -> str:
+        """The logical name."""
+        return self.urn.rsplit("::", 1)[-1]
+
+    def depends_on(self) -> set[str]:
+        """Every URN this resource depends on: dependencies, property dependencies, parent."""
+        urns = set(self.dependencies)
+        for group in self.property_dependencies.values():
+            urns.update(group)
+        if self.parent:
+            urns.add(self.parent)
+        urns.discard(self.urn)
+        return urns
+
+    def to_json(self) -> dict[str, Any]:
+        """For the state file (secrets encrypted)."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "id": self.id,
+            "custom": self.custom,
+            "external": self.external,
+            "delete": self.delete,
+            "parent": self.parent,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "inputs": encode(self.inputs),
+            "outputs": encode(self.outputs),
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+            "additionalSecretOutputs": self.additional_secret_outputs,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Resource:
+        """From the state file."""
+        return cls(
+            urn=data["urn"],
+            type=data["type"],
+            id=data.get("id", ""),
+            inputs=decode(data.get("inputs", {})),
+            outputs=decode(data.get("outputs", {})),
+            dependencies=list(data.get("dependencies", [])),
+            external=bool(data.get("external")),
+            custom=bool(data.get("custom", True)),
+            parent=data.get("parent", ""),
+            property_dependencies={
+                k: list(v) for k, v in data.get("propertyDependencies", {}).items()
+            },
+            additional_secret_outputs=list(data.get("additionalSecretOutputs", [])),
+            protect=bool(data.get("protect")),
+            retain_on_delete=bool(data.get("retainOnDelete")),
+            delete=bool(data.get("delete")),
+        )
+
+
+@dataclass
+class Snapshot:
+    """Everything the state file holds."""
+
+    resources: list[Resource] = field(default_factory=list)
+    outputs: Props = field(default_factory=dict)
+    config: dict[str, str] | None = None
+    secret_config_keys: set[str] = field(default_factory=set)
+
+    def live(self) -> dict[str, Resource]:
+        """Resources not pending deletion, by URN."""
+        return {r.urn: r for r in self.resources if not r.delete}
+
+    def pending_deletes(self) -> list[Resource]:
+        """Replaced objects an earlier run did not get to delete."""
+        return [r for r in self.resources if r.delete]
+
+
+class StateFile:
+    """The JSON state file; writes are atomic (a reader never sees half a file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def text(self) -> str:
+        """The file's text ("" when there is none yet)."""
+        return self.path.read_text() if self.path.exists() else ""
+
+    def load(self) -> Snapshot:
+        """The snapshot in the file (empty when there is none)."""
+        if not self.path.exists():
+            return Snapshot()
+        data = json.loads(self.path.read_text())
+        provider = data.get("provider")
+        config: dict[str, str] | None = None
+        secret_keys: set[str] = set()
+        if provider is not None:
+            inputs = decode(provider["inputs"])
+            secret_keys = {k for k, v in inputs.items() if is_secret(v)}
+            config = {k: (v["value"] if is_secret(v) else v) for k, v in inputs.items()}
+        return Snapshot(
+            resources=[Resource.from_json(r) for r in data.get("resources", [])],
+            outputs=decode(data.get("outputs", {})),
+            config=config,
+            secret_config_keys=secret_keys,
+        )
+
+    def save(self, snapshot: Snapshot) -> None:
+        """Write the snapshot."""
+        document: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "resources": [r.to_json() for r in snapshot.resources],
+            "outputs": encode(snapshot.outputs),
+        }
+        if snapshot.config is not None:
+            inputs = {
+                k: wrap(v) if k in snapshot.secret_config_keys else v
+                for k, v in snapshot.config.items()
+            }
+            document["provider"] = {"inputs": encode(inputs)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_name(self.path.name + ".tmp")
+        scratch.write_text(json.dumps(document, indent=2, sort_keys=True))
+        os.replace(scratch, self.path)
+
+
+def delete_order(doomed: Iterable[Resource], graph: Iterable[Resource]) -> list[Resource]:
+    """The resources in an order that deletes every dependent before what it depends on
+    (directly or through other resources of ``graph``, usually the old state)."""
+    pending = list(reversed(list(doomed)))
+    direct: dict[str, set[str]] = {}
+    for resource in [*graph, *pending]:
+        direct.setdefault(resource.urn, set()).update(resource.depends_on())
+
+    def ancestors(urn: str) -> set[str]:
+        seen: set[str] = set()
+        frontier = [urn]
+        while frontier:
+            for dep in direct.get(frontier.pop(), set()):
+                if dep not in seen:
+                    seen.add(dep)
+                    frontier.append(dep)
+        seen.discard(urn)
+        return seen
+
+    reach = {r.urn: ancestors(r.urn) for r in pending}
+    ordered: list[Resource] = []
+    while pending:
+        # The first one that nothing still pending depends on.
+        index = next(
+            (
+                i
+                for i, candidate in enumerate(pending)
+                if not any(
+                    candidate.urn in reach[other.urn] for other in pending if other is not candidate
+                )
+            ),
+            0,
+        )
+        ordered.append(pending.pop(index))
+    return ordered
