@@ -6,6 +6,11 @@ then an ordinary input of every resource, so it is recorded in state: moving a r
 another account shows as a replacement in preview, and a delete always goes to the account
 the object lives in. With no endpoint configured anywhere, resources use the local
 emulator, started on demand and reused when it is already running.
+
+The on-demand emulator's settings (data directory, operation time) are recorded beside the
+account as ``local_emulator``: ``pulumi refresh`` and ``pulumi destroy`` do not run the
+program (the CLI's ``--run-program`` is off by default), so the provider itself starts the
+recorded emulator again when it is not running, on the same data directory.
 """
 
 from __future__ import annotations
@@ -120,6 +125,59 @@ def _setting_hint(field_name: str) -> str:
     return f"`pulumi config set mms:{camel} ...`, {ENV_FALLBACKS[camel]} or account={{...}}"
 
 
+@dataclass(frozen=True)
+class LocalEmulator:
+    """How to bring the on-demand local emulator back: its port, data directory (absolute)
+    and operation time. Recorded with every resource that lives in it."""
+
+    port: int
+    data_dir: str
+    operation_seconds: float = EMULATOR_DEFAULT_OPERATION_SECONDS
+
+    @property
+    def base_url(self) -> str:
+        """The URL the emulator answers on."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def to_props(self) -> dict[str, Any]:
+        """As recorded in a resource's inputs and outputs."""
+        return asdict(self)
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> LocalEmulator:
+        """Rebuild recorded settings (numbers come back from the engine as floats)."""
+        return cls(
+            port=int(props["port"]),
+            data_dir=str(props["data_dir"]),
+            operation_seconds=float(props["operation_seconds"]),
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str | None], project_dir: Path) -> LocalEmulator:
+        """``mms:emulatorPort`` (default 5080), ``mms:emulatorDataDir`` (default
+        ``.mms-emulator``; a relative one is taken from ``project_dir``, the directory of
+        ``Pulumi.yaml``) and ``mms:emulatorOperationSeconds`` (default 2)."""
+        data_dir = Path(config.get("emulatorDataDir") or EMULATOR_DEFAULT_DATA_DIR).expanduser()
+        if not data_dir.is_absolute():
+            data_dir = project_dir / data_dir
+        return cls(
+            port=int(config.get("emulatorPort") or EMULATOR_DEFAULT_PORT),
+            data_dir=os.path.normpath(data_dir.absolute()),
+            operation_seconds=float(
+                config.get("emulatorOperationSeconds") or EMULATOR_DEFAULT_OPERATION_SECONDS
+            ),
+        )
+
+    def ensure(self) -> str:
+        """Reuse the emulator running on the port, or start it; its base URL."""
+        # Imported here: only programs and plugins that use the emulator pay for it.
+        from mms_pulumi.emulator.process import ensure_emulator
+
+        return str(
+            ensure_emulator(self.data_dir, port=self.port, operation_seconds=self.operation_seconds)
+        )
+
+
 def resolve_account(
     override: AccountArgs | Mapping[str, Any] | None,
     config: Mapping[str, str | None],
@@ -134,6 +192,18 @@ def resolve_account(
     may be Pulumi Outputs when the override holds them. Raises ``AccountError`` when an
     explicit endpoint is given without the rest of the account.
     """
+    return resolve_placement(override, config, environ, project_dir=project_dir)[0]
+
+
+def resolve_placement(
+    override: AccountArgs | Mapping[str, Any] | None,
+    config: Mapping[str, str | None],
+    environ: Mapping[str, str] | None = None,
+    *,
+    project_dir: Path | None = None,
+) -> tuple[dict[str, Any], LocalEmulator | None]:
+    """The account (as :func:`resolve_account`) and, when that account is the on-demand
+    local emulator, the settings it was started with (else ``None``)."""
     env = os.environ if environ is None else environ
     given = _override_values(override)
 
@@ -146,8 +216,9 @@ def resolve_account(
 
     endpoint = setting("endpoint", "endpoint")
     if endpoint is None or endpoint == EMULATOR_ENDPOINT:
-        base_url = start_local_emulator(config, project_dir or Path.cwd())
-        return Account(
+        where = project_dir or Path.cwd()
+        base_url = start_local_emulator(config, where)
+        account = Account(
             endpoint=base_url,
             subscription_id=setting("subscription_id", "subscriptionId")
             or EMULATOR_SUBSCRIPTION_ID,
@@ -156,13 +227,15 @@ def resolve_account(
             or EMULATOR_HOSTING_ACCOUNT,
             api_version=setting("api_version", "apiVersion") or API_VERSION,
         ).to_props()
-    return {
+        return account, LocalEmulator.from_config(config, where)
+    account = {
         "endpoint": endpoint,
         "subscription_id": setting("subscription_id", "subscriptionId"),
         "resource_group": setting("resource_group", "resourceGroup"),
         "hosting_account": setting("hosting_account", "hostingAccount"),
         "api_version": setting("api_version", "apiVersion") or API_VERSION,
     }
+    return account, None
 
 
 def _override_values(override: AccountArgs | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -181,17 +254,8 @@ def _override_values(override: AccountArgs | Mapping[str, Any] | None) -> dict[s
 
 
 def start_local_emulator(config: Mapping[str, str | None], project_dir: Path) -> str:
-    """Start the local emulator for this project, or reuse the one already running.
+    """Start the local emulator for this project, or reuse the one already running; its URL.
 
-    Settings: ``mms:emulatorPort`` (default 5080), ``mms:emulatorDataDir`` (default
-    ``.mms-emulator`` in the project) and ``mms:emulatorOperationSeconds`` (default 2).
+    Settings as :meth:`LocalEmulator.from_config`.
     """
-    # Imported here: only programs that use the emulator pay for it, never the plugin.
-    from mms_pulumi.emulator.process import ensure_emulator
-
-    port = int(config.get("emulatorPort") or EMULATOR_DEFAULT_PORT)
-    data_dir = Path(config.get("emulatorDataDir") or EMULATOR_DEFAULT_DATA_DIR)
-    if not data_dir.is_absolute():
-        data_dir = project_dir / data_dir
-    seconds = float(config.get("emulatorOperationSeconds") or EMULATOR_DEFAULT_OPERATION_SECONDS)
-    return str(ensure_emulator(data_dir, port=port, operation_seconds=seconds))
+    return LocalEmulator.from_config(config, project_dir).ensure()

@@ -160,7 +160,9 @@ class AuthenticationError(HttpResponseError):
 
     hint = (
         "Set a valid token with `pulumi config set --secret mms:token …` or MMS_TOKEN, or log in "
-        "for azure-identity (`az login`)."
+        "for azure-identity (`az login`). `pulumi refresh` and `pulumi destroy` use the "
+        "mms:token recorded by the last `pulumi up` (they do not run the program): after "
+        "rotating it, run `pulumi up` first or add `--run-program`."
     )
 
 

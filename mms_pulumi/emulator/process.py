@@ -183,11 +183,27 @@ class EmulatorProcess:
 
 def is_emulator(base_url: str, timeout: float = 1.0) -> bool:
     """Whether an MMS emulator answers at ``base_url``."""
+    return emulator_health(base_url, timeout) is not None
+
+
+def emulator_health(base_url: str, timeout: float = 1.0) -> dict[str, object] | None:
+    """The health answer of the MMS emulator at ``base_url``, or ``None`` when none answers."""
     try:
         with urllib.request.urlopen(f"{base_url}/_emulator/health", timeout=timeout) as answer:
-            return bool(json.loads(answer.read()).get("status") == "ok")
+            health = json.loads(answer.read())
     except (OSError, ValueError):
-        return False
+        return None
+    return health if isinstance(health, dict) and health.get("status") == "ok" else None
+
+
+def _check_same_data_dir(base_url: str, health: dict[str, object], data_dir: Path) -> None:
+    served = health.get("dataDir")
+    if isinstance(served, str) and Path(served).resolve() != data_dir.resolve():
+        raise EmulatorStartError(
+            f"the emulator on {base_url} keeps its data in {served}, not in {data_dir}: "
+            "another project's emulator holds the port. Stop it, or give this project "
+            "another port with `pulumi config set mms:emulatorPort <port>`"
+        )
 
 
 def ensure_emulator(
@@ -199,14 +215,19 @@ def ensure_emulator(
 ) -> str:
     """The URL of an emulator on ``port``: the one already running, or a new detached one.
 
+    One already running on another data directory is refused (``EmulatorStartError``): its
+    objects are not the ones this caller recorded.
+
     A new one keeps running after this process exits (stop it with SIGTERM; its pid is in
     ``GET /_emulator/health``); its output goes to ``data_dir/emulator.log``. Raises
     ``EmulatorStartError`` when it does not come up, quoting the end of that log.
     """
     base_url = f"http://127.0.0.1:{port}"
-    if is_emulator(base_url):
-        return base_url
     data_dir = Path(data_dir)
+    health = emulator_health(base_url)
+    if health is not None:
+        _check_same_data_dir(base_url, health, data_dir)
+        return base_url
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "emulator.log"
     with log_path.open("ab") as log:

@@ -23,7 +23,7 @@ import pulumi.dynamic as dynamic
 from pulumi.runtime import rpc
 from pydantic import BaseModel
 
-from mms_pulumi.account import Account, account_problems
+from mms_pulumi.account import Account, LocalEmulator, account_problems
 from mms_pulumi.resources._fields import (
     DiffPlan,
     FieldSpec,
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 # Marks the props of a ``.get`` so ``read`` can tell a lookup (missing object = error) from a
 # refresh (missing object = deleted).
 LOOKUP_KEY = "lookup_by_id"
+
+# The on-demand local emulator a resource lives in (``LocalEmulator`` props), when it does.
+EMULATOR_KEY = "local_emulator"
 
 # How long create and update wait for an MMS operation unless mms:operationTimeout says.
 DEFAULT_OPERATION_TIMEOUT = 1800.0
@@ -62,6 +65,27 @@ T = TypeVar("T")
 
 _clients: dict[tuple[Account, str | None], MmsClient] = {}
 _clients_lock = threading.Lock()
+_reached: set[LocalEmulator] = set()
+_reach_lock = threading.Lock()
+
+
+def reach_local_emulator(emulator: LocalEmulator) -> None:
+    """Make sure the recorded local emulator runs, once per plugin process.
+
+    ``pulumi refresh`` and ``pulumi destroy`` do not run the program, which is what starts
+    the emulator on ``up``; after a reboot nothing else would. The same data directory
+    brings back the same objects.
+    """
+    with _reach_lock:
+        if emulator in _reached:
+            return
+        emulator.ensure()
+        _reached.add(emulator)
+
+
+def placement(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The props saying where an object lives (``account``, ``local_emulator``), for outputs."""
+    return {key: props[key] for key in ("account", EMULATOR_KEY) if props.get(key) is not None}
 
 
 def client_for(account: Account, token: str | None) -> MmsClient:
@@ -146,8 +170,13 @@ class MmsProvider(dynamic.ResourceProvider):
         return getattr(self, "_settings", ProviderSettings())
 
     def client(self, props: Mapping[str, Any]) -> MmsClient:
-        """The client of the account a resource's props record."""
-        return client_for(Account.from_props(props["account"]), self.settings.token)
+        """The client of the account a resource's props record; a recorded local emulator
+        that is not running is started first."""
+        account = Account.from_props(props["account"])
+        recorded = props.get(EMULATOR_KEY)
+        if isinstance(recorded, Mapping) and is_loopback(account.endpoint):
+            reach_local_emulator(LocalEmulator.from_props(recorded))
+        return client_for(account, self.settings.token)
 
     def fetch(self, id_: str, props: Mapping[str, Any], getter: Callable[[str], T]) -> T | None:
         """Get a live object; ``None`` when it is gone, an error when a ``.get`` names none."""

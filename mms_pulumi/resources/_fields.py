@@ -24,6 +24,8 @@ class OnChange(Enum):
 
     REPLACE = "replace"
     UPDATE = "update"
+    # Not part of the object (how to reach where it lives): recorded, never a change.
+    IGNORE = "ignore"
 
 
 _NO_DEFAULT = object()
@@ -128,6 +130,8 @@ def plan_diff(
     changed: list[str] = []
     replaces: list[str] = []
     for spec in specs:
+        if spec.on_change is OnChange.IGNORE:
+            continue
         old = olds.get(spec.name, spec.default if spec.has_default else None)
         new = news.get(spec.name, spec.default if spec.has_default else None)
         if not contains_unknown(new) and normalize_number(old) == normalize_number(new):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
+from pulumi.runtime.config import is_config_secret
 
-from mms_pulumi.account import CONFIG_NAMESPACE, ENV_FALLBACKS, AccountArgs, resolve_account
-from mms_pulumi.resources._base import LOOKUP_KEY, MmsProvider
+from mms_pulumi.account import (
+    CONFIG_NAMESPACE,
+    ENV_FALLBACKS,
+    AccountArgs,
+    LocalEmulator,
+    resolve_placement,
+)
+from mms_pulumi.resources._base import EMULATOR_KEY, LOOKUP_KEY, MmsProvider
 from mms_pulumi.resources._fields import to_props
 from mms_pulumi.resources._pickling import reset_sdk_pickler_patch
 
@@ -30,29 +39,63 @@ AccountInput = AccountArgs | Mapping[str, Any] | None
 MmsResourceT = TypeVar("MmsResourceT", bound="MmsResource")
 
 
+TOKEN_KEY = f"{CONFIG_NAMESPACE}:token"
+PLAINTEXT_TOKEN_WARNING = (
+    f"{TOKEN_KEY} is set in plaintext, and Pulumi records the whole stack config in the "
+    "state (as the inputs of the default pulumi-python provider), so the token is readable "
+    f"there by anyone who can read the state. Set it as a secret: `pulumi config set "
+    f"--secret {TOKEN_KEY} <token>`, or export MMS_TOKEN instead (never stored)."
+)
+# Per program run (a run's resources share its context), so the warning shows once.
+_token_checked: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mms_token_checked", default=False
+)
+
+
 def _stack_config() -> dict[str, str | None]:
     config = pulumi.Config(CONFIG_NAMESPACE)
+    if not _token_checked.get():
+        _token_checked.set(True)
+        if config.get("token") and not is_config_secret(TOKEN_KEY):
+            pulumi.log.warn(PLAINTEXT_TOKEN_WARNING)
     return {key: config.get(key) for key in _ACCOUNT_CONFIG_KEYS}
 
 
+Placement = tuple[dict[str, Any], LocalEmulator | None]
+
+
+def project_root() -> Path:
+    """The directory of ``Pulumi.yaml``: the language host passes it to the program
+    (``pulumi.get_root_directory``), while the working directory is the ``main:`` one."""
+    root = pulumi.get_root_directory()
+    return Path(root) if root else Path.cwd()
+
+
 @functools.cache
-def _default_account(config: tuple[tuple[str, str | None], ...]) -> dict[str, Any]:
+def _default_placement(config: tuple[tuple[str, str | None], ...], root: Path) -> Placement:
     # Resolved once per configuration: the local emulator, when used, is started only once.
     settings = dict(config)
     environ = {
         key: value for key, value in settings.items() if key in ENV_FALLBACKS.values() and value
     }
-    return resolve_account(None, settings, environ)
+    return resolve_placement(None, settings, environ, project_dir=root)
 
 
-def account_props(account: AccountInput) -> dict[str, Any]:
-    """The account a resource lives in, as recorded in its inputs."""
+def placement_props(account: AccountInput) -> dict[str, Any]:
+    """Where a resource lives, as recorded in its inputs: ``account``, and for the on-demand
+    local emulator also ``local_emulator`` (how refresh and destroy bring it back)."""
     config = _stack_config()
     if account is None:
         # The environment is part of the key: it is the fallback for unset config.
         environment = {name: os.environ.get(name) for name in ENV_FALLBACKS.values()}
-        return dict(_default_account(tuple(sorted({**environment, **config}.items()))))
-    return resolve_account(account, config)
+        key = tuple(sorted({**environment, **config}.items()))
+        resolved, emulator = _default_placement(key, project_root())
+    else:
+        resolved, emulator = resolve_placement(account, config, project_dir=project_root())
+    props: dict[str, Any] = {"account": dict(resolved)}
+    if emulator is not None:
+        props[EMULATOR_KEY] = emulator.to_props()
+    return props
 
 
 def build_props(
@@ -68,7 +111,7 @@ def build_props(
         if key in props:
             # Secret in state and outputs even when the program passed a plain value.
             props[key] = pulumi.Output.secret(props[key])
-    props["account"] = account_props(account)
+    props.update(placement_props(account))
     for key in outputs:
         props.setdefault(key, None)
     return props
@@ -102,7 +145,7 @@ class MmsResource(dynamic.Resource):
         provider = cls.provider_class()
         names = [spec.name for spec in provider.fields if spec.name != "account"]
         props: dict[str, Any] = dict.fromkeys([*names, *cls.output_names])
-        props["account"] = account_props(account)
+        props.update(placement_props(account))
         props[LOOKUP_KEY] = True
         secrets = cls.secret_names
         reset_sdk_pickler_patch()

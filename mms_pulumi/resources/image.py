@@ -14,14 +14,16 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from mms_pulumi.resources._base import (
+    EMULATOR_KEY,
     ImmutableMmsProvider,
     inputs_of,
     iso,
+    placement,
     progress_printer,
     say,
     wire_request,
 )
-from mms_pulumi.resources._fields import FieldSpec
+from mms_pulumi.resources._fields import FieldSpec, OnChange
 from mms_pulumi.resources._resource import (
     AccountInput,
     MmsResource,
@@ -40,6 +42,7 @@ FIELDS = (
     FieldSpec("image_type", default="Docker"),
     FieldSpec("description", default=""),
     FieldSpec("account"),
+    FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("created_time", "creation_state", "image_location")
 SECRETS = ("registry_info",)
@@ -122,7 +125,7 @@ class ImageProvider(ImmutableMmsProvider):
         live: dict[str, Any] = {
             "image_type": image.image_type,
             "description": image.description,
-            "account": props["account"],
+            **placement(props),
         }
         if image.manifest_id or props.get("manifest_id"):
             live["manifest_id"] = image.manifest_id or props["manifest_id"]

@@ -13,8 +13,15 @@ import pulumi
 import pulumi.dynamic as dynamic
 from pydantic import BaseModel, ValidationError
 
-from mms_pulumi.resources._base import ImmutableMmsProvider, inputs_of, iso, wire_request
-from mms_pulumi.resources._fields import FieldSpec, contains_unknown, unknown_keys
+from mms_pulumi.resources._base import (
+    EMULATOR_KEY,
+    ImmutableMmsProvider,
+    inputs_of,
+    iso,
+    placement,
+    wire_request,
+)
+from mms_pulumi.resources._fields import FieldSpec, OnChange, contains_unknown, unknown_keys
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
 from mms_pulumi.schema import (
     Asset,
@@ -34,6 +41,7 @@ FIELDS = (
     FieldSpec("description", default=""),
     FieldSpec("name", default=None),
     FieldSpec("account"),
+    FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("created_time",)
 MODEL_TYPE = "Registered"
@@ -128,7 +136,7 @@ class ManifestProvider(ImmutableMmsProvider):
                 "driver_program": manifest.driver_program,
                 "description": manifest.description,
                 "name": manifest.name,
-                "account": props["account"],
+                **placement(props),
             }
         )
         live = {key: value for key, value in live.items() if value is not None}

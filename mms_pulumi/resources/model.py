@@ -12,7 +12,14 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from mms_pulumi.resources._base import ImmutableMmsProvider, inputs_of, iso, wire_request
+from mms_pulumi.resources._base import (
+    EMULATOR_KEY,
+    ImmutableMmsProvider,
+    inputs_of,
+    iso,
+    placement,
+    wire_request,
+)
 from mms_pulumi.resources._fields import FieldSpec, OnChange
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
 from mms_pulumi.schema import Model as WireModel
@@ -26,6 +33,7 @@ FIELDS = (
     FieldSpec("tags", default=[]),
     FieldSpec("unpack", default=False),
     FieldSpec("account", OnChange.REPLACE),
+    FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("version", "created_at")
 
@@ -55,7 +63,7 @@ class ModelProvider(ImmutableMmsProvider):
             "description": model.description,
             "tags": list(model.tags),
             "unpack": model.unpack,
-            "account": props["account"],
+            **placement(props),
         }
         return dynamic.ReadResult(id_, self._outputs(live, model), inputs_of(FIELDS, live))
 

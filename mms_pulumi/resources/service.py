@@ -17,9 +17,11 @@ import pulumi.dynamic as dynamic
 
 from mms_pulumi.account import Account
 from mms_pulumi.resources._base import (
+    EMULATOR_KEY,
     MmsProvider,
     inputs_of,
     iso,
+    placement,
     progress_printer,
     say,
     wire_request,
@@ -46,6 +48,7 @@ FIELDS = (
     FieldSpec("name", OnChange.REPLACE),
     FieldSpec("kube_config", OnChange.REPLACE),
     FieldSpec("account", OnChange.REPLACE),
+    FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
     FieldSpec("image_id", OnChange.UPDATE),
     FieldSpec("manifest_id", OnChange.UPDATE, default=None),
     FieldSpec("acr_image_pull_secret", OnChange.UPDATE),
@@ -110,7 +113,7 @@ class ServiceProvider(MmsProvider):
             "manifest_id": service.manifest_id or props.get("manifest_id"),
             "acr_image_pull_secret": service.acr_image_pull_secret
             or props.get("acr_image_pull_secret"),
-            "account": props["account"],
+            **placement(props),
         }
         if props.get("kube_config") is not None:
             # MMS never returns the kubeconfig; the recorded one is the truth we have.

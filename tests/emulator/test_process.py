@@ -213,7 +213,10 @@ def test_start_failure_quotes_the_emulator_stderr(tmp_path: Path) -> None:
 def test_ensure_emulator_reuses_a_running_one_and_starts_a_detached_one(tmp_path: Path) -> None:
     port = _free_port()
     with EmulatorProcess(tmp_path / "first", 0.1, port=port) as running:
-        assert ensure_emulator(tmp_path / "other", port) == running.base_url
+        assert ensure_emulator(tmp_path / "first", port) == running.base_url
+        # Another data directory's emulator on the port is not reused: its objects differ.
+        with pytest.raises(EmulatorStartError, match="another project's emulator"):
+            ensure_emulator(tmp_path / "other", port)
         health = requests.get(f"{running.base_url}/_emulator/health", timeout=5).json()
         assert health["pid"] == running.pid
     fresh = _free_port()
