@@ -23,6 +23,7 @@ from tests.harness import (
     is_unknown,
     strip_secrets,
 )
+from tests.harness.plugin import REPO_ROOT
 from tests.harness.toy import STORE_ENV, Toy, ToyStore
 
 pytestmark = pytest.mark.timeout(60)
@@ -473,7 +474,8 @@ def test_a_program_directory_runs_in_its_own_directory_with_config(tmp_path: Pat
         config={"dirprog:kind": "fancy", "dirprog:token": TOKEN},
         secret_keys={"dirprog:token"},
         state_path=tmp_path / "state.json",
-        env={STORE_ENV: str(store.path)},
+        # The user's shell: the toy provider is importable from this checkout.
+        env={STORE_ENV: str(store.path), "PYTHONPATH": str(REPO_ROOT)},
     )
     result = engine.up()
     assert result.outputs["label"] == "from-a-file"

@@ -68,6 +68,7 @@ class Deployment:
         self._earlier_condemned = {id(r) for r in self.condemned}
         self.config = snapshot.config
         self.secret_config_keys = set(snapshot.secret_config_keys)
+        self._provider_id = snapshot.provider_id
         self.stack_outputs: Props = dict(snapshot.outputs)
         self.failure: EngineError | None = None
         self.dynamic_registered = False
@@ -313,6 +314,9 @@ class Deployment:
                 outputs=dict(self.stack_outputs),
                 config=self.config,
                 secret_config_keys=set(self.secret_config_keys),
+                # The program registers its Stack before anything else.
+                stack_registered=True,
+                provider_id=self._provider_id,
             )
 
     def set_config(self, config: dict[str, str] | None, secret_keys: Iterable[str]) -> None:

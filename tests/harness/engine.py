@@ -13,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import yaml
-
 from tests.harness.deployment import Deployment, changed_keys
-from tests.harness.plugin import PluginProcess
+from tests.harness.plugin import REPO_ROOT, PluginProcess
 from tests.harness.program import Program, run_program
+from tests.harness.project import PluginLaunchError, Project, plugin_launch
 from tests.harness.provider import ProviderClient, is_dynamic, provider_urn
 from tests.harness.results import EngineError, Result, RpcCall, Step
 from tests.harness.secrets import render, step_rules
@@ -34,12 +34,16 @@ __all__ = ["Engine", "EngineError", "Result", "RpcCall", "Step"]
 class Engine:
     """Plays the Pulumi engine (and CLI) for one stack of one program.
 
-    ``program`` is a directory holding ``__main__.py`` (run with that directory as the
-    working directory and on ``sys.path``) or a callable run as the program body.
-    ``config`` holds namespaced keys (``"mms:endpoint"``); ``secret_keys`` says which are
-    secret. ``state_path`` is the JSON state file, shared by every Engine pointed at it.
-    ``env`` is added to the plugin's environment; ``cwd`` is the plugin's working directory
-    for a callable program (default: the state file's directory).
+    ``program`` is a project directory holding ``Pulumi.yaml`` (its ``main:`` and runtime
+    options are honoured: the program and the plugin run in the ``main:`` directory, the
+    plugin is launched as the launch script would launch it), a bare directory holding
+    ``__main__.py``, or a callable run as the program body. ``config`` holds namespaced keys
+    (``"mms:endpoint"``); ``secret_keys`` says which are secret. ``state_path`` is the JSON
+    state file, shared by every Engine pointed at it. ``env`` stands for the user's shell:
+    it is added to the environment the plugin is launched with (``PULUMI_PYTHON_CMD`` among
+    others; without one, a project with no ``virtualenv`` option gets this interpreter).
+    ``cwd`` is the plugin's working directory for a callable program (default: the state
+    file's directory).
 
     ``config`` and ``secret_keys`` may be changed between operations, like
     ``pulumi config set``. ``on_plugin`` is called with each plugin process right after it
@@ -58,9 +62,20 @@ class Engine:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> None:
-        self.program: Program = (
-            Path(program).resolve() if isinstance(program, (str, Path)) else program
-        )
+        self.manifest: Project | None = None
+        self.root: Path | None = None
+        if isinstance(program, (str, Path)):
+            directory = Path(program).resolve()
+            if (directory / "Pulumi.yaml").exists():
+                self.manifest = Project.load(directory)
+                if self.manifest.name != project:
+                    raise ValueError(f"{directory}/Pulumi.yaml names {self.manifest.name!r}")
+                # ``getPwdMain``: the program runs from the ``main:`` directory.
+                directory = self.manifest.pwd
+            self.program: Program = directory
+            self.root = self.manifest.root if self.manifest else directory
+        else:
+            self.program = program
         self.project = project
         self.stack = stack
         self.config: dict[str, str] = dict(config or {})
@@ -73,8 +88,7 @@ class Engine:
             self.cwd = self.program
         else:
             self.cwd = self.state_path.parent
-        self._runtime_env, self._python = _runtime(self.cwd)
-        self.state = StateFile(self.state_path)
+        self.state = StateFile(self.state_path, project=project, stack=stack)
         self.results: list[Result] = []
         self.errors: list[str] = []
         self.plugin_output: list[str] = []
@@ -129,6 +143,8 @@ class Engine:
         snapshot = self.state.load()
         result = self._result("refresh")
         result.outputs = dict(snapshot.outputs)
+        # The Stack is a component: refresh never changes it (``step.go`` ``RefreshStep.Apply``).
+        result.stack_op = "same" if snapshot.stack_registered else None
         provider = self._lazy(snapshot, result, "refresh", preview=False)
         try:
             for resource in list(snapshot.resources):
@@ -174,6 +190,7 @@ class Engine:
             provider.stop()
         if snapshot.config is not None:
             result.provider_op = "delete"
+        result.stack_op = "delete" if snapshot.stack_registered else None
         self.state.save(Snapshot())
         return result
 
@@ -204,6 +221,7 @@ class Engine:
             try:
                 outputs = run_program(
                     self.program,
+                    root=self.root,
                     project=self.project,
                     stack=self.stack,
                     preview=preview,
@@ -221,6 +239,7 @@ class Engine:
             if deployment.failure is not None:
                 raise deployment.failure
             deployment.finish(outputs)
+            result.stack_op = "same" if snapshot.stack_registered else "create"
             result.provider_op = self._provider_op(snapshot, deployment)
             if not preview and result.provider_op == "delete":
                 deployment.set_config(None, ())
@@ -244,11 +263,16 @@ class Engine:
             return
         new_inputs = inputs if inputs is not None else resource.inputs
         outputs = step_rules(outs, new_inputs, resource.additional_secret_outputs)
-        # Drift detection: the old inputs play the "news" against the refreshed state.
-        drift = provider.diff(resource.urn, ident, outputs, resource.inputs, new_inputs)
-        drifted = drift.kind == "some" or (
-            drift.kind == "unknown" and bool(changed_keys(new_inputs, resource.inputs))
-        )
+        if resource.external:
+            # ``step.go`` ``RefreshStep.ResultOp``/``Apply``: a looked-up resource is compared
+            # on its outputs alone; the provider's Diff is not called.
+            drifted = bool(changed_keys(resource.outputs, outputs))
+        else:
+            # Drift detection: the old inputs play the "news" against the refreshed state.
+            drift = provider.diff(resource.urn, ident, outputs, resource.inputs, new_inputs)
+            drifted = drift.kind == "some" or (
+                drift.kind == "unknown" and bool(changed_keys(new_inputs, resource.inputs))
+            )
         op = "update" if drifted else "same"
         diffs = changed_keys(resource.outputs, outputs) if op == "update" else []
         result.steps.append(Step(resource.urn, op, diffs=diffs, type=resource.type))
@@ -273,9 +297,15 @@ class Engine:
                 config, secret_keys = snapshot.config, snapshot.secret_config_keys
             else:
                 config, secret_keys = self.config, self.secret_keys
-            plugin = PluginProcess(
-                self.cwd, project=self.project, env=self._plugin_env(config), python=self._python
-            )
+            try:
+                command, env = plugin_launch(self.cwd, self._plugin_env(config))
+            except PluginLaunchError as err:
+                # The script printed this on stderr and exited 1: the CLI fails the first
+                # resource of the package, quoting the plugin's output.
+                result.diagnostics.append(str(err))
+                self.plugin_output.append(str(err))
+                raise EngineError(f"the dynamic provider plugin did not start: {err}") from err
+            plugin = PluginProcess(self.cwd, project=self.project, command=command, env=env)
             try:
                 plugin.start()
             except RuntimeError as err:
@@ -300,11 +330,28 @@ class Engine:
         return _LazyProvider(start, lambda plugin: self._keep_output(plugin, result))
 
     def _plugin_env(self, config: Mapping[str, str]) -> dict[str, str]:
-        """What the CLI adds for a plugin: the runtime options of Pulumi.yaml as
-        ``PULUMI_RUNTIME_<OPTION>``, and ``PULUMI_CONFIG`` with the provider's own namespace
-        of the config (``pulumi-python:``, in practice empty); then the caller's ``env``."""
-        own = {k: v for k, v in config.items() if k.startswith("pulumi-python:")}
-        return {**self._runtime_env, "PULUMI_CONFIG": json.dumps(own), **self.env}
+        """The environment the CLI launches the plugin with (``provider_plugin.go``
+        ``NewProvider``): its own, plus ``PULUMI_RUNTIME_<OPTION>`` for each runtime option of
+        Pulumi.yaml, ``PULUMI_PROJECT``, and ``PULUMI_CONFIG`` with the provider's own
+        namespace of the config (``pkg/host/host.go`` ``Provider``: ``pulumi-python:``, in
+        practice empty). The CLI's own environment is the user's shell: ``env``."""
+        own = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("pulumi-python:")}
+        shell = {**os.environ, **self.env}
+        if self.manifest is None or not self.manifest.options.get("virtualenv"):
+            # The user's shell names the interpreter (as scripts/pulumi does).
+            shell.setdefault("PULUMI_PYTHON_CMD", sys.executable)
+        if not isinstance(self.program, Path):
+            # A callable program's providers live in the tests package.
+            shell["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(REPO_ROOT), shell.get("PYTHONPATH")) if p
+            )
+        runtime = self.manifest.runtime_env() if self.manifest else {}
+        return {
+            **shell,
+            **runtime,
+            "PULUMI_PROJECT": self.project,
+            "PULUMI_CONFIG": json.dumps(own),
+        }
 
     def _keep_output(self, plugin: PluginProcess, result: Result) -> None:
         plugin.stop()
@@ -337,8 +384,8 @@ class Engine:
     def _expect(self, result: Result, expect_no_changes: bool, verb: str) -> None:
         if expect_no_changes and result.changes:
             changed = {n: op for n, op in result.ops().items() if op not in ("same", "read")}
-            if result.provider_op in ("create", "update", "delete"):
-                changed["default provider"] = str(result.provider_op)
+            if result.stack_op not in (None, "same"):
+                changed["stack"] = str(result.stack_op)
             error = EngineError(f"no changes were expected but changes were {verb}: {changed}")
             raise self._failed(error, result)
 
@@ -368,20 +415,3 @@ class _LazyProvider:
             client, self._client = self._client, None
         if client is not None:
             self._done(client.plugin)
-
-
-def _runtime(project_dir: Path) -> tuple[dict[str, str], str | None]:
-    """The runtime options of the project's Pulumi.yaml, as the CLI passes them to plugins,
-    and the virtualenv's interpreter (the dynamic plugin runs in the project's venv)."""
-    manifest = project_dir / "Pulumi.yaml"
-    if not manifest.exists():
-        return {}, None
-    runtime = (yaml.safe_load(manifest.read_text()) or {}).get("runtime")
-    options = runtime.get("options", {}) if isinstance(runtime, dict) else {}
-    env = {f"PULUMI_RUNTIME_{k.upper()}": str(v) for k, v in (options or {}).items()}
-    python = None
-    if "virtualenv" in (options or {}):
-        # normpath, not resolve(): the venv's python is a symlink that must not be followed.
-        candidate = os.path.normpath(project_dir / str(options["virtualenv"]) / "bin" / "python")
-        python = candidate if os.path.exists(candidate) else None
-    return env, python

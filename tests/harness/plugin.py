@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -96,8 +96,11 @@ class DiffAnswer:
 class PluginProcess:
     """One plugin process. Calls are thread-safe (the plugin serves 4 at a time).
 
-    ``cwd`` is the program directory, ``env`` is added to this process's environment
-    (after ``PULUMI_PROJECT``), ``python`` is the interpreter (default: this one).
+    ``cwd`` is the program directory. Either ``command`` and ``env`` are given whole, as
+    :func:`tests.harness.project.plugin_launch` computes them from the launch script, or
+    ``python`` (default: this interpreter) runs ``-u -m pulumi.dynamic`` with ``env`` added
+    to this process's environment after ``PULUMI_PROJECT`` and this checkout on
+    ``PYTHONPATH`` (for direct plugin tests of providers defined in ``tests``).
     """
 
     def __init__(
@@ -107,11 +110,14 @@ class PluginProcess:
         project: str = "project",
         env: Mapping[str, str] | None = None,
         python: str | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.cwd = Path(cwd)
         self.project = project
         self.env = dict(env or {})
         self.python = python or sys.executable
+        self.whole = command is not None
+        self.command = list(command or [self.python, "-u", "-m", "pulumi.dynamic"])
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._process: subprocess.Popen[str] | None = None
@@ -168,11 +174,16 @@ class PluginProcess:
         """Launch the plugin and connect to it (once)."""
         if self._process is not None:
             return
-        env = {**os.environ, "PULUMI_PROJECT": self.project, **self.env}
-        # The plugin must import the project (and the toy provider) by reference.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        if self.whole:
+            env = dict(self.env)
+        else:
+            env = {**os.environ, "PULUMI_PROJECT": self.project, **self.env}
+            # The plugin must import providers defined in the tests by reference.
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p
+            )
         self._process = subprocess.Popen(
-            [self.python, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+            [*self.command, "127.0.0.1:0"],
             cwd=self.cwd,
             env=env,
             stdout=subprocess.PIPE,

@@ -147,6 +147,7 @@ class _Diagnostics(logging.Handler):
 def run_program(
     program: Program,
     *,
+    root: Path | None = None,
     project: str,
     stack: str,
     preview: bool,
@@ -158,7 +159,10 @@ def run_program(
 ) -> Props:
     """Run the program to completion; return its stack outputs (engine view: secrets
     wrapped in place, unknowns as the sentinel). The program's own exception, if any, is
-    re-raised."""
+    re-raised. ``root`` is the project root (the directory of Pulumi.yaml), which the
+    language host passes to the program as ``root_directory``
+    (``sdk/python/cmd/pulumi-language-python/main.go`` ``constructArguments``); the working
+    directory is the program's own (``getPwdMain``)."""
     outputs: Props = {}
     failure: list[BaseException] = []
     # Unmanaged logger: `pulumi.log` messages (the CLI prints info and above).
@@ -184,6 +188,7 @@ def run_program(
             set_all_config(dict(config), sorted(secret_keys))
             monitor = Interceptor(on_register, on_read, preview=preview)
             mocks.set_mocks(monitor.mocks, project, stack, preview, logger=logger, monitor=monitor)
+            SETTINGS.root_directory = None if root is None else str(root)
 
             async def main() -> None:
                 exported = body()

@@ -10,7 +10,8 @@ mirror the session fetched); each function names the file and function it models
 * the language host resolves ``virtualenv`` against the project root
   (``sdk/python/toolchain/pip.go`` ``newPip`` → ``resolveVirtualEnvironmentPath(root, …)``),
   but the dynamic provider's launch script resolves the same string against its own working
-  directory (``sdk/python/dist/pulumi-resource-pulumi-python``: ``$PWD/$PULUMI_RUNTIME_VIRTUALENV``);
+  directory (``sdk/python/dist/pulumi-resource-pulumi-python``:
+  ``$PWD/$PULUMI_RUNTIME_VIRTUALENV``);
 * runtime options reach the plugin as ``PULUMI_RUNTIME_<OPTION>`` and the project name as
   ``PULUMI_PROJECT`` (``provider_plugin.go`` ``NewProvider``);
 * the language host asks for a resource plugin for every installed distribution with a
@@ -33,7 +34,7 @@ from typing import Any
 import yaml
 
 # The launch script's own words when the venv is missing (``pulumi-resource-pulumi-python``).
-MISSING_VENV = "The 'virtualenv' option in Pulumi.yaml is set to \"{venv}\", but \"{venv}\" {why}."
+MISSING_VENV = 'The \'virtualenv\' option in Pulumi.yaml is set to "{venv}", but "{venv}" {why}.'
 
 # ``main.go`` ``packagesWithoutPlugins``: known Pulumi packages that have no plugin.
 PACKAGES_WITHOUT_PLUGINS = frozenset({"pulumi-policy", "pulumi-esc-sdk"})
@@ -115,8 +116,10 @@ def plugin_launch(cwd: Path, environ: Mapping[str, str]) -> tuple[list[str], dic
             venv = f"{cwd}/{venv}"
         python = f"{venv}/bin/python"
         if not os.path.isfile(python):
-            why = "doesn't appear to be a virtual environment" if os.path.isdir(venv) else (
-                "doesn't exist"
+            why = (
+                "doesn't appear to be a virtual environment"
+                if os.path.isdir(venv)
+                else ("doesn't exist")
             )
             raise PluginLaunchError(MISSING_VENV.format(venv=venv, why=why))
         env["PATH"] = f"{venv}/bin:{env.get('PATH', '')}"
@@ -165,10 +168,14 @@ def required_plugins(python: str) -> dict[str, str]:
 def _command_path(environ: Mapping[str, str]) -> str:
     """``toolchain.CommandPath``: ``PULUMI_PYTHON_CMD`` looked up on ``PATH`` (a path with a
     slash is taken as it is), else ``python3``, else ``python``."""
-    candidates = [environ["PULUMI_PYTHON_CMD"]] if environ.get("PULUMI_PYTHON_CMD") else [
-        "python3",
-        "python",
-    ]
+    candidates = (
+        [environ["PULUMI_PYTHON_CMD"]]
+        if environ.get("PULUMI_PYTHON_CMD")
+        else [
+            "python3",
+            "python",
+        ]
+    )
     for candidate in candidates:
         found = shutil.which(candidate, path=environ.get("PATH", ""))
         if found:

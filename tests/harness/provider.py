@@ -5,6 +5,7 @@ into :class:`EngineError`. Every call is logged as an :class:`RpcCall`."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Set
 from typing import Any
@@ -50,11 +51,14 @@ class ProviderClient:
         CheckConfig, DiffConfig (when the provider is in state), then Configure with the
         whole namespaced stack config, secrets wrapped."""
         args: Props = {k: wrap(v) if k in secret_keys else v for k, v in config.items()}
-        cwd = str(self.plugin.cwd)
+        # ``provider_plugin.go`` ``NewProvider`` sends the directory of the plugin binary (the
+        # launch script, beside the CLI) as both directories; the dynamic provider answers
+        # Handshake with UNIMPLEMENTED, so nothing here depends on the value.
+        bin_dir = os.path.dirname(self.plugin.command[0])
         self._optional(
             "Handshake",
             provider_pb2.ProviderHandshakeRequest(
-                engine_address="127.0.0.1:0", root_directory=cwd, program_directory=cwd
+                engine_address="127.0.0.1:0", root_directory=bin_dir, program_directory=bin_dir
             ),
         )
         info = self.plugin.call("GetPluginInfo", empty_pb2.Empty())

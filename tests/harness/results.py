@@ -9,10 +9,10 @@ from typing import Any
 
 from tests.harness.secrets import render
 
-# Step kinds that are not changes (for ``--expect-no-changes``).
+# Step kinds that are not changes (``pkg/engine/update.go`` ``HasChanges``: same and the
+# read kinds). Default-provider steps are internal (``isInternalStep``): never counted, so a
+# config change alone is no change for ``--expect-no-changes``.
 NO_CHANGE_OPS = frozenset({"same", "read"})
-# Provider steps that are changes.
-PROVIDER_CHANGE_OPS = frozenset({"create", "update", "delete"})
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ class Result:
     """What an operation did (or, for a preview, would do).
 
     ``steps`` are the resource rows of the plan, ``outputs`` the stack outputs (secrets
-    wrapped, unknowns as the sentinel in a preview), ``provider_op`` the default provider's
-    step (its inputs are the stack config), ``calls`` every RPC to the plugin(s) in order,
+    wrapped, unknowns as the sentinel in a preview), ``stack_op`` the
+    ``pulumi:pulumi:Stack`` resource's step, ``provider_op`` the default provider's step
+    (its inputs are the stack config; internal, so never counted), ``calls`` every RPC to
+    the plugin(s) in order,
     ``diagnostics`` the lines the CLI would print besides the plan (plugin stdout/stderr,
     program log messages), ``errors`` the error the operation failed with (as printed); for
     ``up``, ``preview`` is the result of its preview phase.
@@ -72,6 +74,7 @@ class Result:
     diagnostics: list[str] = field(default_factory=list)
     calls: list[RpcCall] = field(default_factory=list)
     provider_op: str | None = None
+    stack_op: str | None = None
     preview: Result | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -93,19 +96,24 @@ class Result:
         return [call for call in self.calls if call.method in methods]
 
     def counts(self) -> Counter[str]:
-        """How many steps of each kind (the CLI's summary line)."""
-        return Counter(step.op for step in self.steps)
+        """How many steps of each kind: the CLI's summary (``changeSummary`` of
+        ``pulumi preview --json``). The Stack counts, the default provider does not
+        (``update.go`` ``OnResourceStepPost`` with ``isInternalStep``)."""
+        counts = Counter(step.op for step in self.steps if step.op != "delete-replaced")
+        if self.stack_op is not None:
+            counts[self.stack_op] += 1
+        return counts
 
     @property
     def changes(self) -> bool:
         """Whether anything but same and read steps happened (``--expect-no-changes``)."""
-        return any(step.op not in NO_CHANGE_OPS for step in self.steps) or (
-            self.provider_op in PROVIDER_CHANGE_OPS
-        )
+        return any(op not in NO_CHANGE_OPS for op in self.counts())
 
     def render(self) -> str:
         """The plan and outputs as the CLI prints them (secrets as ``[secret]``)."""
         lines = [f"{self.operation}:"]
+        if self.stack_op is not None:
+            lines.append(f"  {self.stack_op:<16} pulumi:pulumi:Stack")
         if self.provider_op is not None:
             lines.append(f"  {self.provider_op:<16} pulumi:providers:pulumi-python default")
         for step in self.steps:

@@ -1,11 +1,15 @@
-"""The stack's state: resources with inputs, outputs and dependencies, the stack outputs,
-and the default provider's inputs (the stack config of the last deployment). Kept in a JSON
-file in which every secret is a ciphertext envelope."""
+"""The stack's state as ``pulumi stack export`` shows it: a deployment whose resources are
+the ``pulumi:pulumi:Stack`` (its outputs are the stack outputs), the default
+``pulumi:providers:pulumi-python`` provider (its inputs and outputs are the *whole* stack
+config, namespaced, secrets as ciphertext: ``pkg/resource/deploy/target.go``
+``GetPackageConfig`` passes every key to a dynamic provider), then every other resource,
+referring to that provider. Every secret in the file is a ciphertext envelope."""
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +18,9 @@ from typing import Any
 from tests.harness.secrets import decode, encode, wrap
 from tests.harness.wire import Props, is_secret
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+STACK_TYPE = "pulumi:pulumi:Stack"
+DEFAULT_PROVIDER_TYPE = "pulumi:providers:pulumi-python"
 
 
 @dataclass
@@ -101,6 +107,8 @@ class Snapshot:
     outputs: Props = field(default_factory=dict)
     config: dict[str, str] | None = None
     secret_config_keys: set[str] = field(default_factory=set)
+    stack_registered: bool = False
+    provider_id: str = ""
 
     def live(self) -> dict[str, Resource]:
         """Resources not pending deletion, by URN."""
@@ -114,8 +122,10 @@ class Snapshot:
 class StateFile:
     """The JSON state file; writes are atomic (a reader never sees half a file)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, project: str = "project", stack: str = "stack") -> None:
         self.path = Path(path)
+        self.stack_urn = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+        self.provider_urn = f"urn:pulumi:{stack}::{project}::{DEFAULT_PROVIDER_TYPE}::default"
 
     def text(self) -> str:
         """The file's text ("" when there is none yet)."""
@@ -126,33 +136,60 @@ class StateFile:
         if not self.path.exists():
             return Snapshot()
         data = json.loads(self.path.read_text())
-        provider = data.get("provider")
-        config: dict[str, str] | None = None
-        secret_keys: set[str] = set()
-        if provider is not None:
-            inputs = decode(provider["inputs"])
-            secret_keys = {k for k, v in inputs.items() if is_secret(v)}
-            config = {k: (v["value"] if is_secret(v) else v) for k, v in inputs.items()}
-        return Snapshot(
-            resources=[Resource.from_json(r) for r in data.get("resources", [])],
-            outputs=decode(data.get("outputs", {})),
-            config=config,
-            secret_config_keys=secret_keys,
-        )
+        snapshot = Snapshot()
+        for entry in data.get("deployment", {}).get("resources", []):
+            if entry["type"] == STACK_TYPE:
+                snapshot.stack_registered = True
+                snapshot.outputs = decode(entry.get("outputs", {}))
+            elif entry["type"] == DEFAULT_PROVIDER_TYPE:
+                inputs = decode(entry["inputs"])
+                snapshot.provider_id = entry["id"]
+                snapshot.secret_config_keys = {k for k, v in inputs.items() if is_secret(v)}
+                snapshot.config = {
+                    k: (v["value"] if is_secret(v) else v) for k, v in inputs.items()
+                }
+            else:
+                snapshot.resources.append(Resource.from_json(entry))
+        return snapshot
 
     def save(self, snapshot: Snapshot) -> None:
         """Write the snapshot."""
-        document: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "resources": [r.to_json() for r in snapshot.resources],
-            "outputs": encode(snapshot.outputs),
-        }
+        resources: list[dict[str, Any]] = []
+        if snapshot.stack_registered:
+            resources.append(
+                {
+                    "urn": self.stack_urn,
+                    "type": STACK_TYPE,
+                    "custom": False,
+                    "outputs": encode(snapshot.outputs),
+                }
+            )
+        reference = ""
         if snapshot.config is not None:
-            inputs = {
-                k: wrap(v) if k in snapshot.secret_config_keys else v
-                for k, v in snapshot.config.items()
-            }
-            document["provider"] = {"inputs": encode(inputs)}
+            snapshot.provider_id = snapshot.provider_id or str(uuid.uuid4())
+            config = encode(
+                {
+                    k: wrap(v) if k in snapshot.secret_config_keys else v
+                    for k, v in snapshot.config.items()
+                }
+            )
+            resources.append(
+                {
+                    "urn": self.provider_urn,
+                    "type": DEFAULT_PROVIDER_TYPE,
+                    "custom": True,
+                    "id": snapshot.provider_id,
+                    "inputs": config,
+                    "outputs": config,
+                }
+            )
+            reference = f"{self.provider_urn}::{snapshot.provider_id}"
+        for resource in snapshot.resources:
+            entry = resource.to_json()
+            if reference and resource.custom and resource.type.startswith("pulumi-python:"):
+                entry["provider"] = reference
+            resources.append(entry)
+        document = {"version": STATE_VERSION, "deployment": {"resources": resources}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         scratch = self.path.with_name(self.path.name + ".tmp")
         scratch.write_text(json.dumps(document, indent=2, sort_keys=True))
