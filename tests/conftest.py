@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support import processes
+
 _MARKERS = ("mms_pulumi.emulator", "pulumi.dynamic")
 
 
 def _ours(basetemp: str) -> list[str]:
-    """Emulator, scoring and plugin processes this session started (its children, or ones
-    whose arguments point into its temporary directory, such as orphaned scoring processes)."""
-    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-    rows = [line.split(None, 2) for line in out.splitlines() if len(line.split(None, 2)) == 3]
-    children: dict[str, list[str]] = {}
-    for pid, ppid, _ in rows:
+    """Emulator, scoring and plugin processes this session started (its descendants, or ones
+    whose arguments point into its temporary directory, such as orphaned scoring processes).
+    Read from ``/proc`` (whole command lines, never ``ps`` text cut to a screen width)."""
+    table = processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    descendants, frontier = set(), [str(os.getpid())]
+    descendants, frontier = set(), [os.getpid()]
     while frontier:
         for child in children.get(frontier.pop(), []):
             if child not in descendants:
                 descendants.add(child)
                 frontier.append(child)
+    inside = basetemp.rstrip("/") + "/"
     return [
-        f"{pid} {args}"
-        for pid, _, args in rows
-        if any(m in args for m in _MARKERS) and (pid in descendants or basetemp in args)
+        f"{pid} {' '.join(argv)}"
+        for pid, (_, argv) in table.items()
+        if any(m in arg for arg in argv for m in _MARKERS)
+        and (pid in descendants or any(arg.startswith(inside) or inside in arg for arg in argv))
     ]
 
 

@@ -1,7 +1,9 @@
 """Quickstart: deploy a churn model as model → manifest → image → service.
 
 With no ``mms:endpoint`` configured, the resources run against the local MMS emulator,
-started on demand (and reused) with its state in ``.mms-emulator`` beside the project.
+started on demand (and reused) with its state in ``.mms-emulator`` at the project root
+(the directory of the ``Pulumi.yaml`` you run: the repository root through
+``scripts/pulumi``, or this directory when run from here).
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ Runs only where `pulumi` is on PATH (the GitHub workflow installs it); skips els
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +57,23 @@ def pulumi(env: dict[str, str], *args: str) -> str:
     assert result.returncode == 0, (
         f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     )
-    return result.stdout + result.stderr
+    return result.stdout
+
+
+def planned(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """``pulumi preview --json``: the PreviewDigest (``pkg/display/json.go``)."""
+    digest: dict[str, Any] = json.loads(pulumi(env, "preview", "--json", *args))
+    return digest
+
+
+def ops_by_type(digest: dict[str, Any]) -> dict[str, str]:
+    """Resource type → planned op, default providers left out (internal steps)."""
+    found: dict[str, str] = {}
+    for step in digest.get("steps", []):
+        kind = step["urn"].split("::")[2]
+        if not kind.startswith("pulumi:providers:"):
+            found[kind] = step["op"]
+    return found
 
 
 def test_quickstart_lifecycle_through_the_cli(cli_env: dict[str, str]) -> None:
@@ -64,15 +82,30 @@ def test_quickstart_lifecycle_through_the_cli(cli_env: dict[str, str]) -> None:
     pulumi(cli_env, "config", "set", "mms:endpoint", cli_env["MMS_ENDPOINT"])
     pulumi(cli_env, "config", "set", "--secret", "registryPassword", "e2e-registry-secret")
     try:
-        preview = pulumi(cli_env, "preview", "--diff")
-        assert "+ 4 to create" in preview or "4 to create" in preview
+        first = planned(cli_env)
+        # The Stack resource is counted: 1 + the four MMS resources.
+        assert first["changeSummary"] == {"create": 5}
+        ops = ops_by_type(first)
+        assert ops.pop("pulumi:pulumi:Stack") == "create"
+        assert sorted(kind.rsplit(":", 1)[-1] for kind in ops) == [
+            "Image",
+            "Manifest",
+            "Model",
+            "Service",
+        ]
+        assert set(ops.values()) == {"create"}
         pulumi(cli_env, "up", "--yes")
-        pulumi(cli_env, "preview", "--expect-no-changes")
+        assert planned(cli_env)["changeSummary"] == {"same": 5}
         pulumi(cli_env, "up", "--yes", "--expect-no-changes")
         pulumi(cli_env, "refresh", "--yes", "--expect-no-changes")
-        exported = pulumi(cli_env, "stack", "export")
-        assert "e2e-registry-secret" not in exported
-        assert "local-cluster-token" not in exported
+        exported = json.loads(pulumi(cli_env, "stack", "export"))
+        resources = exported["deployment"]["resources"]
+        kinds = [r["type"] for r in resources]
+        assert kinds.count("pulumi:pulumi:Stack") == 1
+        assert kinds.count("pulumi:providers:pulumi-python") == 1
+        text = json.dumps(exported)
+        assert "e2e-registry-secret" not in text
+        assert "local-cluster-token" not in text
     finally:
         pulumi(cli_env, "destroy", "--yes")
         pulumi(cli_env, "stack", "rm", "--yes", stack)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from mms_pulumi.emulator.process import EmulatorProcess, emulator_health
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
 from tests.harness.project import PluginLaunchError, Project, plugin_launch, required_plugins
-from tests.support import kube_config
+from tests.support import kube_config, stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -45,23 +43,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _stop_emulator(port: int) -> None:
-    """Stop the detached emulator on ``port`` by the pid it reports, and wait for that pid."""
-    health = emulator_health(f"http://127.0.0.1:{port}")
-    if health is None or not isinstance(health.get("pid"), int):
-        return
-    pid = int(health["pid"])  # type: ignore[call-overload]
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
 
 
 def _shell_of_scripts_pulumi(tmp_path: Path) -> dict[str, str]:
@@ -169,17 +150,17 @@ def test_root_project_counts_the_stack_and_refresh_destroy_restart_the_recorded_
         assert types[:2] == ["pulumi:pulumi:Stack", "pulumi:providers:pulumi-python"]
         assert engine.up(expect_no_changes=True).counts() == {"same": 5}
 
-        _stop_emulator(port)  # a reboot: nothing runs the program before refresh
+        stop_emulators_on(port)  # a reboot: nothing runs the program before refresh
         refreshed = engine.refresh(expect_no_changes=True)
         assert refreshed.counts() == {"same": 5}
         assert emulator_health(f"http://127.0.0.1:{port}") is not None
-        _stop_emulator(port)
+        stop_emulators_on(port)
         destroyed = engine.destroy()
         assert destroyed.counts() == {"delete": 5}
         with MmsClient(f"http://127.0.0.1:{port}", *_local_account(), "any") as mms:
             assert mms.list_services() == []
     finally:
-        _stop_emulator(port)
+        stop_emulators_on(port)
 
 
 def _local_account() -> tuple[str, str, str]:
@@ -203,18 +184,21 @@ def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
         yield running
 
 
+def _account(emulator: EmulatorProcess) -> dict[str, str]:
+    return {
+        "mms:endpoint": emulator.base_url,
+        "mms:subscriptionId": "sub",
+        "mms:resourceGroup": "rg",
+        "mms:hostingAccount": "rules",
+    }
+
+
 def _quickstart(emulator: EmulatorProcess, tmp_path: Path, **config: str) -> Engine:
     return Engine(
         QUICKSTART,
         project="mms-quickstart",
         stack="test",
-        config={
-            "mms:endpoint": emulator.base_url,
-            "mms:subscriptionId": "sub",
-            "mms:resourceGroup": "rg",
-            "mms:hostingAccount": "rules",
-            **config,
-        },
+        config={**_account(emulator), **config},
         state_path=tmp_path / "state.json",
     )
 
@@ -286,13 +270,7 @@ def test_refreshing_a_looked_up_service_compares_outputs_only(
             program,
             project="lookup",
             stack="rules",
-            config={
-                "mms:endpoint": emulator.base_url,
-                "mms:subscriptionId": "sub",
-                "mms:resourceGroup": "rg",
-                "mms:hostingAccount": "rules",
-                "mms:token": TOKEN,
-            },
+            config={**_account(emulator), "mms:token": TOKEN},
             secret_keys={"mms:token"},
             state_path=tmp_path / "lookup.json",
         )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
+from tests.support import stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -130,24 +128,4 @@ def test_quickstart_starts_the_local_emulator_on_demand_and_reuses_it(tmp_path: 
         engine.up(expect_no_changes=True)  # the running emulator is reused: same account
         engine.destroy()
     finally:
-        _stop_emulator_on(port)
-
-
-def _stop_emulator_on(port: int) -> None:
-    """The on-demand emulator is detached by design; the test stops it."""
-    try:
-        requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=2)
-    except requests.RequestException:
-        return
-    out = os.popen(
-        f"ps -eo pid=,args= | grep 'mms_pulumi.emulator --port {port}' | grep -v grep"
-    ).read()
-    for line in out.splitlines():
-        os.kill(int(line.split()[0]), signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1)
-        except requests.RequestException:
-            return
-        time.sleep(0.1)
+        stop_emulators_on(port)
