@@ -21,6 +21,11 @@ from typing import Any
 import pytest
 
 from mms_pulumi import Service
+from mms_pulumi.account import (
+    EMULATOR_HOSTING_ACCOUNT,
+    EMULATOR_RESOURCE_GROUP,
+    EMULATOR_SUBSCRIPTION_ID,
+)
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess, emulator_health
 from tests.harness import Engine, EngineError, assert_no_plaintext
@@ -157,20 +162,16 @@ def test_root_project_counts_the_stack_and_refresh_destroy_restart_the_recorded_
         stop_emulators_on(port)
         destroyed = engine.destroy()
         assert destroyed.counts() == {"delete": 5}
-        with MmsClient(f"http://127.0.0.1:{port}", *_local_account(), "any") as mms:
+        with MmsClient(
+            f"http://127.0.0.1:{port}",
+            EMULATOR_SUBSCRIPTION_ID,
+            EMULATOR_RESOURCE_GROUP,
+            EMULATOR_HOSTING_ACCOUNT,
+            "any",
+        ) as mms:
             assert mms.list_services() == []
     finally:
         stop_emulators_on(port)
-
-
-def _local_account() -> tuple[str, str, str]:
-    from mms_pulumi.account import (
-        EMULATOR_HOSTING_ACCOUNT,
-        EMULATOR_RESOURCE_GROUP,
-        EMULATOR_SUBSCRIPTION_ID,
-    )
-
-    return EMULATOR_SUBSCRIPTION_ID, EMULATOR_RESOURCE_GROUP, EMULATOR_HOSTING_ACCOUNT
 
 
 # --- 3a, 4: the config recorded in state ------------------------------------------------------
