@@ -134,11 +134,6 @@ class LocalEmulator:
     data_dir: str
     operation_seconds: float = EMULATOR_DEFAULT_OPERATION_SECONDS
 
-    @property
-    def base_url(self) -> str:
-        """The URL the emulator answers on."""
-        return f"http://127.0.0.1:{self.port}"
-
     def to_props(self) -> dict[str, Any]:
         """As recorded in a resource's inputs and outputs."""
         return asdict(self)
