@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from tests.harness.deployment import Deployment, changed_keys
-from tests.harness.plugin import REPO_ROOT, PluginProcess
+from tests.harness.plugin import PluginProcess, checkout_on_path
 from tests.harness.program import Program, run_program
 from tests.harness.project import PluginLaunchError, Project, plugin_launch
 from tests.harness.provider import ProviderClient, is_dynamic, provider_urn
@@ -342,9 +342,7 @@ class Engine:
             shell.setdefault("PULUMI_PYTHON_CMD", sys.executable)
         if not isinstance(self.program, Path):
             # A callable program's providers live in the tests package.
-            shell["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(REPO_ROOT), shell.get("PYTHONPATH")) if p
-            )
+            shell["PYTHONPATH"] = checkout_on_path(shell)
         runtime = self.manifest.runtime_env() if self.manifest else {}
         return {
             **shell,

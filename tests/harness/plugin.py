@@ -46,6 +46,11 @@ class PluginError(Exception):
         super().__init__(f"{method} failed ({self.code.name}): {self.details}")
 
 
+def checkout_on_path(env: Mapping[str, str]) -> str:
+    """``PYTHONPATH`` of ``env`` with this checkout first, so ``tests`` is importable."""
+    return os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+
+
 def serialized_provider(provider: Any) -> str:
     """The ``__provider`` value a resource of this provider carries."""
     return str(serialize_provider(provider))
@@ -179,9 +184,7 @@ class PluginProcess:
         else:
             env = {**os.environ, "PULUMI_PROJECT": self.project, **self.env}
             # The plugin must import providers defined in the tests by reference.
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p
-            )
+            env["PYTHONPATH"] = checkout_on_path(env)
         self._process = subprocess.Popen(
             [*self.command, "127.0.0.1:0"],
             cwd=self.cwd,
