@@ -62,7 +62,12 @@ class RuntimeType(StrEnum):
 
 
 class OperationState(StrEnum):
-    """State of an async operation, image build or service deployment."""
+    """State of an async operation, image build or service deployment.
+
+    An operation moves only along ``TRANSITIONS``: NotStarted → Running → Succeeded, Failed
+    or Cancelled (it may also fail or be cancelled before it starts); a terminal state never
+    changes again. ``advance`` is the one way the emulator moves an operation.
+    """
 
     NOT_STARTED = "NotStarted"
     RUNNING = "Running"
@@ -73,12 +78,37 @@ class OperationState(StrEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether the operation has finished and will not change again."""
-        return self in TERMINAL_STATES
+        return not TRANSITIONS[self]
+
+    def advance(self, new: OperationState) -> OperationState:
+        """``new``, if an operation in this state may move to it; else ``IllegalTransition``."""
+        if new not in TRANSITIONS[self]:
+            raise IllegalTransition(self, new)
+        return new
 
 
-TERMINAL_STATES = frozenset(
-    {OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED}
-)
+_ENDS = frozenset({OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED})
+# The one transition table: state → the states it may move to (none: terminal).
+TRANSITIONS: Mapping[OperationState, frozenset[OperationState]] = {
+    OperationState.NOT_STARTED: _ENDS | {OperationState.RUNNING},
+    OperationState.RUNNING: _ENDS,
+    OperationState.SUCCEEDED: frozenset(),
+    OperationState.FAILED: frozenset(),
+    OperationState.CANCELLED: frozenset(),
+}
+TERMINAL_STATES = frozenset(state for state in OperationState if state.is_terminal)
+
+
+class IllegalTransition(ValueError):
+    """An operation was asked to move to a state its current state cannot reach."""
+
+    def __init__(self, current: OperationState, new: OperationState) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing (it is terminal)"
+        super().__init__(
+            f"an operation in state {current} cannot become {new}; it may become {allowed}"
+        )
+        self.current = current
+        self.new = new
 
 
 class OperationType(StrEnum):
@@ -501,6 +531,7 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "FieldProblem",
+    "IllegalTransition",
     "Image",
     "Manifest",
     "Model",
@@ -512,6 +543,8 @@ __all__ = [
     "RuntimeProperties",
     "RuntimeType",
     "Service",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
     "TargetRuntime",
     "UpdateServiceRequest",
     "normalize_kube_config",

@@ -22,7 +22,7 @@ from mms_pulumi.emulator.errors import error_body
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.emulator.work import ACTIONS, Outcome, Worker
-from mms_pulumi.schema import ErrorBody, Operation, OperationState, OperationType
+from mms_pulumi.schema import ErrorBody, Operation, OperationState
 
 logger = logging.getLogger("mms_pulumi.emulator")
 
@@ -50,8 +50,8 @@ def operation_body(record: OperationRecord) -> dict[str, Any]:
     """The operation as ``GET operations/{id}`` answers it (``endTime`` null until it ends)."""
     operation = Operation(
         id=record.id,
-        state=OperationState(record.state),
-        operation_type=OperationType(record.operation_type),
+        state=record.state,
+        operation_type=record.operation_type,
         resource_location=record.resource_location,
         created_time=utc(record.created),
         end_time=utc(record.ended) if record.ended is not None else None,
@@ -153,7 +153,7 @@ class OperationRunner:
             if record.state == OperationState.NOT_STARTED:
                 if not start_due(record, now):
                     continue
-                record.state = OperationState.RUNNING
+                record.move_to(OperationState.RUNNING)
                 self._store.save_operation(record)
             if future is None:
                 future = self._pool.submit(self._worker.run, record)
@@ -175,7 +175,7 @@ class OperationRunner:
                 ),
             )
         now = self._clock()
-        record.state = OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED
+        record.move_to(OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED)
         record.ended = now
         record.error = outcome.error
         record.payload.pop("pending_pid", None)

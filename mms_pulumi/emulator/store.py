@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mms_pulumi.schema import OperationState, OperationType
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
@@ -53,17 +55,21 @@ class OperationRecord:
 
     id: str
     scope: str
-    operation_type: str  # "Image" | "Service"
+    operation_type: OperationType
     action: str  # "build" | "deploy" | "update"
     resource_kind: str  # "images" | "services"
     resource_id: str
     resource_location: str
     created: float
     not_before: float
-    state: str = "NotStarted"
+    state: OperationState = OperationState.NOT_STARTED
     ended: float | None = None
     error: dict[str, Any] | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    def move_to(self, new: OperationState) -> None:
+        """Move along the schema's transition table (``IllegalTransition`` otherwise)."""
+        self.state = self.state.advance(new)
 
     def to_json(self) -> str:
         """Serialized for the ``operations`` table."""
@@ -72,7 +78,14 @@ class OperationRecord:
     @classmethod
     def from_json(cls, text: str) -> OperationRecord:
         """Read back from the ``operations`` table."""
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        return cls(
+            **{
+                **fields,
+                "state": OperationState(fields["state"]),
+                "operation_type": OperationType(fields["operation_type"]),
+            }
+        )
 
 
 OBJECT_KINDS = ("models", "manifests", "images", "services")
@@ -243,7 +256,7 @@ class Store:
 
     @staticmethod
     def _write_operation(db: sqlite3.Connection, record: OperationRecord, *, insert: bool) -> None:
-        finished = int(record.state in ("Succeeded", "Failed", "Cancelled"))
+        finished = int(record.state.is_terminal)
         if insert:
             db.execute(
                 "INSERT INTO operations (id, scope, record, finished) VALUES (?,?,?,?)",

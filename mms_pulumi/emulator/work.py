@@ -20,16 +20,16 @@ from mms_pulumi.emulator.records import BUNDLE, DRIVER, ImageRecord, patched, re
 from mms_pulumi.emulator.runtime import Backend, BackendError, stop_pid
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.schema import Manifest, Model, OperationState, Service
+from mms_pulumi.schema import Manifest, Model, OperationState, OperationType, Service
 
 BUILD_IMAGE = "build"
 DEPLOY_SERVICE = "deploy"
 UPDATE_SERVICE = "update"
 # action → (operationType on the wire, kind of object it builds or changes)
 ACTIONS = {
-    BUILD_IMAGE: ("Image", "images"),
-    DEPLOY_SERVICE: ("Service", "services"),
-    UPDATE_SERVICE: ("Service", "services"),
+    BUILD_IMAGE: (OperationType.IMAGE, "images"),
+    DEPLOY_SERVICE: (OperationType.SERVICE, "services"),
+    UPDATE_SERVICE: (OperationType.SERVICE, "services"),
 }
 
 

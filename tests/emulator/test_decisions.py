@@ -22,14 +22,21 @@ from mms_pulumi.emulator.records import EchoedRegistryInfo, ImageRecord
 from mms_pulumi.emulator.routes._common import page_bounds
 from mms_pulumi.emulator.settings import EmulatorSettings, is_loopback
 from mms_pulumi.emulator.store import OperationRecord
-from mms_pulumi.schema import Manifest, Model
+from mms_pulumi.schema import (
+    TERMINAL_STATES,
+    IllegalTransition,
+    Manifest,
+    Model,
+    OperationState,
+    OperationType,
+)
 
 
 def operation(created: float = 100.0, seconds: float = 10.0, **extra: object) -> OperationRecord:
     fields: dict[str, object] = {
         "id": "op",
         "scope": "s/rg/a",
-        "operation_type": "Image",
+        "operation_type": OperationType.IMAGE,
         "action": "build",
         "resource_kind": "images",
         "resource_id": "img",
@@ -67,13 +74,40 @@ def test_zero_second_operations_start_and_end_at_once() -> None:
     assert finish_due(record, 100.0, work_done=True)
 
 
+def test_an_operation_moves_only_forward_along_the_transition_table() -> None:
+    record = operation()
+    record.move_to(OperationState.RUNNING)
+    with pytest.raises(IllegalTransition, match="Running cannot become NotStarted"):
+        record.move_to(OperationState.NOT_STARTED)
+    record.move_to(OperationState.SUCCEEDED)
+    for state in OperationState:
+        with pytest.raises(IllegalTransition, match="it is terminal"):
+            record.move_to(state)
+    assert record.state == OperationState.SUCCEEDED
+
+
+def test_terminal_states_are_exactly_those_with_no_way_out() -> None:
+    assert TERMINAL_STATES == {
+        OperationState.SUCCEEDED,
+        OperationState.FAILED,
+        OperationState.CANCELLED,
+    }
+    assert not OperationState.RUNNING.is_terminal
+
+
+def test_an_operation_record_reads_back_its_state_as_the_enum() -> None:
+    record = operation(state=OperationState.RUNNING)
+    again = OperationRecord.from_json(record.to_json())
+    assert again == record and again.state is OperationState.RUNNING
+
+
 def test_operation_body_has_null_end_time_until_terminal_and_error_when_failed() -> None:
-    running = operation_body(operation(state="Running"))
+    running = operation_body(operation(state=OperationState.RUNNING))
     assert running["endTime"] is None and "error" not in running
     assert running["createdTime"] == "1970-01-01T00:01:40Z"
     assert running["operationType"] == "Image"
     failed = operation_body(
-        operation(state="Failed", ended=112.5, error=error_body(400, "bad", [("C", "x: why")]))
+        operation(state=OperationState.FAILED, ended=112.5, error=error_body(400, "bad", [("C", "x: why")]))
     )
     assert failed["endTime"] == "1970-01-01T00:01:52.500000Z"
     assert failed["error"] == {

@@ -78,7 +78,7 @@ def _shown(image: dict[str, Any], emulator: Emulator, account_key: str) -> dict[
     if state is not None and not state.is_terminal:
         record = emulator.store.get_operation(account_key, image.get(OPERATION_ID, ""))
         if record is not None and record.state != state:
-            image = patched(ImageRecord, image, creation_state=OperationState(record.state))
+            image = patched(ImageRecord, image, creation_state=record.state)
     return public(image)
 
 

@@ -192,8 +192,8 @@ def _shown(
     current = read(Service, service)
     changes: dict[str, Any] = {}
     record = emulator.store.get_operation(account_key, service.get(OPERATION_ID, ""))
-    if record is not None and not OperationState(record.state).is_terminal:
-        in_flight = OperationState(record.state)
+    if record is not None and not record.state.is_terminal:
+        in_flight = record.state
         changes["state"] = OperationState.RUNNING if record.action == UPDATE_SERVICE else in_flight
     if current.scoring_uri:
         changes["scoring_uri"] = _scoring_uri(request, current.id)
