@@ -26,7 +26,7 @@ from mms_pulumi.client._reconcile import (
     post_once,
     service_match,
 )
-from mms_pulumi.client._retry import RetryPolicy
+from mms_pulumi.client._retry import RetryBudget, RetryPolicy
 from mms_pulumi.client._transport import Response, Transport
 from mms_pulumi.errors import NotFoundError
 from mms_pulumi.schema import (
@@ -221,7 +221,7 @@ class MmsClient:
     def wait_on_image(self, image_id: str) -> OperationPoller[Image]:
         """A poller that follows an image's own ``creationState`` (when no operation id is at
         hand); its ``operation_id`` is the image id."""
-        return self._pollers.by_state(image_id, OperationType.IMAGE, self.get_image)
+        return self._pollers.by_state(image_id, OperationType.IMAGE)
 
     # --- services ----------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class MmsClient:
     def wait_on_service(self, service_id: str) -> OperationPoller[Service]:
         """A poller that follows a service's own ``state`` (when no operation id is at hand);
         its ``operation_id`` is the service id."""
-        return self._pollers.by_state(service_id, OperationType.SERVICE, self.get_service)
+        return self._pollers.by_state(service_id, OperationType.SERVICE)
 
     # --- operations --------------------------------------------------------------------------
 
@@ -329,16 +329,18 @@ class MmsClient:
         check: str,
     ) -> Response | CreatedT:
         url = self._url(relative)
+        transport = self._transport
         return post_once(
-            lambda: self._transport.request(
-                "POST", url, params=self._params(), json=body.to_wire()
+            lambda budget: transport.request(
+                "POST", url, params=self._params(), json=body.to_wire(), budget=budget
             ),
             lookup,
             what=what,
             check=check,
-            policy=self._transport.policy,
-            sleep=self._transport.sleep,
-            rng=self._transport.rng,
+            budget=RetryBudget(transport.policy),
+            monotonic=transport.monotonic,
+            sleep=transport.sleep,
+            rng=transport.rng,
         )
 
 

@@ -10,8 +10,7 @@ its own ``creationState`` / ``state`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mms_pulumi.client._bodies import read, segment
@@ -21,15 +20,11 @@ from mms_pulumi.client._transport import Response, Transport
 from mms_pulumi.errors import MmsError
 from mms_pulumi.schema import (
     Image,
-    Manifest,
-    Model,
     Operation,
     OperationState,
     OperationType,
     Service,
 )
-
-ObjectT = TypeVar("ObjectT", Model, Manifest, Image, Service)
 
 RESULT_MODELS: dict[OperationType, type[Image | Service]] = {
     OperationType.IMAGE: Image,
@@ -74,33 +69,33 @@ class OperationPollers:
         status_url = f"{self._account_url}/operations/{segment(operation_id)}"
         return self._poller(operation_id, status_url, kind, what, check_at_once=True)
 
-    def by_state(
-        self, ident: str, kind: OperationType, get: Callable[[str], ObjectT]
-    ) -> OperationPoller[ObjectT]:
+    def by_state(self, ident: str, kind: OperationType) -> OperationPoller[Any]:
         """A poller that follows an object's own state; its ``operation_id`` is the object id."""
-        latest: dict[str, ObjectT] = {}
-        location = urlsplit(f"{self._account_url}/{kind.value.lower()}s/{segment(ident)}").path
+        latest: dict[str, Image | Service] = {}
+        url = f"{self._account_url}/{kind.value.lower()}s/{segment(ident)}"
+        transport = self._transport
 
-        def observe(_deadline: float | None) -> Observation:
-            found = latest["found"] = get(ident)
-            state = getattr(found, "creation_state", None) or getattr(found, "state", None)
+        def observe(deadline: float | None) -> Observation:
+            answer = transport.request("GET", url, params=self.params_for(url), deadline=deadline)
+            found = latest["found"] = read(RESULT_MODELS[kind], answer)
+            state = found.creation_state if isinstance(found, Image) else found.state
             operation = Operation(
                 id=ident,
                 # An object that shows no state has nothing left to wait for.
                 state=state or OperationState.SUCCEEDED,
                 operation_type=kind,
-                resource_location=location,
+                resource_location=urlsplit(url).path,
             )
-            return Observation(operation)
+            return Observation(operation, request_id=answer.request_id)
 
         return OperationPoller(
             ident,
             what=f"{kind.value.lower()} {ident}",
             observe=observe,
-            fetch=lambda _operation: latest["found"],
+            fetch=lambda _operation, _deadline: latest["found"],
             schedule=self.schedule,
-            monotonic=self._transport.monotonic,
-            sleep=self._transport.sleep,
+            monotonic=transport.monotonic,
+            sleep=transport.sleep,
             check_at_once=True,
         )
 
@@ -126,7 +121,7 @@ class OperationPollers:
                 answer.client_request_id,
             )
 
-        def fetch(operation: Operation) -> Image | Service:
+        def fetch(operation: Operation, deadline: float | None) -> Image | Service:
             actual = operation.operation_type
             if actual is not None and actual is not kind:
                 raise MmsError(
@@ -139,7 +134,7 @@ class OperationPollers:
                     f"new {kind.value.lower()} in the account's list."
                 )
             url = transport.resolve(operation.resource_location)
-            answer = transport.request("GET", url, params=self.params_for(url))
+            answer = transport.request("GET", url, params=self.params_for(url), deadline=deadline)
             return read(RESULT_MODELS[kind], answer)
 
         return OperationPoller(

@@ -21,6 +21,7 @@ from mms_pulumi.errors import OperationFailedError, OperationTimeoutError
 from mms_pulumi.schema import Operation, OperationState
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # progress(old_state, new_state, operation): called on every observed state change; the
 # first observation of a wait reports ``None`` as the old state.
@@ -89,7 +90,7 @@ class OperationPoller(Generic[T]):
         *,
         what: str,
         observe: Callable[[float | None], Observation],
-        fetch: Callable[[Operation], T],
+        fetch: Callable[[Operation, float | None], T],
         schedule: PollSchedule,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -157,7 +158,9 @@ class OperationPoller(Generic[T]):
                 progress(previous, observation.state, observation.operation)
             previous = observation.state
             if observation.state is OperationState.SUCCEEDED:
-                self._result = (self._fetch(observation.operation),)
+                operation = observation.operation
+                fetched = self._within(began, previous, lambda: self._fetch(operation, deadline))
+                self._result = (fetched,)
                 return self._result[0]
             if observation.state.is_terminal:
                 raise OperationFailedError(
@@ -178,13 +181,19 @@ class OperationPoller(Generic[T]):
         if previous is None and self._last is not None and self._last.state.is_terminal:
             # status() or done() already saw the end: no need to ask again.
             return self._last
-        try:
-            self._last = self._observe(deadline)
-        except DeadlineReached as reached:
-            # The status request kept failing until no retry fitted before the deadline:
-            # for the caller that is the deadline passing, not a new kind of failure.
-            raise self._timeout(self._monotonic() - began, previous) from reached.error
+        self._last = self._within(began, previous, lambda: self._observe(deadline))
         return self._last
+
+    def _within(self, began: float, previous: OperationState | None, call: Callable[[], R]) -> R:
+        """Make a request of the wait (which passes the deadline down to the transport).
+
+        A request that kept failing until no retry fitted before the deadline is, for the
+        caller, the deadline passing, not a new kind of failure.
+        """
+        try:
+            return call()
+        except DeadlineReached as reached:
+            raise self._timeout(self._monotonic() - began, previous) from reached.error
 
     def _timeout(self, waited: float, state: OperationState | None) -> OperationTimeoutError:
         return OperationTimeoutError(

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TypeVar
 
-from mms_pulumi.client._retry import POST_UNKNOWN_STATUSES, RetryPolicy, backoff
+from mms_pulumi.client._retry import POST_UNKNOWN_STATUSES, Failure, FailureKind, RetryBudget
 from mms_pulumi.client._transport import Response
 from mms_pulumi.errors import MmsError, OutcomeUnknownError, ServerError
 from mms_pulumi.schema import (
@@ -130,12 +130,13 @@ def pick(candidates: Iterable[R], match: Callable[[R], Match]) -> R | None:
 
 
 def post_once(
-    send: Callable[[], Response],
+    send: Callable[[RetryBudget], Response],
     lookup: Callable[[], R | None],
     *,
     what: str,
     check: str,
-    policy: RetryPolicy,
+    budget: RetryBudget,
+    monotonic: Callable[[], float],
     sleep: Callable[[float], None],
     rng: random.Random,
 ) -> Response | R:
@@ -143,11 +144,11 @@ def post_once(
 
     Returns the POST's answer, or the object an earlier attempt created. ``what`` names
     the object (``model churn``), ``check`` the call that finds it (``list_models(...)``).
+    The transport's retries and the repeats here draw on the one ``budget``.
     """
-    attempt = 0
     while True:
         try:
-            return send()
+            return send(budget)
         except OutcomeUnknownError as err:
             failure: MmsError = err
         except ServerError as err:
@@ -159,8 +160,12 @@ def post_once(
             what,
             _cause(failure),
         )
-        # Give a request the service is still processing the time to land before looking.
-        sleep(backoff(attempt, policy, rng))
+        # A repeat is safe once the lookup shows nothing was made, so it is decided as for a
+        # request that was never sent; its wait gives a request the service is still
+        # processing the time to land before the lookup.
+        decision = budget.decide("POST", Failure(FailureKind.NOT_SENT), monotonic(), rng)
+        if decision.delay is not None:
+            sleep(decision.delay)
         try:
             existing = lookup()
         except Ambiguous as ambiguous:
@@ -183,18 +188,17 @@ def post_once(
                 "creating %s: an earlier attempt made it (%s); using that", what, existing.id
             )
             return existing
-        if attempt >= policy.max_retries:
+        if decision.delay is None:
             if isinstance(failure, ServerError):
                 # The service answered each time, and nothing was made: its error stands.
                 raise failure
             raise OutcomeUnknownError(
-                f"creating {what}: {attempt + 1} attempts got no answer; none had created it "
-                f"when last looked, but the last may still land. Check {check} before "
+                f"creating {what}: {budget.used + 1} attempts got no answer; none had created "
+                f"it when last looked, but the last may still land. Check {check} before "
                 "creating it again.",
                 request_id=failure.request_id,
                 client_request_id=failure.client_request_id,
             ) from failure
-        attempt += 1
 
 
 def _cause(failure: MmsError) -> str:

@@ -52,6 +52,34 @@ class RetryPolicy:
     retry_after_max: float = _defaults.RETRY_AFTER_MAX
 
 
+@dataclass
+class RetryBudget:
+    """The one budget of a logical call: retries made so far and the caller's deadline.
+
+    Every loop that repeats a request (the transport's, and the look-before-repeating loop
+    of a creating POST) draws on the same budget, so a call never makes more than
+    ``policy.max_retries`` retries in all nor starts one after ``deadline`` (a monotonic
+    time; ``None``: no deadline).
+    """
+
+    policy: RetryPolicy
+    deadline: float | None = None
+    used: int = 0
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left before the deadline (``None``: no deadline)."""
+        return None if self.deadline is None else self.deadline - now
+
+    def decide(self, method: str, failure: Failure, now: float, rng: random.Random) -> RetryDecision:
+        """Whether and when to retry after ``failure``; a retry granted is counted as used."""
+        decision = decide_retry(
+            method, failure, self.used, policy=self.policy, remaining=self.remaining(now), rng=rng
+        )
+        if decision.delay is not None:
+            self.used += 1
+        return decision
+
+
 class Stop(Enum):
     """Why a failed request is not retried."""
 

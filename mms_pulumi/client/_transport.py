@@ -27,9 +27,9 @@ from mms_pulumi.client._retry import (
     DeadlineReached,
     Failure,
     FailureKind,
+    RetryBudget,
     RetryPolicy,
     Stop,
-    decide_retry,
     parse_retry_after,
 )
 from mms_pulumi.errors import (
@@ -118,34 +118,34 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         deadline: float | None = None,
+        budget: RetryBudget | None = None,
     ) -> Response:
         """Send a request, retrying what is safe to retry, and return a non-error answer.
 
-        Raises ``RequestNotSentError``, ``OutcomeUnknownError`` or an ``HttpResponseError``
-        subclass once retries are used up or not allowed, and ``DeadlineReached`` (wrapping
-        the last error) when ``deadline`` (a ``monotonic`` time) left no room for another try.
+        Retries draw on ``budget`` (a fresh one of this transport's policy and ``deadline``,
+        a ``monotonic`` time, when none is given). Raises ``RequestNotSentError``,
+        ``OutcomeUnknownError`` or an ``MmsHttpError`` subclass once retries are used up or
+        not allowed, and ``DeadlineReached`` (wrapping the last error) when the deadline left
+        no room for another try.
         """
+        budget = budget if budget is not None else RetryBudget(self.policy, deadline)
         path = urlsplit(url).path
         # One id per logical call, the same on every retry, so MMS logs tie them together.
         client_request_id = str(uuid.uuid4())
-        attempt = 0
         while True:
             started = self.monotonic()
             try:
-                answer = self._send(method, url, params, json, client_request_id, deadline)
+                answer = self._send(method, url, params, json, client_request_id, budget.deadline)
             except _AttemptFailed as failed:
                 error, failure = failed.error, failed.failure
-                self._log(method, path, failure.kind.value, None, attempt, started)
+                self._log(method, path, failure.kind.value, None, budget.used, started)
             else:
-                self._log(method, path, answer.status, answer.request_id, attempt, started)
+                self._log(method, path, answer.status, answer.request_id, budget.used, started)
                 if answer.status < 400:
                     return answer
                 error = self._status_error(method, path, answer)
                 failure = Failure(FailureKind.STATUS, answer.status, error.retry_after)
-            remaining = None if deadline is None else deadline - self.monotonic()
-            decision = decide_retry(
-                method, failure, attempt, policy=self.policy, remaining=remaining, rng=self.rng
-            )
+            decision = budget.decide(method, failure, self.monotonic(), self.rng)
             if decision.delay is None:
                 if decision.stop is Stop.DEADLINE:
                     raise DeadlineReached(error) from error
@@ -156,12 +156,11 @@ class Transport:
                 path,
                 decision.delay,
                 failure.status or failure.kind.value,
-                attempt + 1,
+                budget.used,
                 self.policy.max_retries,
                 client_request_id,
             )
             self.sleep(decision.delay)
-            attempt += 1
 
     def _send(
         self,

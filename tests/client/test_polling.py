@@ -136,6 +136,38 @@ def test_status_requests_failing_until_the_deadline_read_as_a_timeout() -> None:
     assert clock.now <= 2.0
 
 
+@pytest.mark.parametrize("wait_on", ["operation", "object state"])
+def test_a_poll_under_constant_503_returns_within_the_deadline_plus_one_request_timeout(
+    wait_on: str,
+) -> None:
+    """Every status request answers 503 after 0.7 s, or hangs until its read timeout."""
+    read_timeout = 4.0
+    steps: list[Any] = []
+    mms, wire, clock = scripted_client(steps, read_timeout=read_timeout)
+
+    def slow_503(request: Any) -> Any:
+        clock.now += 0.7
+        return answer(503)(request)
+
+    def hang(request: Any) -> Any:
+        clock.now += wire.timeouts[-1][1]  # until the read timeout it was given
+        return time_out(request)
+
+    steps += [ACCEPTED] if wait_on == "operation" else []
+    steps += [slow_503, hang] * 100
+    wire.steps.extend(steps)
+    poller = (
+        mms.begin_create_image(IMAGE_REQUEST)
+        if wait_on == "operation"
+        else mms.wait_on_image("img1")
+    )
+    began = clock.now
+    with pytest.raises(OperationTimeoutError):
+        poller.result(timeout=10)
+    assert clock.now - began <= 10 + read_timeout
+    assert len(wire.sent) > 3  # it did keep trying while time was left
+
+
 def test_a_status_request_never_waits_past_the_deadline_for_an_answer() -> None:
     mms, wire, _ = scripted_client(
         [ACCEPTED, time_out] + [answer(200, operation_body("Running"))] * 50

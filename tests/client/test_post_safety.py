@@ -167,3 +167,15 @@ def test_service_name_held_by_another_image_is_a_conflict_from_the_service() -> 
         mms.begin_create_service(SERVICE_REQUEST)
     assert taken.value.request_id == "req-409"
     assert wire.calls == ["POST /services", "GET /services", "POST /services"]
+
+
+def test_a_creating_post_makes_at_most_max_retries_retries_in_all() -> None:
+    """The transport's retries and the repeats after a lookup share one budget."""
+    mms, wire, _ = scripted_client(
+        [answer(503), answer(503), answer(500), answer(200, []), answer(500), answer(200, [])],
+        max_retries=3,
+    )
+    with pytest.raises(ServerError):
+        mms.register_model(MODEL_REQUEST)
+    assert wire.calls.count("POST /models") == 4  # the first try and 3 retries
+    assert wire.calls[-1] == "GET /models"  # looked once more before giving up
