@@ -524,6 +524,8 @@ def validate_request(
 
 __all__ = [
     "API_VERSION",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
     "Asset",
     "CreateImageRequest",
     "CreateManifestRequest",
@@ -543,8 +545,6 @@ __all__ = [
     "RuntimeProperties",
     "RuntimeType",
     "Service",
-    "TERMINAL_STATES",
-    "TRANSITIONS",
     "TargetRuntime",
     "UpdateServiceRequest",
     "normalize_kube_config",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 from mms_pulumi.client import _defaults
@@ -158,8 +159,8 @@ class OperationPoller(Generic[T]):
                 progress(previous, observation.state, observation.operation)
             previous = observation.state
             if observation.state is OperationState.SUCCEEDED:
-                operation = observation.operation
-                fetched = self._within(began, previous, lambda: self._fetch(operation, deadline))
+                fetch = partial(self._fetch, observation.operation, deadline)
+                fetched = self._within(began, previous, fetch)
                 self._result = (fetched,)
                 return self._result[0]
             if observation.state.is_terminal:
@@ -181,7 +182,7 @@ class OperationPoller(Generic[T]):
         if previous is None and self._last is not None and self._last.state.is_terminal:
             # status() or done() already saw the end: no need to ask again.
             return self._last
-        self._last = self._within(began, previous, lambda: self._observe(deadline))
+        self._last = self._within(began, previous, partial(self._observe, deadline))
         return self._last
 
     def _within(self, began: float, previous: OperationState | None, call: Callable[[], R]) -> R:

@@ -70,7 +70,9 @@ class RetryBudget:
         """Seconds left before the deadline (``None``: no deadline)."""
         return None if self.deadline is None else self.deadline - now
 
-    def decide(self, method: str, failure: Failure, now: float, rng: random.Random) -> RetryDecision:
+    def decide(
+        self, method: str, failure: Failure, now: float, rng: random.Random
+    ) -> RetryDecision:
         """Whether and when to retry after ``failure``; a retry granted is counted as used."""
         decision = decide_retry(
             method, failure, self.used, policy=self.policy, remaining=self.remaining(now), rng=rng

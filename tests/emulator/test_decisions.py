@@ -87,11 +87,11 @@ def test_an_operation_moves_only_forward_along_the_transition_table() -> None:
 
 
 def test_terminal_states_are_exactly_those_with_no_way_out() -> None:
-    assert TERMINAL_STATES == {
+    assert {
         OperationState.SUCCEEDED,
         OperationState.FAILED,
         OperationState.CANCELLED,
-    }
+    } == TERMINAL_STATES
     assert not OperationState.RUNNING.is_terminal
 
 
@@ -107,7 +107,11 @@ def test_operation_body_has_null_end_time_until_terminal_and_error_when_failed()
     assert running["createdTime"] == "1970-01-01T00:01:40Z"
     assert running["operationType"] == "Image"
     failed = operation_body(
-        operation(state=OperationState.FAILED, ended=112.5, error=error_body(400, "bad", [("C", "x: why")]))
+        operation(
+            state=OperationState.FAILED,
+            ended=112.5,
+            error=error_body(400, "bad", [("C", "x: why")]),
+        )
     )
     assert failed["endTime"] == "1970-01-01T00:01:52.500000Z"
     assert failed["error"] == {
