@@ -1,13 +1,20 @@
 """Where the bearer token comes from: explicit, ``MMS_TOKEN``, or azure-identity.
 
-A token is fetched when a request is made and cached in memory only until shortly before
-it expires. It is never logged, pickled, stored in state or included in an error message.
-azure-identity is an optional extra (``mms-pulumi[azure]``), imported on first use only.
+Credentials follow azure-core's ``TokenCredential`` protocol, ``get_token(*scopes,
+**kwargs)`` returning an object with ``token`` and ``expires_on``, so any azure-identity
+credential (``DefaultAzureCredential()``, ``ClientSecretCredential(...)``) can be passed
+as it is; the client asks for ``MMS_SCOPE``. A token is fetched when a request is made and
+cached in memory only until shortly before it expires. It is never logged, pickled, stored
+in state or included in an error message. Every failure to get one is a ``CredentialError``
+(an ``MmsError``). azure-identity is an optional extra (``mms-pulumi[azure]``), imported on
+first use only.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import math
 import os
 import sys
 import threading
@@ -19,8 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 from mms_pulumi.errors import CredentialError
 
 TOKEN_ENV = "MMS_TOKEN"
-# MMS took "either an Azure Active Directory or Azure Resource Manager access token".
-ARM_SCOPE = "https://management.azure.com/.default"
+# MMS took "either an Azure Active Directory or Azure Resource Manager access token": the
+# client asks for an ARM token.
+MMS_SCOPE = "https://management.azure.com/.default"
+ARM_SCOPE = MMS_SCOPE  # the name this module gave it first
 # Refresh this long before expiry, so a token never expires in the middle of a request.
 REFRESH_MARGIN_SECONDS = 300.0
 
@@ -48,12 +57,22 @@ class AccessToken:
         raise TypeError("access tokens are never pickled")
 
 
+class TokenLike(Protocol):
+    """What ``get_token`` returns: azure-core's ``AccessToken`` or this module's."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def expires_on(self) -> float: ...
+
+
 @runtime_checkable
 class TokenCredential(Protocol):
-    """Anything that hands out bearer tokens."""
+    """azure-core's credential protocol: hands out bearer tokens for scopes."""
 
-    def get_token(self) -> AccessToken:
-        """A token valid for at least a few minutes."""
+    def get_token(self, *scopes: str, **kwargs: Any) -> TokenLike:
+        """A token for ``scopes``, valid for at least a few minutes."""
         ...
 
 
@@ -65,9 +84,9 @@ class StaticTokenCredential:
             raise CredentialError(f"the MMS token is empty; {HOW_TO_AUTHENTICATE}")
         self._token = token.strip()
 
-    def get_token(self) -> AccessToken:
-        """The token, valid "forever" as far as this process can tell."""
-        return AccessToken(self._token, float("inf"))
+    def get_token(self, *_scopes: str, **_kwargs: Any) -> AccessToken:
+        """The token, whatever the scope, valid "forever" as far as this process can tell."""
+        return AccessToken(self._token, math.inf)
 
     def __repr__(self) -> str:
         return "StaticTokenCredential(token='***')"
@@ -79,17 +98,18 @@ class StaticTokenCredential:
 
 
 class AzureIdentityCredential:
-    """An azure-identity credential for MMS's scope, cached until five minutes before expiry.
+    """Any azure-core credential for MMS's scope, cached until five minutes before expiry.
 
-    Without an explicit ``credential`` it uses ``DefaultAzureCredential`` (environment,
-    managed identity, Azure CLI, …), created on the first token request.
+    Without an explicit ``credential`` it uses azure-identity's ``DefaultAzureCredential``
+    (environment, managed identity, Azure CLI, …), created on the first token request.
+    Whatever the wrapped credential raises or returns wrong becomes a ``CredentialError``.
     """
 
     def __init__(
         self,
         credential: Any = None,
         *,
-        scope: str = ARM_SCOPE,
+        scope: str = MMS_SCOPE,
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN_SECONDS,
     ) -> None:
@@ -99,31 +119,33 @@ class AzureIdentityCredential:
         self._scope = scope
         self._clock = clock
         self._margin = margin
-        self._cached: AccessToken | None = None
+        self._cached: dict[tuple[str, ...], AccessToken] = {}
         # One refresh at a time: the Pulumi plugin calls from several threads at once.
         self._lock = threading.Lock()
 
-    def get_token(self) -> AccessToken:
-        """A cached token, refreshed when it has less than the margin left."""
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        """A cached token for ``scopes`` (default: MMS's), refreshed within the margin."""
+        wanted = scopes or (self._scope,)
         with self._lock:
             now = self._clock()
-            if self._cached is not None and not needs_refresh(self._cached, now, self._margin):
-                return self._cached
+            cached = self._cached.get(wanted)
+            if cached is not None and not needs_refresh(cached, now, self._margin):
+                return cached
             try:
-                raw = self._azure().get_token(self._scope)
-            except CredentialError:
-                raise
+                fresh = _checked(self._azure().get_token(*wanted, **kwargs))
             except Exception as err:
-                if self._cached is not None and self._cached.expires_on > now:
+                if cached is not None and cached.expires_on > now:
                     # Refreshing early failed, but the current token still works: use it and
                     # try again on the next request rather than failing this one.
-                    return self._cached
+                    return cached
+                if isinstance(err, CredentialError):
+                    raise
                 raise CredentialError(
-                    f"azure-identity could not get a token for {self._scope} "
+                    f"the credential could not get a token for {' '.join(wanted)} "
                     f"({type(err).__name__}); {HOW_TO_AUTHENTICATE}"
                 ) from err
-            self._cached = AccessToken(str(raw.token), float(raw.expires_on))
-            return self._cached
+            self._cached[wanted] = fresh
+            return fresh
 
     def _azure(self) -> Any:
         if self._credential is None:
@@ -142,6 +164,24 @@ class AzureIdentityCredential:
         raise TypeError("credentials are never pickled")
 
 
+def _checked(raw: object) -> AccessToken:
+    """A token a credential returned, checked against the protocol (never echoing it)."""
+    token = getattr(raw, "token", None)
+    expires_on = getattr(raw, "expires_on", None)
+    if not isinstance(token, str) or not token.strip():
+        raise CredentialError(
+            f"the credential's get_token() returned {type(raw).__name__} without a non-empty "
+            "'token' string; return azure.core.credentials.AccessToken(token, expires_on)"
+        )
+    if isinstance(expires_on, bool) or not isinstance(expires_on, int | float):
+        raise CredentialError(
+            f"the credential's get_token() returned {type(raw).__name__} without a numeric "
+            "'expires_on' (seconds since the epoch); return "
+            "azure.core.credentials.AccessToken(token, expires_on)"
+        )
+    return AccessToken(token, float(expires_on))
+
+
 def azure_identity_installed() -> bool:
     """Whether the optional azure-identity package can be imported (without importing it)."""
     if "azure.identity" in sys.modules:
@@ -158,28 +198,42 @@ def needs_refresh(token: AccessToken, now: float, margin: float = REFRESH_MARGIN
     return token.expires_on - margin <= now
 
 
-def _is_azure_credential(candidate: object) -> bool:
-    """An azure-core style credential: ``get_token(*scopes)`` from an ``azure.*`` module."""
-    return type(candidate).__module__.startswith("azure.") and hasattr(candidate, "get_token")
+def _takes_a_scope(get_token: Callable[..., Any]) -> bool:
+    """Whether ``get_token`` can be called with one scope, as the protocol requires."""
+    try:
+        inspect.signature(get_token).bind("scope")
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): trust it
+        return True
+    return True
 
 
 def resolve_credential(explicit: str | TokenCredential | Any = None) -> TokenCredential:
     """The credential to use: explicit, then ``MMS_TOKEN``, then azure-identity.
 
-    Raises ``CredentialError`` naming all three ways when none is available.
+    A token string becomes a ``StaticTokenCredential``; any object with azure-core's
+    ``get_token(*scopes, **kwargs)`` is used through ``AzureIdentityCredential`` (MMS's
+    scope, caching, errors as ``CredentialError``). Raises ``CredentialError`` naming every
+    way to authenticate when none is available or the object does not fit the protocol.
     """
     if isinstance(explicit, str):
         return StaticTokenCredential(explicit)
+    if isinstance(explicit, StaticTokenCredential | AzureIdentityCredential):
+        return explicit
     if explicit is not None:
-        if _is_azure_credential(explicit):
-            return AzureIdentityCredential(explicit)
-        if not callable(getattr(explicit, "get_token", None)):
+        get_token = getattr(explicit, "get_token", None)
+        if not callable(get_token):
             raise CredentialError(
-                f"credential must be a token string or have get_token(), got "
-                f"{type(explicit).__name__}; {HOW_TO_AUTHENTICATE}"
+                f"credential must be a token string or an azure-core TokenCredential with "
+                f"get_token(*scopes), got {type(explicit).__name__}; {HOW_TO_AUTHENTICATE}"
             )
-        credential: TokenCredential = explicit
-        return credential
+        if not _takes_a_scope(get_token):
+            raise CredentialError(
+                f"{type(explicit).__name__}.get_token() takes no scope; a credential must "
+                "accept get_token(*scopes, **kwargs) as azure-core's TokenCredential does"
+            )
+        return AzureIdentityCredential(explicit)
     from_env = os.environ.get(TOKEN_ENV, "")
     if from_env.strip():
         return StaticTokenCredential(from_env)
@@ -188,6 +242,7 @@ def resolve_credential(explicit: str | TokenCredential | Any = None) -> TokenCre
 
 __all__ = [
     "ARM_SCOPE",
+    "MMS_SCOPE",
     "REFRESH_MARGIN_SECONDS",
     "TOKEN_ENV",
     "AccessToken",
@@ -195,6 +250,7 @@ __all__ = [
     "CredentialError",
     "StaticTokenCredential",
     "TokenCredential",
+    "TokenLike",
     "azure_identity_installed",
     "needs_refresh",
     "resolve_credential",

@@ -6,7 +6,7 @@
     ├── CredentialError            no bearer token could be had: nothing was sent
     ├── RequestNotSentError        the request never left: safe to retry
     ├── OutcomeUnknownError        sent, but no answer: the service may have acted
-    ├── HttpResponseError          the service answered with an error status
+    ├── MmsHttpError               the service answered with an error status
     │   ├── BadRequestError        400, with one problem per field
     │   ├── AuthenticationError    401
     │   ├── PermissionDeniedError  403
@@ -23,6 +23,7 @@ client sent (``x-ms-client-request-id``), never the token, a password or a reque
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from mms_pulumi.schema import ErrorBody, ErrorDetail, Operation, OperationState, OperationType
@@ -101,7 +102,7 @@ class Problem(str):
         return problem
 
 
-class HttpResponseError(MmsError):
+class MmsHttpError(MmsError):
     """MMS answered with an error status; ``error`` is its body, ``code`` its error code."""
 
     hint = "Check the request and try again."
@@ -141,7 +142,7 @@ class HttpResponseError(MmsError):
         return self.hint
 
 
-class BadRequestError(HttpResponseError):
+class BadRequestError(MmsHttpError):
     """400: the request broke one of the service's rules; ``problems`` lists each field."""
 
     hint = "Fix the fields named below and send it again."
@@ -155,7 +156,7 @@ class BadRequestError(HttpResponseError):
         return super().__str__() + "".join(f"\n  - {problem}" for problem in self.problems)
 
 
-class AuthenticationError(HttpResponseError):
+class AuthenticationError(MmsHttpError):
     """401: the bearer token is missing, wrong or expired."""
 
     hint = (
@@ -166,19 +167,19 @@ class AuthenticationError(HttpResponseError):
     )
 
 
-class PermissionDeniedError(HttpResponseError):
+class PermissionDeniedError(MmsHttpError):
     """403: the identity may not act on this account."""
 
     hint = "Grant the identity access to the hosting account, or use another account."
 
 
-class NotFoundError(HttpResponseError):
+class NotFoundError(MmsHttpError):
     """404: no such object in this account."""
 
     hint = "Check the id and that it belongs to this subscription, resource group and account."
 
 
-class ConflictError(HttpResponseError):
+class ConflictError(MmsHttpError):
     """409: the object conflicts with an existing one (e.g. a service name is taken)."""
 
     hint = "Delete the existing object first, or change the request so it does not clash."
@@ -194,20 +195,20 @@ class ConflictError(HttpResponseError):
         return self.hint
 
 
-class ThrottledError(HttpResponseError):
+class ThrottledError(MmsHttpError):
     """429: too many requests; ``retry_after`` says how long MMS asked us to wait."""
 
     hint = "MMS is throttling requests; wait and try again (the client already retried)."
 
 
-class ServerError(HttpResponseError):
+class ServerError(MmsHttpError):
     """5xx: MMS failed or is unavailable."""
 
     hint = "MMS had a problem; try again later (the client already retried what was safe)."
 
 
 # Status → error class, as data rather than an if-ladder; 5xx not listed map to ServerError.
-ERROR_CLASSES: dict[int, type[HttpResponseError]] = {
+ERROR_CLASSES: dict[int, type[MmsHttpError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
@@ -217,11 +218,11 @@ ERROR_CLASSES: dict[int, type[HttpResponseError]] = {
 }
 
 
-def error_class_for(status_code: int) -> type[HttpResponseError]:
+def error_class_for(status_code: int) -> type[MmsHttpError]:
     """The error class of an HTTP status."""
     if status_code >= 500:
         return ERROR_CLASSES.get(status_code, ServerError)
-    return ERROR_CLASSES.get(status_code, HttpResponseError)
+    return ERROR_CLASSES.get(status_code, MmsHttpError)
 
 
 class OperationFailedError(MmsError):
@@ -314,8 +315,8 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "CredentialError",
-    "HttpResponseError",
     "MmsError",
+    "MmsHttpError",
     "NotFoundError",
     "OperationFailedError",
     "OperationTimeoutError",
@@ -327,3 +328,17 @@ __all__ = [
     "ThrottledError",
     "error_class_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The name this class had before 0.2; it clashed with azure-core's HttpResponseError,
+    # which the ``azure`` extra installs alongside.
+    if name == "HttpResponseError":
+        warnings.warn(
+            "mms_pulumi.errors.HttpResponseError is now MmsHttpError (the old name clashed "
+            "with azure.core.exceptions.HttpResponseError)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return MmsHttpError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

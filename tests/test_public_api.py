@@ -14,11 +14,11 @@ PUBLIC = {
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
-    "HttpResponseError",
     "Image",
     "Manifest",
     "MmsClient",
     "MmsError",
+    "MmsHttpError",
     "Model",
     "NotFoundError",
     "OperationFailedError",
@@ -56,3 +56,28 @@ def test_provider_import_path_leaves_out_the_emulator_and_azure() -> None:
 def test_scoring_process_imports_neither_pulumi_nor_fastapi() -> None:
     loaded = _imported_after("import mms_pulumi.emulator.scoring.server")
     assert not {"pulumi", "fastapi", "pydantic", "requests"} & loaded
+
+
+def test_no_public_name_shadows_an_azure_core_one() -> None:
+    """The ``azure`` extra installs azure-core next to us; a user imports from both."""
+    import azure.core.credentials
+    import azure.core.exceptions
+
+    import mms_pulumi.auth
+    import mms_pulumi.errors
+
+    ours = set(mms_pulumi.__all__) | set(mms_pulumi.errors.__all__)
+    theirs = set(dir(azure.core.exceptions))
+    assert not ours & theirs
+    # auth shares exactly the protocol's own names, for the same things (structurally equal).
+    shared = set(mms_pulumi.auth.__all__) & set(dir(azure.core.credentials))
+    assert shared == {"AccessToken", "TokenCredential"}
+
+
+def test_the_old_error_name_still_resolves_with_a_deprecation_warning() -> None:
+    import pytest
+
+    import mms_pulumi.errors
+
+    with pytest.warns(DeprecationWarning, match="MmsHttpError"):
+        assert mms_pulumi.errors.HttpResponseError is mms_pulumi.errors.MmsHttpError

@@ -52,7 +52,7 @@ CreatedT = TypeVar("CreatedT", Model, Manifest, Image, Service)
 class MmsClient:
     """A client of one MMS hosting account; thread-safe, one pooled session.
 
-    ``credential`` is a token string, an object with ``get_token()``, or ``None`` for
+    ``credential`` is a token string, an azure-core ``TokenCredential``, or ``None`` for
     ``MMS_TOKEN`` and then azure-identity. Requests are retried where that is safe (see
     ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``.
     """

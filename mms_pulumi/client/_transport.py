@@ -21,7 +21,7 @@ import urllib3.exceptions
 from pydantic import ValidationError
 from requests.structures import CaseInsensitiveDict
 
-from mms_pulumi.auth import TokenCredential
+from mms_pulumi.auth import MMS_SCOPE, TokenCredential
 from mms_pulumi.client import _defaults
 from mms_pulumi.client._retry import (
     DeadlineReached,
@@ -34,8 +34,8 @@ from mms_pulumi.client._retry import (
 )
 from mms_pulumi.errors import (
     CredentialError,
-    HttpResponseError,
     MmsError,
+    MmsHttpError,
     OutcomeUnknownError,
     RequestNotSentError,
     error_class_for,
@@ -213,8 +213,8 @@ class Transport:
 
     def _token(self) -> str:
         try:
-            return self._credential.get_token().token
-        except CredentialError:
+            return self._credential.get_token(MMS_SCOPE).token
+        except MmsError:
             raise
         except Exception as err:
             raise CredentialError(
@@ -230,7 +230,7 @@ class Transport:
         remaining = max(0.05, deadline - self.monotonic())
         return min(connect, remaining), min(read, remaining)
 
-    def _status_error(self, method: str, path: str, answer: Response) -> HttpResponseError:
+    def _status_error(self, method: str, path: str, answer: Response) -> MmsHttpError:
         try:
             body = ErrorBody.model_validate(answer.body) if isinstance(answer.body, dict) else None
         except ValidationError:

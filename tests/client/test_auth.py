@@ -12,6 +12,7 @@ import pytest
 
 from mms_pulumi.auth import (
     ARM_SCOPE,
+    MMS_SCOPE,
     AccessToken,
     AzureIdentityCredential,
     CredentialError,
@@ -140,13 +141,74 @@ def test_an_azure_credential_object_is_used_with_the_arm_scope() -> None:
 
 def test_a_credential_that_fails_at_request_time_sends_nothing() -> None:
     class Broken:
-        def get_token(self) -> AccessToken:
+        def get_token(self, *_scopes: str, **_kwargs: Any) -> AccessToken:
             raise OSError("keyring locked")
 
     mms, wire, _ = scripted_client([answer(200, model_body())], credential=Broken())
     with pytest.raises(CredentialError, match="OSError"):
         mms.get_model("m1")
     assert wire.sent == []
+
+
+def test_an_azure_core_credential_is_asked_for_the_mms_scope_and_its_token_sent() -> None:
+    from azure.core.credentials import AccessToken as AzureAccessToken
+
+    class AzureShaped:
+        def __init__(self) -> None:
+            self.scopes: list[tuple[str, ...]] = []
+
+        def get_token(self, *scopes: str, **_kwargs: Any) -> AzureAccessToken:
+            self.scopes.append(scopes)
+            return AzureAccessToken("aad-token", 4_000_000_000)
+
+    credential = AzureShaped()
+    mms, wire, _ = scripted_client([answer(200, model_body())] * 2, credential=credential)
+    mms.get_model("m1")
+    mms.get_model("m1")
+    assert [r.headers["Authorization"] for r in wire.sent] == ["Bearer aad-token"] * 2
+    assert credential.scopes == [(MMS_SCOPE,)]  # cached until shortly before it expires
+
+
+def test_azure_identity_failures_are_credential_errors_and_send_nothing() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NotLoggedIn:
+        def get_token(self, *_scopes: str, **_kwargs: Any) -> Any:
+            raise ClientAuthenticationError("run az login")
+
+    mms, wire, _ = scripted_client([answer(200, model_body())], credential=NotLoggedIn())
+    with pytest.raises(CredentialError, match="ClientAuthenticationError") as failed:
+        mms.get_model("m1")
+    assert isinstance(failed.value, MmsError)
+    assert wire.sent == []
+
+
+@pytest.mark.parametrize(
+    ("returned", "rule"),
+    [
+        ("just-a-string", "'token' string"),
+        (types.SimpleNamespace(token="", expires_on=1), "'token' string"),
+        (types.SimpleNamespace(token="t", expires_on="soon"), "numeric 'expires_on'"),
+    ],
+)
+def test_a_credential_breaking_the_protocol_is_a_credential_error(returned: Any, rule: str) -> None:
+    class Odd:
+        def get_token(self, *_scopes: str, **_kwargs: Any) -> Any:
+            return returned
+
+    mms, wire, _ = scripted_client([answer(200, model_body())], credential=Odd())
+    with pytest.raises(CredentialError, match=rule):
+        mms.get_model("m1")
+    assert wire.sent == []
+
+
+def test_a_credential_without_scopes_is_refused_when_the_client_is_made() -> None:
+    class Scopeless:
+        def get_token(self) -> AccessToken:
+            return AccessToken("t", 1.0)
+
+    with pytest.raises(CredentialError, match=r"get_token\(\*scopes, \*\*kwargs\)"):
+        scripted_client([], credential=Scopeless())
 
 
 def test_the_client_imports_neither_azure_identity_nor_the_emulator() -> None:

@@ -11,8 +11,8 @@ from mms_pulumi.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
-    HttpResponseError,
     MmsError,
+    MmsHttpError,
     NotFoundError,
     OperationFailedError,
     OperationTimeoutError,
@@ -38,10 +38,10 @@ BASE = "/api/subscriptions/s/resourceGroups/r/hostingAccounts/a"
         (500, ServerError),
         (503, ServerError),
         (599, ServerError),
-        (418, HttpResponseError),
+        (418, MmsHttpError),
     ],
 )
-def test_status_maps_to_error_class(code: int, cls: type[HttpResponseError]) -> None:
+def test_status_maps_to_error_class(code: int, cls: type[MmsHttpError]) -> None:
     assert error_class_for(code) is cls
 
 
