@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mms_pulumi.emulator.settings import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import API_VERSION
 
 CONFIG_NAMESPACE = "mms"
@@ -42,9 +43,6 @@ EMULATOR_ENDPOINT = "emulator"
 EMULATOR_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 EMULATOR_RESOURCE_GROUP = "local"
 EMULATOR_HOSTING_ACCOUNT = "local"
-EMULATOR_DEFAULT_PORT = 5080
-EMULATOR_DEFAULT_DATA_DIR = ".mms-emulator"
-EMULATOR_DEFAULT_OPERATION_SECONDS = 2.0
 
 
 class AccountError(ValueError):
@@ -132,7 +130,7 @@ class LocalEmulator:
 
     port: int
     data_dir: str
-    operation_seconds: float = EMULATOR_DEFAULT_OPERATION_SECONDS
+    operation_seconds: float = DEFAULT_OPERATION_SECONDS
 
     def to_props(self) -> dict[str, Any]:
         """As recorded in a resource's inputs and outputs."""
@@ -152,14 +150,14 @@ class LocalEmulator:
         """``mms:emulatorPort`` (default 5080), ``mms:emulatorDataDir`` (default
         ``.mms-emulator``; a relative one is taken from ``project_dir``, the directory of
         ``Pulumi.yaml``) and ``mms:emulatorOperationSeconds`` (default 2)."""
-        data_dir = Path(config.get("emulatorDataDir") or EMULATOR_DEFAULT_DATA_DIR).expanduser()
+        data_dir = Path(config.get("emulatorDataDir") or DEFAULT_DATA_DIR).expanduser()
         if not data_dir.is_absolute():
             data_dir = project_dir / data_dir
         return cls(
-            port=int(config.get("emulatorPort") or EMULATOR_DEFAULT_PORT),
+            port=int(config.get("emulatorPort") or DEFAULT_PORT),
             data_dir=os.path.normpath(data_dir.absolute()),
             operation_seconds=float(
-                config.get("emulatorOperationSeconds") or EMULATOR_DEFAULT_OPERATION_SECONDS
+                config.get("emulatorOperationSeconds") or DEFAULT_OPERATION_SECONDS
             ),
         )
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit
 
 import yaml
 from pydantic import (
@@ -36,6 +37,13 @@ from pydantic.alias_generators import to_camel, to_snake
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "2017-06-01-privatepreview"
+
+# Where a hosting account's objects live, host-relative; the emulator's routes use the
+# template, the client and Operation-Location links ``account_path(...)``.
+ACCOUNT_PATH = (
+    "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+    "/hostingAccounts/{hosting_account}"
+)
 
 NAME_MAX_LENGTH = 32
 TAG_MAX_LENGTH = 30
@@ -116,6 +124,21 @@ class OperationType(StrEnum):
 
     IMAGE = "Image"
     SERVICE = "Service"
+
+
+def account_path(subscription_id: str, resource_group: str, hosting_account: str) -> str:
+    """``ACCOUNT_PATH`` for one account, each id quoted as one path segment."""
+    return ACCOUNT_PATH.format(
+        subscription_id=quote(subscription_id, safe=""),
+        resource_group=quote(resource_group, safe=""),
+        hosting_account=quote(hosting_account, safe=""),
+    )
+
+
+def last_segment(link: str) -> str:
+    """The id a link ends in: its path's last segment, ignoring a trailing slash, the
+    query and the fragment (``…/operations/abc/?api-version=x`` → ``abc``)."""
+    return urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def parse_operation_state(value: str) -> OperationState:
@@ -431,7 +454,7 @@ class Operation(ResponseModel):
         """Id of the resource the operation created or updated (last path segment)."""
         if not self.resource_location:
             return None
-        return self.resource_location.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        return last_segment(self.resource_location)
 
 
 # --- turning validation errors into field problems ------------------------------------------
@@ -523,6 +546,7 @@ def validate_request(
 
 
 __all__ = [
+    "ACCOUNT_PATH",
     "API_VERSION",
     "TERMINAL_STATES",
     "TRANSITIONS",
@@ -547,6 +571,8 @@ __all__ = [
     "Service",
     "TargetRuntime",
     "UpdateServiceRequest",
+    "account_path",
+    "last_segment",
     "normalize_kube_config",
     "parse_kube_config",
     "parse_operation_state",

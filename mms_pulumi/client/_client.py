@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel
@@ -43,6 +42,7 @@ from mms_pulumi.schema import (
     RequestModel,
     Service,
     UpdateServiceRequest,
+    account_path,
 )
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -103,15 +103,7 @@ class MmsClient:
         )
         # Relative to the endpoint (no leading slash) so an endpoint with a path prefix works.
         self._account = self._transport.resolve(
-            "api/"
-            + "/".join(
-                f"{kind}/{quote(value, safe='')}"
-                for kind, value in (
-                    ("subscriptions", subscription_id),
-                    ("resourceGroups", resource_group),
-                    ("hostingAccounts", hosting_account),
-                )
-            )
+            account_path(subscription_id, resource_group, hosting_account).lstrip("/")
         )
         self._pollers = OperationPollers(
             self._transport, self._account, api_version, PollSchedule(interval=polling_interval)

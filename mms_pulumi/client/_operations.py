@@ -24,6 +24,7 @@ from mms_pulumi.schema import (
     OperationState,
     OperationType,
     Service,
+    last_segment,
 )
 
 RESULT_MODELS: dict[OperationType, type[Image | Service]] = {
@@ -60,7 +61,7 @@ class OperationPollers:
                 client_request_id=answer.client_request_id,
             )
         status_url = self._transport.resolve(location)
-        operation_id = urlsplit(status_url).path.rstrip("/").rsplit("/", 1)[-1]
+        operation_id = last_segment(status_url)
         # Just accepted: the first look waits a moment rather than asking at once.
         return self._poller(operation_id, status_url, kind, what, check_at_once=False)
 
@@ -92,7 +93,7 @@ class OperationPollers:
             ident,
             what=f"{kind.value.lower()} {ident}",
             observe=observe,
-            fetch=lambda _operation, _deadline: latest["found"],
+            get_result=lambda _operation, _deadline: latest["found"],
             schedule=self.schedule,
             monotonic=transport.monotonic,
             sleep=transport.sleep,
@@ -121,7 +122,7 @@ class OperationPollers:
                 answer.client_request_id,
             )
 
-        def fetch(operation: Operation, deadline: float | None) -> Image | Service:
+        def get_result(operation: Operation, deadline: float | None) -> Image | Service:
             actual = operation.operation_type
             if actual is not None and actual is not kind:
                 raise MmsError(
@@ -141,7 +142,7 @@ class OperationPollers:
             operation_id,
             what=what,
             observe=observe,
-            fetch=fetch,
+            get_result=get_result,
             schedule=self.schedule,
             monotonic=transport.monotonic,
             sleep=transport.sleep,

@@ -91,7 +91,7 @@ class OperationPoller(Generic[T]):
         *,
         what: str,
         observe: Callable[[float | None], Observation],
-        fetch: Callable[[Operation, float | None], T],
+        get_result: Callable[[Operation, float | None], T],
         schedule: PollSchedule,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -100,7 +100,7 @@ class OperationPoller(Generic[T]):
         self._operation_id = operation_id
         self._what = what
         self._observe = observe
-        self._fetch = fetch
+        self._get_result = get_result
         self._schedule = schedule
         self._monotonic = monotonic
         self._sleep = sleep
@@ -159,9 +159,8 @@ class OperationPoller(Generic[T]):
                 progress(previous, observation.state, observation.operation)
             previous = observation.state
             if observation.state is OperationState.SUCCEEDED:
-                fetch = partial(self._fetch, observation.operation, deadline)
-                fetched = self._within(began, previous, fetch)
-                self._result = (fetched,)
+                get = partial(self._get_result, observation.operation, deadline)
+                self._result = (self._within(began, previous, get),)
                 return self._result[0]
             if observation.state.is_terminal:
                 raise OperationFailedError(

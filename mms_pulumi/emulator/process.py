@@ -20,6 +20,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from mms_pulumi.emulator.settings import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
+
 STARTUP_TIMEOUT_SECONDS = 60.0
 # How much of the emulator's stderr a start failure quotes.
 STDERR_TAIL_LINES = 30
@@ -40,7 +42,7 @@ class EmulatorProcess:
     def __init__(
         self,
         data_dir: Path | str,
-        operation_seconds: float = 2.0,
+        operation_seconds: float = DEFAULT_OPERATION_SECONDS,
         extra_args: list[str] | None = None,
         *,
         port: int = 0,
@@ -208,8 +210,8 @@ def _check_same_data_dir(base_url: str, health: dict[str, object], data_dir: Pat
 
 def ensure_emulator(
     data_dir: Path | str,
-    port: int = 5080,
-    operation_seconds: float = 2.0,
+    port: int = DEFAULT_PORT,
+    operation_seconds: float = DEFAULT_OPERATION_SECONDS,
     *,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> str:

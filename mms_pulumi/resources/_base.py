@@ -24,6 +24,8 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel
 
 from mms_pulumi.account import Account, LocalEmulator, account_problems
+from mms_pulumi.auth import TOKEN_ENV
+from mms_pulumi.client._defaults import OPERATION_TIMEOUT
 from mms_pulumi.resources._fields import (
     DiffPlan,
     FieldSpec,
@@ -46,9 +48,6 @@ LOOKUP_KEY = "lookup_by_id"
 # The on-demand local emulator a resource lives in (``LocalEmulator`` props), when it does.
 EMULATOR_KEY = "local_emulator"
 
-# How long create and update wait for an MMS operation unless mms:operationTimeout says.
-DEFAULT_OPERATION_TIMEOUT = 1800.0
-
 # The token used for a local emulator when none is configured: it accepts any bearer token.
 EMULATOR_TOKEN = "local-emulator"
 
@@ -58,7 +57,7 @@ class ProviderSettings:
     """Run-time settings read from stack config by ``configure``; never pickled."""
 
     token: str | None = None
-    operation_timeout: float = DEFAULT_OPERATION_TIMEOUT
+    operation_timeout: float = OPERATION_TIMEOUT
 
 
 T = TypeVar("T")
@@ -112,7 +111,7 @@ def client_for(account: Account, token: str | None) -> MmsClient:
 
 
 def _local_token() -> str:
-    return os.environ.get("MMS_TOKEN") or EMULATOR_TOKEN
+    return os.environ.get(TOKEN_ENV) or EMULATOR_TOKEN
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -144,8 +143,8 @@ class MmsProvider(dynamic.ResourceProvider):
     fixed_wire: ClassVar[Mapping[str, Any]] = {}
     # Inputs holding credentials: returned to the engine as secrets whatever the program did.
     secret_fields: ClassVar[tuple[str, ...]] = ()
-    # Fields whose replacement must delete first because the new object takes a unique name.
-    replace_in_place: ClassVar[tuple[str, ...]] = ()
+    # Fields that together make the object's name unique in MMS (see plan_diff).
+    unique_name_fields: ClassVar[tuple[str, ...]] = ()
 
     def __getstate__(self) -> dict[str, Any]:
         # Run-time settings (the token among them) must never reach the pickle in state.
@@ -161,7 +160,7 @@ class MmsProvider(dynamic.ResourceProvider):
         timeout = req.config.get("mms:operationTimeout")
         self._settings = ProviderSettings(
             token=req.config.get("mms:token") or None,
-            operation_timeout=float(timeout) if timeout else DEFAULT_OPERATION_TIMEOUT,
+            operation_timeout=float(timeout) if timeout else OPERATION_TIMEOUT,
         )
 
     @property
@@ -178,7 +177,7 @@ class MmsProvider(dynamic.ResourceProvider):
             reach_local_emulator(LocalEmulator.from_props(recorded))
         return client_for(account, self.settings.token)
 
-    def fetch(self, id_: str, props: Mapping[str, Any], getter: Callable[[str], T]) -> T | None:
+    def get_live(self, id_: str, props: Mapping[str, Any], getter: Callable[[str], T]) -> T | None:
         """Get a live object; ``None`` when it is gone, an error when a ``.get`` names none."""
         from mms_pulumi.errors import NotFoundError
 
@@ -257,7 +256,7 @@ class MmsProvider(dynamic.ResourceProvider):
 
     def plan(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffPlan:
         """The pure diff decision (separated for tests)."""
-        return plan_diff(self.fields, olds, news, replace_in_place=self.replace_in_place)
+        return plan_diff(self.fields, olds, news, unique_name_fields=self.unique_name_fields)
 
 
 class ImmutableMmsProvider(MmsProvider):

@@ -119,13 +119,15 @@ def plan_diff(
     olds: Mapping[str, Any],
     news: Mapping[str, Any],
     *,
-    replace_in_place: Iterable[str] = (),
+    unique_name_fields: Iterable[str] = (),
 ) -> DiffPlan:
     """Compare recorded outputs with checked inputs, field by field; ``__provider`` never counts.
 
     An unknown new value counts as a change, and as a replace where the field replaces.
-    ``replace_in_place`` names fields whose replacement must delete the old object first,
-    because the new one would take the same unique name.
+    ``unique_name_fields`` are the fields that together make an object's name unique in MMS
+    (a service's name and account). A replacement that keeps all of them must delete the
+    old object first, because the new one would take the same name; one that changes any
+    of them creates the new object first, as Pulumi does by default.
     """
     changed: list[str] = []
     replaces: list[str] = []
@@ -139,11 +141,12 @@ def plan_diff(
         changed.append(spec.name)
         if spec.on_change is OnChange.REPLACE:
             replaces.append(spec.name)
-    unique_name_kept = bool(replaces) and not (set(replace_in_place) & set(changed))
+    unique = set(unique_name_fields)
+    name_kept = bool(unique) and not (unique & set(changed))
     return DiffPlan(
         changed=tuple(changed),
         replaces=tuple(replaces),
-        delete_before_replace=bool(list(replace_in_place)) and unique_name_kept,
+        delete_before_replace=bool(replaces) and name_kept,
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from mms_pulumi import schema
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     ImmutableMmsProvider,
@@ -31,7 +32,6 @@ from mms_pulumi.resources._resource import (
     secret_options,
 )
 from mms_pulumi.schema import CreateImageRequest, OperationState
-from mms_pulumi.schema import Image as WireImage
 
 if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient
@@ -101,7 +101,7 @@ class ImageProvider(ImmutableMmsProvider):
         return dynamic.CreateResult(image.id, self.sealed(self._outputs(props, image)))
 
     @staticmethod
-    def _identical(client: MmsClient, request: CreateImageRequest) -> WireImage | None:
+    def _identical(client: MmsClient, request: CreateImageRequest) -> schema.Image | None:
         """The newest image built (or building) from exactly this request, if any."""
         matches = [
             image
@@ -118,7 +118,7 @@ class ImageProvider(ImmutableMmsProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live image; a vanished one reads as deleted. The password stays ours."""
-        image = self.fetch(id_, props, self.client(props).get_image)
+        image = self.get_live(id_, props, self.client(props).get_image)
         if image is None:
             return dynamic.ReadResult(id_="", outs={})
         recorded = props.get("registry_info") or {}
@@ -142,7 +142,7 @@ class ImageProvider(ImmutableMmsProvider):
         )
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], image: WireImage) -> dict[str, Any]:
+    def _outputs(inputs: Mapping[str, Any], image: schema.Image) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
             "created_time": iso(image.created_time),

@@ -13,6 +13,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 from pydantic import BaseModel, ValidationError
 
+from mms_pulumi import schema
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     ImmutableMmsProvider,
@@ -28,9 +29,6 @@ from mms_pulumi.schema import (
     CreateManifestRequest,
     FieldProblem,
     TargetRuntime,
-)
-from mms_pulumi.schema import (
-    Manifest as WireManifest,
 )
 
 FIELDS = (
@@ -125,7 +123,7 @@ class ManifestProvider(ImmutableMmsProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live manifest; a vanished one reads as deleted."""
-        manifest = self.fetch(id_, props, self.client(props).get_manifest)
+        manifest = self.get_live(id_, props, self.client(props).get_manifest)
         if manifest is None:
             return dynamic.ReadResult(id_="", outs={})
         live = self.normalize(
@@ -143,7 +141,7 @@ class ManifestProvider(ImmutableMmsProvider):
         return dynamic.ReadResult(id_, self._outputs(live, manifest), inputs_of(FIELDS, live))
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], manifest: WireManifest) -> dict[str, Any]:
+    def _outputs(inputs: Mapping[str, Any], manifest: schema.Manifest) -> dict[str, Any]:
         return {**inputs_of(FIELDS, inputs), "created_time": iso(manifest.created_time)}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from mms_pulumi import schema
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     ImmutableMmsProvider,
@@ -22,7 +23,6 @@ from mms_pulumi.resources._base import (
 )
 from mms_pulumi.resources._fields import FieldSpec, OnChange
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
-from mms_pulumi.schema import Model as WireModel
 from mms_pulumi.schema import RegisterModelRequest
 
 FIELDS = (
@@ -53,7 +53,7 @@ class ModelProvider(ImmutableMmsProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live registration; a vanished one reads as deleted."""
-        model = self.fetch(id_, props, self.client(props).get_model)
+        model = self.get_live(id_, props, self.client(props).get_model)
         if model is None:
             return dynamic.ReadResult(id_="", outs={})
         live = {
@@ -68,7 +68,7 @@ class ModelProvider(ImmutableMmsProvider):
         return dynamic.ReadResult(id_, self._outputs(live, model), inputs_of(FIELDS, live))
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], model: WireModel) -> dict[str, Any]:
+    def _outputs(inputs: Mapping[str, Any], model: schema.Model) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
             "version": model.version,

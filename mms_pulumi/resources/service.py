@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from mms_pulumi import schema
 from mms_pulumi.account import Account
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
@@ -39,7 +40,6 @@ from mms_pulumi.schema import (
     UpdateServiceRequest,
     normalize_kube_config,
 )
-from mms_pulumi.schema import Service as WireService
 
 if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient, OperationPoller
@@ -63,7 +63,7 @@ class ServiceProvider(MmsProvider):
     kind = "service"
     request_model = CreateServiceRequest
     fields = FIELDS
-    replace_in_place = ("name", "account")
+    unique_name_fields = ("name", "account")
     secret_fields = SECRETS
 
     def normalize(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +104,7 @@ class ServiceProvider(MmsProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
-        service = self.fetch(id_, props, self.client(props).get_service)
+        service = self.get_live(id_, props, self.client(props).get_service)
         if service is None:
             return dynamic.ReadResult(id_="", outs={})
         live: dict[str, Any] = {
@@ -134,7 +134,7 @@ class ServiceProvider(MmsProvider):
 
     def _adoptable(
         self, client: MmsClient, request: CreateServiceRequest, account: Account
-    ) -> WireService | None:
+    ) -> schema.Service | None:
         """A service of this name left by an interrupted create, or an error for any other."""
         for service in client.list_services(name=request.name):
             if service.name != request.name:
@@ -153,12 +153,17 @@ class ServiceProvider(MmsProvider):
             )
         return None
 
-    def _wait_until_settled(self, client: MmsClient, service: WireService) -> WireService:
+    def _wait_until_settled(self, client: MmsClient, service: schema.Service) -> schema.Service:
         return self._finish(client, client.wait_on_service(service.id), service.name, cleanup=True)
 
     def _finish(
-        self, client: MmsClient, poller: OperationPoller[WireService], name: str, *, cleanup: bool
-    ) -> WireService:
+        self,
+        client: MmsClient,
+        poller: OperationPoller[schema.Service],
+        name: str,
+        *,
+        cleanup: bool,
+    ) -> schema.Service:
         from mms_pulumi.errors import OperationFailedError, OperationTimeoutError
 
         try:
@@ -184,7 +189,7 @@ class ServiceProvider(MmsProvider):
             ) from err
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], service: WireService) -> dict[str, Any]:
+    def _outputs(inputs: Mapping[str, Any], service: schema.Service) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
             "state": service.state.value if service.state else None,

@@ -14,6 +14,8 @@ from mms_pulumi.schema import (
     OperationState,
     RegisterModelRequest,
     UpdateServiceRequest,
+    account_path,
+    last_segment,
     normalize_kube_config,
     parse_kube_config,
     validate_request,
@@ -191,3 +193,24 @@ def test_python_paths_are_snake_case() -> None:
         "registry_info.location",
         "registry_info.password",
     }
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/api/x/operations/abc",
+        "/api/x/operations/abc/",
+        "http://host/api/x/operations/abc?api-version=2017-06-01-privatepreview",
+        "http://host/api/x/operations/abc/?api-version=x#frag",
+    ],
+)
+def test_one_rule_reads_the_id_a_link_ends_in(link: str) -> None:
+    assert last_segment(link) == "abc"
+    operation = Operation(id="o", state=OperationState.SUCCEEDED, resource_location=link)
+    assert operation.resource_id == "abc"
+
+
+def test_the_account_path_quotes_each_id_as_one_segment() -> None:
+    assert account_path("s", "r g", "a/b") == (
+        "/api/subscriptions/s/resourceGroups/r%20g/hostingAccounts/a%2Fb"
+    )

@@ -13,12 +13,9 @@ from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
 from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.schema import RequestModel, validate_request
+from mms_pulumi.schema import ACCOUNT_PATH, RequestModel, account_path, validate_request
 
-ACCOUNT_PREFIX = (
-    "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
-    "/hostingAccounts/{hosting_account}"
-)
+ACCOUNT_PREFIX = ACCOUNT_PATH
 # The 2017-09 page shape (the 2017-06 seed documents bare arrays, answered by default).
 PAGE_ITEMS = "value"
 PAGE_NEXT_LINK = "nextLink"
@@ -28,8 +25,8 @@ RequestT = TypeVar("RequestT", bound=RequestModel)
 
 
 @dataclass(frozen=True)
-class Account:
-    """The (subscription, resource group, hosting account) an object belongs to."""
+class AccountScope:
+    """The (subscription, resource group, hosting account) a request's objects belong to."""
 
     subscription_id: str
     resource_group: str
@@ -42,16 +39,13 @@ class Account:
 
     @property
     def base_path(self) -> str:
-        """The account's host-relative base path."""
-        return (
-            f"/api/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/hostingAccounts/{self.hosting_account}"
-        )
+        """The account's host-relative base path, as links to its objects start."""
+        return account_path(self.subscription_id, self.resource_group, self.hosting_account)
 
 
-def account_scope(subscription_id: str, resource_group: str, hosting_account: str) -> Account:
+def account_scope(subscription_id: str, resource_group: str, hosting_account: str) -> AccountScope:
     """The account named by the request path."""
-    return Account(subscription_id, resource_group, hosting_account)
+    return AccountScope(subscription_id, resource_group, hosting_account)
 
 
 def the_emulator(request: Request) -> Emulator:
@@ -65,7 +59,7 @@ def the_store(request: Request) -> Store:
     return the_emulator(request).store
 
 
-AccountDep = Annotated[Account, Depends(account_scope)]
+AccountDep = Annotated[AccountScope, Depends(account_scope)]
 EmulatorDep = Annotated[Emulator, Depends(the_emulator)]
 StoreDep = Annotated[Store, Depends(the_store)]
 # Any JSON body: validated by the schema's request models, so every rule reports the same way.

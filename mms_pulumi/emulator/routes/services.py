@@ -19,8 +19,8 @@ from mms_pulumi.emulator.records import (
 )
 from mms_pulumi.emulator.routes._common import (
     ACCOUNT_PREFIX,
-    Account,
     AccountDep,
+    AccountScope,
     EmulatorDep,
     JsonBody,
     accepted,
@@ -44,7 +44,7 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["services"])
 
 
-def _built_image(emulator: Emulator, account: Account, image_id: str) -> ImageRecord:
+def _built_image(emulator: Emulator, account: AccountScope, image_id: str) -> ImageRecord:
     """The image a service may run: of this account, and built successfully."""
     body = emulator.store.get("images", account.key, image_id)
     if body is None:
@@ -156,7 +156,7 @@ def update_service(
     return accepted(operation)
 
 
-def _newest_image_of(emulator: Emulator, account: Account, manifest_id: str) -> str:
+def _newest_image_of(emulator: Emulator, account: AccountScope, manifest_id: str) -> str:
     built = [
         image
         for image in (
