@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import mms_pulumi
 
@@ -81,3 +83,26 @@ def test_the_old_error_name_still_resolves_with_a_deprecation_warning() -> None:
 
     with pytest.warns(DeprecationWarning, match="MmsHttpError"):
         assert mms_pulumi.errors.HttpResponseError is mms_pulumi.errors.MmsHttpError
+
+
+def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
+    """PEP 561: without the marker, mypy ignores our annotations in a user's program."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("mms_pulumi-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "mms_pulumi/py.typed" in archive.namelist()

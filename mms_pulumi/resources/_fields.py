@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import pulumi
 from pulumi.output import Unknown
 from pydantic import BaseModel
 from pydantic.alias_generators import to_snake
@@ -78,9 +79,12 @@ def contains_unknown(value: Any) -> bool:
 def to_props(value: Any) -> Any:
     """Turn typed ``...Args`` dataclasses (at any depth) into the plain dicts Pulumi sends.
 
-    Fields left as ``None`` are dropped, so a default applies; Pulumi ``Output`` values are
-    kept as they are for the engine to resolve.
+    Fields left as ``None`` are dropped, so a default applies; a Pulumi ``Output`` stays an
+    output for the engine to resolve, its value turned into plain data the same way (so an
+    ``Output`` of an ``...Args`` serializes too).
     """
+    if isinstance(value, pulumi.Output):
+        return value.apply(to_props)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             field.name: to_props(getattr(value, field.name))

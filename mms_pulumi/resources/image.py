@@ -163,8 +163,8 @@ class Image(MmsResource, module="mms", name="Image"):
     image_type: pulumi.Output[str]
     description: pulumi.Output[str]
     account: pulumi.Output[dict[str, str]]
-    created_time: pulumi.Output[str]
-    creation_state: pulumi.Output[str]
+    created_time: pulumi.Output[str | None]
+    creation_state: pulumi.Output[str | None]
     image_location: pulumi.Output[str | None]
 
     def __init__(

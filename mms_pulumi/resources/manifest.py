@@ -158,7 +158,7 @@ class Manifest(MmsResource, module="mms", name="Manifest"):
     description: pulumi.Output[str]
     name: pulumi.Output[str | None]
     account: pulumi.Output[dict[str, str]]
-    created_time: pulumi.Output[str]
+    created_time: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -166,7 +166,7 @@ class Manifest(MmsResource, module="mms", name="Manifest"):
         *,
         model_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
         assets: pulumi.Input[Sequence[AssetArgs | Mapping[str, Any]]],
-        target_runtime: TargetRuntimeArgs | Mapping[str, Any],
+        target_runtime: pulumi.Input[TargetRuntimeArgs | Mapping[str, Any]],
         driver_program: pulumi.Input[str] | None = None,
         description: pulumi.Input[str] | None = None,
         name: pulumi.Input[str] | None = None,

@@ -90,7 +90,7 @@ class Model(MmsResource, module="mms", name="Model"):
     unpack: pulumi.Output[bool]
     account: pulumi.Output[dict[str, str]]
     version: pulumi.Output[int]
-    created_at: pulumi.Output[str]
+    created_at: pulumi.Output[str | None]
 
     def __init__(
         self,

@@ -212,9 +212,9 @@ class Service(MmsResource, module="mms", name="Service"):
     kube_config: pulumi.Output[str]
     acr_image_pull_secret: pulumi.Output[str]
     account: pulumi.Output[dict[str, str]]
-    state: pulumi.Output[str]
-    created_at: pulumi.Output[str]
-    updated_at: pulumi.Output[str]
+    state: pulumi.Output[str | None]
+    created_at: pulumi.Output[str | None]
+    updated_at: pulumi.Output[str | None]
     scoring_uri: pulumi.Output[str | None]
 
     def __init__(
