@@ -28,9 +28,9 @@ from typing import Any
 
 import requests
 
+from benchmarks.plugin import Plugin, serialized_provider
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
-from tests.harness.plugin import PluginProcess, serialized_provider
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -50,20 +50,20 @@ PROVIDERS = {
 @contextmanager
 def stack(
     seconds: float, *, workers: int | None = None, scoring: bool = True
-) -> Iterator[tuple[EmulatorProcess, PluginProcess]]:
+) -> Iterator[tuple[EmulatorProcess, Plugin]]:
     """An emulator with a set operation time and a configured plugin process."""
     extra = ["--token", TOKEN, "--log-level", "warning"] + ([] if scoring else ["--no-scoring"])
     env = {} if workers is None else {"MMS_PULUMI_PLUGIN_WORKERS": str(workers)}
     with (
         tempfile.TemporaryDirectory() as data,
         EmulatorProcess(Path(data), operation_seconds=seconds, extra_args=extra) as emulator,
-        PluginProcess(Path(data), env=env) as plugin,
+        Plugin(Path(data), env=env) as plugin,
     ):
         plugin.configure({"mms:token": TOKEN, "mms:operationTimeout": "900"}, {"mms:token"})
         yield emulator, plugin
 
 
-def chain(emulator: EmulatorProcess, plugin: PluginProcess, tag: str) -> None:
+def chain(emulator: EmulatorProcess, plugin: Plugin, tag: str) -> None:
     """One model → manifest → image → service chain, created as `pulumi up` would."""
     account = {
         "endpoint": emulator.base_url,
@@ -153,7 +153,7 @@ def preview_cost(resources: int = 200) -> float:
         "resource_group": "r",
         "hosting_account": "a",
     }
-    with tempfile.TemporaryDirectory() as data, PluginProcess(Path(data)) as plugin:
+    with tempfile.TemporaryDirectory() as data, Plugin(Path(data)) as plugin:
         plugin.configure({}, set())
         started = time.perf_counter()
         for index in range(resources):
