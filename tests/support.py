@@ -69,3 +69,14 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def account_config(endpoint: str, hosting_account: str, token: str | None = None) -> dict[str, str]:
+    """The ``mms:*`` stack config of one hosting account (subscription ``sub``, group ``rg``)."""
+    config = {
+        "mms:endpoint": endpoint,
+        "mms:subscriptionId": "sub",
+        "mms:resourceGroup": "rg",
+        "mms:hostingAccount": hosting_account,
+    }
+    return config if token is None else {**config, "mms:token": token}

@@ -40,14 +40,9 @@ OPERATION_SECONDS = 0.3
 Faults = Callable[..., None]
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("client-emulator"),
-        operation_seconds=OPERATION_SECONDS,
-        extra_args=["--page-size", "2", "--token", TOKEN, "--no-scoring"],
-    ) as running:
-        yield running
+pytestmark = pytest.mark.emulator(
+    operation_seconds=OPERATION_SECONDS, token=TOKEN, page_size=2, scoring=False
+)
 
 
 @pytest.fixture

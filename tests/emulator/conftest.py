@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +132,6 @@ class Api:
         return dict(
             self.call("GET", f"services/{operation['resourceLocation'].rsplit('/', 1)[1]}").json()
         )
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(tmp_path_factory.mktemp("emulator"), operation_seconds=0.2) as running:
-        yield running
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,14 +14,9 @@ from mms_pulumi.emulator.process import EmulatorProcess
 TOKEN = "fuzz-token"
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("fuzz"),
-        operation_seconds=0.05,
-        extra_args=["--no-scoring", "--log-level", "warning", "--token", TOKEN],
-    ) as running:
-        yield running
+pytestmark = pytest.mark.emulator(
+    operation_seconds=0.05, token=TOKEN, scoring=False, log_level="warning"
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import requests
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, EngineError, assert_no_plaintext
+from tests.support import account_config
 
 FLEET = Path(__file__).resolve().parent / "fleet"
 TOKEN = "fleet-token-31"
@@ -25,15 +25,13 @@ PASSWORD = "fleet-registry-password-32"
 CHAINS = int(os.environ.get("MMS_SOAK_CHAINS", "20"))
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("fleet-emulator"),
-        operation_seconds=0.2,
-        extra_args=["--token", TOKEN, "--no-scoring", "--log-level", "warning"],
-    ) as running:
-        yield running
-    assert_no_plaintext((TOKEN, PASSWORD), running.log)
+pytestmark = pytest.mark.emulator(
+    operation_seconds=0.2,
+    token=TOKEN,
+    scoring=False,
+    log_level="warning",
+    secrets=(TOKEN, PASSWORD),
+)
 
 
 def fleet(emulator: EmulatorProcess, tmp_path: Path, account: str) -> Engine:
@@ -42,11 +40,7 @@ def fleet(emulator: EmulatorProcess, tmp_path: Path, account: str) -> Engine:
         project="fleet",
         stack="faults",
         config={
-            "mms:endpoint": emulator.base_url,
-            "mms:subscriptionId": "sub",
-            "mms:resourceGroup": "rg",
-            "mms:hostingAccount": account,
-            "mms:token": TOKEN,
+            **account_config(emulator.base_url, account, TOKEN),
             "mms:operationTimeout": "120",
             "fleet:chains": str(CHAINS),
             "fleet:registryPassword": PASSWORD,

@@ -36,14 +36,7 @@ def urn(kind: str, name: str) -> str:
     return f"urn:pulumi:test::project::pulumi-python:dynamic/mms:{kind}::{name}"
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("plugin-emulator"),
-        operation_seconds=0.3,
-        extra_args=["--token", TOKEN],
-    ) as running:
-        yield running
+pytestmark = pytest.mark.emulator(operation_seconds=0.3, token=TOKEN)
 
 
 @pytest.fixture(scope="module")

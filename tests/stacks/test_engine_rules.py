@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from mms_pulumi.emulator.process import EmulatorProcess, emulator_health
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
 from tests.harness.project import PluginLaunchError, Project, plugin_launch, required_plugins
-from tests.support import kube_config, stop_emulators_on
+from tests.support import account_config, kube_config, stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -177,21 +176,7 @@ def test_root_project_counts_the_stack_and_refresh_destroy_restart_the_recorded_
 # --- 3a, 4: the config recorded in state ------------------------------------------------------
 
 
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path / "emulator", 0.1, ["--token", TOKEN], port=_free_port()
-    ) as running:
-        yield running
-
-
-def _account(emulator: EmulatorProcess) -> dict[str, str]:
-    return {
-        "mms:endpoint": emulator.base_url,
-        "mms:subscriptionId": "sub",
-        "mms:resourceGroup": "rg",
-        "mms:hostingAccount": "rules",
-    }
+pytestmark = pytest.mark.emulator(operation_seconds=0.1, token=TOKEN)
 
 
 def _quickstart(emulator: EmulatorProcess, tmp_path: Path, **config: str) -> Engine:
@@ -199,7 +184,8 @@ def _quickstart(emulator: EmulatorProcess, tmp_path: Path, **config: str) -> Eng
         QUICKSTART,
         project="mms-quickstart",
         stack="test",
-        config={**_account(emulator), **config},
+        # An account of its own per test: the module's emulator is shared.
+        config={**account_config(emulator.base_url, tmp_path.name[:30]), **config},
         state_path=tmp_path / "state.json",
     )
 
@@ -271,7 +257,7 @@ def test_refreshing_a_looked_up_service_compares_outputs_only(
             program,
             project="lookup",
             stack="rules",
-            config={**_account(emulator), "mms:token": TOKEN},
+            config=account_config(emulator.base_url, "rules", TOKEN),
             secret_keys={"mms:token"},
             state_path=tmp_path / "lookup.json",
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, assert_no_plaintext
 from tests.harness.plugin import unwrap
-from tests.support import kube_config
+from tests.support import account_config, kube_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "k8s-example-token-55"
@@ -22,14 +21,7 @@ KUBE = kube_config(KUBE_TOKEN)
 SECRETS = (TOKEN, PASSWORD, KUBE_TOKEN)
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("k8s-emulator"),
-        operation_seconds=0.2,
-        extra_args=["--token", TOKEN],
-    ) as running:
-        yield running
+pytestmark = pytest.mark.emulator(operation_seconds=0.2, token=TOKEN)
 
 
 def kubernetes(emulator: EmulatorProcess, tmp_path: Path, account: str, **config: str) -> Engine:
@@ -38,11 +30,7 @@ def kubernetes(emulator: EmulatorProcess, tmp_path: Path, account: str, **config
         project="mms-kubernetes",
         stack="test",
         config={
-            "mms:endpoint": emulator.base_url,
-            "mms:subscriptionId": "sub",
-            "mms:resourceGroup": "rg",
-            "mms:hostingAccount": account,
-            "mms:token": TOKEN,
+            **account_config(emulator.base_url, account, TOKEN),
             "mms-kubernetes:kubeConfig": KUBE,
             "mms-kubernetes:registryPassword": PASSWORD,
             **{f"mms-kubernetes:{key}": value for key, value in config.items()},

@@ -12,7 +12,7 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
-from tests.support import stop_emulators_on
+from tests.support import account_config, stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -48,11 +48,7 @@ def test_get_reads_existing_objects_and_never_deletes_them(tmp_path: Path) -> No
                 }
             ).result(timeout=30)
         config = {
-            "mms:endpoint": emulator.base_url,
-            "mms:subscriptionId": "sub",
-            "mms:resourceGroup": "rg",
-            "mms:hostingAccount": "acct",
-            "mms:token": "t",
+            **account_config(emulator.base_url, "acct", "t"),
             "lookup:modelId": model.id,
             "lookup:imageId": image.id,
         }

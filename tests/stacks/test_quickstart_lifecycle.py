@@ -8,7 +8,6 @@ it and that the emulator holds exactly what the state says.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, assert_no_plaintext
 from tests.harness.plugin import unwrap
-from tests.support import kube_config
+from tests.support import account_config, kube_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lifecycle-token-7f3a"
@@ -29,15 +28,7 @@ KUBE = kube_config(KUBE_TOKEN)
 SECRETS = (TOKEN, PASSWORD, KUBE_TOKEN)
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    with EmulatorProcess(
-        tmp_path_factory.mktemp("stack-emulator"),
-        operation_seconds=0.2,
-        extra_args=["--token", TOKEN],
-    ) as running:
-        yield running
-    assert_no_plaintext(SECRETS, running.log)
+pytestmark = pytest.mark.emulator(operation_seconds=0.2, token=TOKEN, secrets=SECRETS)
 
 
 def quickstart(emulator: EmulatorProcess, tmp_path: Path, account: str, **config: str) -> Engine:
@@ -46,11 +37,7 @@ def quickstart(emulator: EmulatorProcess, tmp_path: Path, account: str, **config
         project="mms-quickstart",
         stack="test",
         config={
-            "mms:endpoint": emulator.base_url,
-            "mms:subscriptionId": "sub",
-            "mms:resourceGroup": "rg",
-            "mms:hostingAccount": account,
-            "mms:token": TOKEN,
+            **account_config(emulator.base_url, account, TOKEN),
             "mms:operationTimeout": "60",
             "mms-quickstart:registryPassword": PASSWORD,
             "mms-quickstart:kubeConfig": KUBE,

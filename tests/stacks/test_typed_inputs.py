@@ -11,15 +11,10 @@ import pulumi
 from mms_pulumi import Image, Manifest, RegistryInfoArgs, TargetRuntimeArgs
 from tests.harness import Engine
 from tests.harness.plugin import unwrap
+from tests.support import account_config
 
-ACCOUNT = {
-    # Nothing listens here: a preview of new resources makes no MMS call.
-    "mms:endpoint": "http://127.0.0.1:9",
-    "mms:subscriptionId": "sub",
-    "mms:resourceGroup": "rg",
-    "mms:hostingAccount": "typed",
-    "mms:token": "t",
-}
+# Nothing listens here: a preview of new resources makes no MMS call.
+ACCOUNT = account_config("http://127.0.0.1:9", "typed", "t")
 
 
 def _program() -> dict[str, Any]:
