@@ -412,6 +412,19 @@ class Service(ResponseModel):
     scoring_uri: str | None = None
 
 
+# --- lists ----------------------------------------------------------------------------------
+
+
+class Page(ResponseModel):
+    """One page of a list (2017-09; the seed answers bare arrays): ``{value, nextLink}``.
+
+    ``nextLink`` is left out on the last page, as both 2017 clients tested for its presence.
+    """
+
+    value: list[Any] = Field(default_factory=list)
+    next_link: str | None = None
+
+
 # --- operations and errors ------------------------------------------------------------------
 
 
@@ -455,6 +468,20 @@ class Operation(ResponseModel):
         if not self.resource_location:
             return None
         return last_segment(self.resource_location)
+
+
+# --- the local emulator's own answers -------------------------------------------------------
+
+
+class EmulatorHealth(ResponseModel):
+    """``GET /_emulator/health``; where the emulator is bound to loopback only, also its
+    process id, data directory and operation time (how a caller tells its emulator apart)."""
+
+    status: Literal["ok"]
+    api_version: str
+    pid: int | None = None
+    data_dir: str | None = None
+    operation_seconds: float | None = None
 
 
 # --- turning validation errors into field problems ------------------------------------------
@@ -554,6 +581,7 @@ __all__ = [
     "CreateImageRequest",
     "CreateManifestRequest",
     "CreateServiceRequest",
+    "EmulatorHealth",
     "ErrorBody",
     "ErrorDetail",
     "FieldProblem",
@@ -564,6 +592,7 @@ __all__ = [
     "Operation",
     "OperationState",
     "OperationType",
+    "Page",
     "RegisterModelRequest",
     "RegistryInfo",
     "RuntimeProperties",

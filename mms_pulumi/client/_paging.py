@@ -11,8 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import ValidationError
+
 from mms_pulumi.client._transport import Response
 from mms_pulumi.errors import MmsError
+from mms_pulumi.schema import Page
 
 # A guard against a service that hands out fresh links forever; 10,000 pages of even the
 # smallest size is far more objects than a hosting account ever held.
@@ -24,11 +27,14 @@ def page_items(page: Response) -> tuple[list[Any], str | None]:
     body = page.body
     if isinstance(body, list):
         return body, None
-    if isinstance(body, dict) and isinstance(body.get("value", []), list):
-        next_link = body.get("nextLink")
-        if next_link is not None and not isinstance(next_link, str):
-            raise _unreadable(page, "its nextLink is not a string")
-        return list(body.get("value") or []), next_link or None
+    if isinstance(body, dict):
+        try:
+            parsed = Page.model_validate(body)
+        except ValidationError:
+            raise _unreadable(
+                page, "its value is not a list or its nextLink not a string"
+            ) from None
+        return parsed.value, parsed.next_link or None
     raise _unreadable(page, f"expected a JSON array or a page, got {type(body).__name__}")
 
 

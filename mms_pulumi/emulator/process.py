@@ -7,7 +7,6 @@ Standard library only: the Pulumi program imports this, the plugin never does.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mms_pulumi.emulator.settings import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
+from mms_pulumi.schema import EmulatorHealth
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 # How much of the emulator's stderr a start failure quotes.
@@ -188,19 +188,18 @@ def is_emulator(base_url: str, timeout: float = 1.0) -> bool:
     return emulator_health(base_url, timeout) is not None
 
 
-def emulator_health(base_url: str, timeout: float = 1.0) -> dict[str, object] | None:
+def emulator_health(base_url: str, timeout: float = 1.0) -> EmulatorHealth | None:
     """The health answer of the MMS emulator at ``base_url``, or ``None`` when none answers."""
     try:
         with urllib.request.urlopen(f"{base_url}/_emulator/health", timeout=timeout) as answer:
-            health = json.loads(answer.read())
-    except (OSError, ValueError):
+            return EmulatorHealth.model_validate_json(answer.read())
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return None
-    return health if isinstance(health, dict) and health.get("status") == "ok" else None
 
 
-def _check_same_data_dir(base_url: str, health: dict[str, object], data_dir: Path) -> None:
-    served = health.get("dataDir")
-    if isinstance(served, str) and Path(served).resolve() != data_dir.resolve():
+def _check_same_data_dir(base_url: str, health: EmulatorHealth, data_dir: Path) -> None:
+    served = health.data_dir
+    if served is not None and Path(served).resolve() != data_dir.resolve():
         raise EmulatorStartError(
             f"the emulator on {base_url} keeps its data in {served}, not in {data_dir}: "
             "another project's emulator holds the port. Stop it, or give this project "

@@ -148,7 +148,7 @@ def test_root_project_counts_the_stack_and_refresh_destroy_restart_the_recorded_
         # The data directory is the project root's, not the main: directory's.
         health = emulator_health(f"http://127.0.0.1:{port}")
         assert health is not None
-        assert Path(str(health["dataDir"])) == repo_copy / ".mms-emulator"
+        assert Path(str(health.data_dir)) == repo_copy / ".mms-emulator"
         state = json.loads(engine.state.text())
         types = [r["type"] for r in state["deployment"]["resources"]]
         assert types[:2] == ["pulumi:pulumi:Stack", "pulumi:providers:pulumi-python"]

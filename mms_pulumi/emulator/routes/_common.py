@@ -13,12 +13,17 @@ from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
 from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.schema import ACCOUNT_PATH, RequestModel, account_path, validate_request
+from mms_pulumi.schema import (
+    ACCOUNT_PATH,
+    ErrorBody,
+    Page,
+    RequestModel,
+    account_path,
+    validate_request,
+)
 
 ACCOUNT_PREFIX = ACCOUNT_PATH
-# The 2017-09 page shape (the 2017-06 seed documents bare arrays, answered by default).
-PAGE_ITEMS = "value"
-PAGE_NEXT_LINK = "nextLink"
+# The 2017-09 paging parameters (the 2017-06 seed documents bare arrays, answered by default).
 PAGE_SIZE_PARAM = "count"
 SKIP_TOKEN_PARAM = "$skipToken"
 RequestT = TypeVar("RequestT", bound=RequestModel)
@@ -83,6 +88,14 @@ def json_body(model: type[RequestModel]) -> dict[str, Any]:
     }
 
 
+def answers(model: Any, status: int = 200) -> dict[str, Any]:
+    """The route decorator's OpenAPI arguments for what it answers: ``model`` (a schema
+    response model, ``list[...]`` of one, or ``None`` for an empty body) on success, the
+    seed's error body otherwise. Documentation only: answers are built from the models."""
+    success: dict[str, Any] = {"description": "Success"} if model is None else {"model": model}
+    return {"response_model": None, "responses": {status: success, "4XX": {"model": ErrorBody}}}
+
+
 def parse(model: type[RequestT], body: Any) -> RequestT:
     """Validate a request body, or raise a 400 listing every invalid field."""
     request, problems = validate_request(model, body)
@@ -133,13 +146,12 @@ def list_answer(
     if bounds is None:
         return items
     start, end, next_start = bounds
-    page: dict[str, Any] = {PAGE_ITEMS: items[start:end]}
+    link = None
     if next_start is not None:
         link = request.url.include_query_params(
             **{"api-version": api_version, SKIP_TOKEN_PARAM: next_start}
         )
-        page[PAGE_NEXT_LINK] = str(link)
-    return page
+    return Page(value=items[start:end], next_link=str(link) if link else None).to_wire()
 
 
 def accepted(record: OperationRecord) -> Response:

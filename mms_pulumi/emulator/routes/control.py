@@ -15,23 +15,27 @@ from fastapi import APIRouter
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.routes._common import EmulatorDep, JsonBody
+from mms_pulumi.schema import EmulatorHealth
 
 PREFIX = "/_emulator"
 health_router = APIRouter(prefix=PREFIX, tags=["emulator"])
 router = APIRouter(prefix=PREFIX, tags=["emulator"])
 
 
-@health_router.get("/health")
+@health_router.get("/health", response_model=None, responses={200: {"model": EmulatorHealth}})
 def health(emulator: EmulatorDep) -> dict[str, Any]:
     """Whether the emulator is up; on loopback also its process id and data directory."""
-    answer: dict[str, Any] = {"status": "ok", "apiVersion": emulator.settings.api_version}
-    if emulator.settings.control_enabled:
-        answer |= {
-            "pid": os.getpid(),
-            "dataDir": str(emulator.settings.data_dir.resolve()),
-            "operationSeconds": emulator.settings.operation_seconds,
-        }
-    return answer
+    settings = emulator.settings
+    answer = EmulatorHealth(status="ok", api_version=settings.api_version)
+    if settings.control_enabled:
+        answer = answer.model_copy(
+            update={
+                "pid": os.getpid(),
+                "data_dir": str(settings.data_dir.resolve()),
+                "operation_seconds": settings.operation_seconds,
+            }
+        )
+    return answer.to_wire()
 
 
 @router.get("/faults")

@@ -24,6 +24,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     accepted,
+    answers,
     json_body,
     list_answer,
     new_id,
@@ -39,7 +40,12 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["images"])
 
 
-@router.post("/images", status_code=202, openapi_extra=json_body(CreateImageRequest))
+@router.post(
+    "/images",
+    status_code=202,
+    openapi_extra=json_body(CreateImageRequest),
+    **answers(None, 202),
+)
 def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = None) -> Response:
     """Start an image build; answers 202 with ``Operation-Location``."""
     request = parse(CreateImageRequest, body)
@@ -82,7 +88,7 @@ def _shown(image: dict[str, Any], emulator: Emulator, account_key: str) -> dict[
     return public(image)
 
 
-@router.get("/images")
+@router.get("/images", **answers(list[ImageRecord]))
 def list_images(
     request: Request,
     account: AccountDep,
@@ -96,7 +102,7 @@ def list_images(
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
-@router.get("/images/{image_id}")
+@router.get("/images/{image_id}", **answers(ImageRecord))
 def get_image(image_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
     """One image (the seed echoes ``registryInfo`` with its password)."""
     image = emulator.store.get("images", account.key, image_id)

@@ -15,6 +15,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     StoreDep,
+    answers,
     created,
     json_body,
     list_answer,
@@ -28,7 +29,11 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["manifests"])
 
 
-@router.post("/manifests", openapi_extra=json_body(CreateManifestRequest))
+@router.post(
+    "/manifests",
+    openapi_extra=json_body(CreateManifestRequest),
+    **answers(Manifest),
+)
 def create_manifest(account: AccountDep, store: StoreDep, body: JsonBody = None) -> JSONResponse:
     """Create a manifest; every model id must be a model of this account."""
     request = parse(CreateManifestRequest, body)
@@ -59,7 +64,7 @@ def create_manifest(account: AccountDep, store: StoreDep, body: JsonBody = None)
     return created(new.body)
 
 
-@router.get("/manifests")
+@router.get("/manifests", **answers(list[Manifest]))
 def list_manifests(request: Request, account: AccountDep, emulator: EmulatorDep) -> Any:
     """Every manifest of the account."""
     items = [public(m) for m in emulator.store.select("manifests", account.key)]
@@ -67,7 +72,7 @@ def list_manifests(request: Request, account: AccountDep, emulator: EmulatorDep)
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
-@router.get("/manifests/{manifest_id}")
+@router.get("/manifests/{manifest_id}", **answers(Manifest))
 def get_manifest(manifest_id: str, account: AccountDep, store: StoreDep) -> Any:
     """One manifest."""
     manifest = store.get("manifests", account.key, manifest_id)

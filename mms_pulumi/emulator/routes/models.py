@@ -15,6 +15,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     StoreDep,
+    answers,
     created,
     json_body,
     list_answer,
@@ -28,7 +29,12 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["models"])
 
 
-@router.post("/models", status_code=201, openapi_extra=json_body(RegisterModelRequest))
+@router.post(
+    "/models",
+    status_code=201,
+    openapi_extra=json_body(RegisterModelRequest),
+    **answers(Model, 201),
+)
 def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) -> JSONResponse:
     """Register a model: a new id, the next version of its name; answers 201."""
     request = parse(RegisterModelRequest, body)
@@ -51,7 +57,7 @@ def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) 
     return created(new.body, 201)
 
 
-@router.get("/models")
+@router.get("/models", **answers(list[Model]))
 def list_models(
     request: Request,
     account: AccountDep,
@@ -69,7 +75,7 @@ def list_models(
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", **answers(Model))
 def get_model(model_id: str, account: AccountDep, store: StoreDep) -> Any:
     """One model version."""
     model = store.get("models", account.key, model_id)

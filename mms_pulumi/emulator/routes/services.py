@@ -24,6 +24,7 @@ from mms_pulumi.emulator.routes._common import (
     EmulatorDep,
     JsonBody,
     accepted,
+    answers,
     json_body,
     list_answer,
     new_id,
@@ -70,7 +71,12 @@ def _name_taken(name: str) -> ApiError:
     )
 
 
-@router.post("/services", status_code=202, openapi_extra=json_body(CreateServiceRequest))
+@router.post(
+    "/services",
+    status_code=202,
+    openapi_extra=json_body(CreateServiceRequest),
+    **answers(None, 202),
+)
 def create_service(
     request: Request, account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
 ) -> Response:
@@ -120,7 +126,10 @@ def create_service(
 
 
 @router.put(
-    "/services/{service_id}", status_code=202, openapi_extra=json_body(UpdateServiceRequest)
+    "/services/{service_id}",
+    status_code=202,
+    openapi_extra=json_body(UpdateServiceRequest),
+    **answers(None, 202),
 )
 def update_service(
     service_id: str,
@@ -172,7 +181,7 @@ def _newest_image_of(emulator: Emulator, account: AccountScope, manifest_id: str
     return built[-1].id
 
 
-@router.delete("/services/{service_id}")
+@router.delete("/services/{service_id}", **answers(None))
 def delete_service(service_id: str, account: AccountDep, emulator: EmulatorDep) -> Response:
     """Delete a service: 200 when it existed, 204 when there was none."""
     if emulator.store.get("services", account.key, service_id) is None:
@@ -200,7 +209,7 @@ def _shown(
     return public(patched(Service, service, **changes) if changes else service)
 
 
-@router.get("/services")
+@router.get("/services", **answers(list[Service]))
 def list_services(
     request: Request,
     account: AccountDep,
@@ -219,7 +228,7 @@ def list_services(
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
-@router.get("/services/{service_id}")
+@router.get("/services/{service_id}", **answers(Service))
 def get_service(
     service_id: str, request: Request, account: AccountDep, emulator: EmulatorDep
 ) -> Any:
