@@ -10,8 +10,9 @@ process) does not pay for the others.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mms_pulumi._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mms_pulumi.account import Account, AccountArgs
@@ -102,13 +103,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mms_pulumi' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), _MODULE_OF)
 
 
 def __dir__() -> list[str]:

@@ -18,6 +18,7 @@ from mms_pulumi.client._operations import OperationPollers
 from mms_pulumi.client._paging import iterate_items
 from mms_pulumi.client._polling import OperationPoller, PollSchedule
 from mms_pulumi.client._reconcile import (
+    Match,
     image_match,
     manifest_match,
     model_match,
@@ -26,7 +27,7 @@ from mms_pulumi.client._reconcile import (
     service_match,
 )
 from mms_pulumi.client._retry import RetryBudget, RetryPolicy
-from mms_pulumi.client._transport import Response, Transport
+from mms_pulumi.client._transport import Clock, Response, Transport
 from mms_pulumi.errors import NotFoundError
 from mms_pulumi.schema import (
     API_VERSION,
@@ -96,9 +97,7 @@ class MmsClient:
             read_timeout=read_timeout,
             policy=RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max),
             session=session,
-            monotonic=monotonic,
-            wall_clock=wall_clock,
-            sleep=sleep,
+            clock=Clock(monotonic, wall_clock, sleep),
             rng=rng,
         )
         # Relative to the endpoint (no leading slash) so an endpoint with a path prefix works.
@@ -135,15 +134,15 @@ class MmsClient:
     def register_model(self, request: RegisterModelRequest | Mapping[str, Any]) -> Model:
         """Register a model (a new version of its name); MMS answers 201 (or 200)."""
         body = as_request(RegisterModelRequest, request)
-        since = _since_first_attempt(self._transport.wall_clock)
-        created = self._create(
+        return self._create_now(
+            Model,
             "models",
             body,
-            lambda: pick(self.list_models(name=body.name), lambda m: model_match(m, body, since)),
-            what=f"model {body.name}",
-            check=f"list_models(name={body.name!r})",
+            lambda: self.list_models(name=body.name),
+            lambda model, since: model_match(model, body, since),
+            f"model {body.name}",
+            f"list_models(name={body.name!r})",
         )
-        return created if isinstance(created, Model) else read(Model, created)
 
     def get_model(self, model_id: str) -> Model:
         """One model version by id."""
@@ -161,15 +160,15 @@ class MmsClient:
     def create_manifest(self, request: CreateManifestRequest | Mapping[str, Any]) -> Manifest:
         """Create a manifest; every model id must be registered in this account."""
         body = as_request(CreateManifestRequest, request)
-        since = _since_first_attempt(self._transport.wall_clock)
-        created = self._create(
+        return self._create_now(
+            Manifest,
             "manifests",
             body,
-            lambda: pick(self.list_manifests(), lambda m: manifest_match(m, body, since)),
-            what="manifest",
-            check="list_manifests()",
+            self.list_manifests,
+            lambda manifest, since: manifest_match(manifest, body, since),
+            "manifest",
+            "list_manifests()",
         )
-        return created if isinstance(created, Manifest) else read(Manifest, created)
 
     def get_manifest(self, manifest_id: str) -> Manifest:
         """One manifest by id."""
@@ -186,11 +185,11 @@ class MmsClient:
     ) -> OperationPoller[Image]:
         """Start an image build; the poller's ``result()`` waits and returns the image."""
         body = as_request(CreateImageRequest, request)
-        since = _since_first_attempt(self._transport.wall_clock)
         created = self._create(
             "images",
             body,
-            lambda: pick(self.list_images(), lambda image: image_match(image, body, since)),
+            self.list_images,
+            lambda image, since: image_match(image, body, since),
             what=f"image of manifest {body.manifest_id}",
             check="list_images()",
         )
@@ -228,7 +227,8 @@ class MmsClient:
         created = self._create(
             "services",
             body,
-            lambda: pick(self.list_services(name=body.name), lambda s: service_match(s, body)),
+            lambda: self.list_services(name=body.name),
+            lambda service, _since: service_match(service, body),
             what=f"service {body.name}",
             check=f"list_services(name={body.name!r})",
         )
@@ -315,18 +315,22 @@ class MmsClient:
         self,
         relative: str,
         body: RequestModel,
-        lookup: Callable[[], CreatedT | None],
+        candidates: Callable[[], list[CreatedT]],
+        match: Callable[[CreatedT, datetime], Match],
         *,
         what: str,
         check: str,
     ) -> Response | CreatedT:
+        """POST a creating request once; after an unknown outcome, the object among
+        ``candidates()`` that ``match`` says this call made (see ``post_once``)."""
         url = self._url(relative)
         transport = self._transport
+        since = _since_first_attempt(transport.wall_clock)
         return post_once(
             lambda budget: transport.request(
                 "POST", url, params=self._params(), json=body.to_wire(), budget=budget
             ),
-            lookup,
+            lambda: pick(candidates(), lambda made: match(made, since)),
             what=what,
             check=check,
             budget=RetryBudget(transport.policy),
@@ -334,6 +338,20 @@ class MmsClient:
             sleep=transport.sleep,
             rng=transport.rng,
         )
+
+    def _create_now(
+        self,
+        model: type[CreatedT],
+        relative: str,
+        body: RequestModel,
+        candidates: Callable[[], list[CreatedT]],
+        match: Callable[[CreatedT, datetime], Match],
+        what: str,
+        check: str,
+    ) -> CreatedT:
+        """``_create`` for objects MMS makes at once (models, manifests): the object."""
+        created = self._create(relative, body, candidates, match, what=what, check=check)
+        return read(model, created) if isinstance(created, Response) else created
 
 
 def _since_first_attempt(wall_clock: Callable[[], float]) -> datetime:

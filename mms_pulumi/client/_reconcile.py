@@ -63,29 +63,33 @@ def _dated(created: datetime | None, since: datetime) -> Match:
     return Match.SAME if created >= since else Match.OTHER
 
 
+def _same(made: object, request: object, fields: tuple[str, ...]) -> bool:
+    """Whether an object carries the request's value in every one of ``fields``."""
+    return all(getattr(made, name) == getattr(request, name) for name in fields)
+
+
+MODEL_FIELDS = ("name", "url", "mime_type", "description", "tags", "unpack")
+MANIFEST_FIELDS = (
+    "model_ids",
+    "model_type",
+    "assets",
+    "target_runtime",
+    "driver_program",
+    "description",
+)
+IMAGE_FIELDS = ("manifest_id", "image_type", "description")
+
+
 def model_match(model: Model, request: RegisterModelRequest, since: datetime) -> Match:
     """A model of the same name, url, mimeType, description, tags and unpack, made since."""
-    same = (
-        model.name == request.name
-        and model.url == request.url
-        and model.mime_type == request.mime_type
-        and model.description == request.description
-        and list(model.tags) == list(request.tags)
-        and model.unpack == request.unpack
-    )
+    same = _same(model, request, MODEL_FIELDS)
     return _dated(model.created_at, since) if same else Match.OTHER
 
 
 def manifest_match(manifest: Manifest, request: CreateManifestRequest, since: datetime) -> Match:
     """A manifest with the same models, assets, runtime, driver and description, made since."""
-    same = (
-        manifest.model_ids == request.model_ids
-        and manifest.model_type == request.model_type
-        and manifest.assets == request.assets
-        and manifest.target_runtime == request.target_runtime
-        and manifest.driver_program == request.driver_program
-        and manifest.description == request.description
-        and (request.name is None or manifest.name in (None, request.name))
+    same = _same(manifest, request, MANIFEST_FIELDS) and (
+        request.name is None or manifest.name in (None, request.name)
     )
     return _dated(manifest.created_time, since) if same else Match.OTHER
 
@@ -94,12 +98,9 @@ def image_match(image: Image, request: CreateImageRequest, since: datetime) -> M
     """An image of the same manifest, registry user and location, and description, made since."""
     registry = image.registry_info
     same = (
-        image.manifest_id == request.manifest_id
-        and image.image_type == request.image_type
-        and image.description == request.description
+        _same(image, request, IMAGE_FIELDS)
         and registry is not None
-        and (registry.user, registry.location)
-        == (request.registry_info.user, request.registry_info.location)
+        and _same(registry, request.registry_info, ("user", "location"))
     )
     return _dated(image.created_time, since) if same else Match.OTHER
 

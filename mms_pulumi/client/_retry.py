@@ -9,13 +9,16 @@ from __future__ import annotations
 import email.utils
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from enum import Enum
+from typing import ParamSpec
 
 from mms_pulumi.client import _defaults
 from mms_pulumi.errors import MmsError
+
+P = ParamSpec("P")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Statuses that prove a POST was not acted on: throttled or refused before processing.
@@ -162,17 +165,17 @@ def decide_retry(
     return RetryDecision(delay)
 
 
-def retry_delay(
-    method: str,
-    failure: Failure,
-    attempt: int,
-    *,
-    policy: RetryPolicy,
-    remaining: float | None,
-    rng: random.Random,
-) -> float | None:
-    """Seconds to wait before retry number ``attempt + 1``, or ``None`` to give up."""
-    return decide_retry(method, failure, attempt, policy=policy, remaining=remaining, rng=rng).delay
+def _delay_only(decide: Callable[P, RetryDecision]) -> Callable[P, float | None]:
+    def delay(*args: P.args, **kwargs: P.kwargs) -> float | None:
+        return decide(*args, **kwargs).delay
+
+    return delay
+
+
+retry_delay = _delay_only(decide_retry)
+retry_delay.__name__ = "retry_delay"
+retry_delay.__doc__ = """``decide_retry(...).delay``: seconds to wait before retry number
+``attempt + 1``, or ``None`` to give up."""
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:

@@ -69,6 +69,15 @@ class Response:
     client_request_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Clock:
+    """The time sources the client reads and waits with (replaced in tests)."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
 class Transport:
     """Sends requests to one MMS endpoint; thread-safe (the plugin calls from many threads)."""
 
@@ -81,9 +90,7 @@ class Transport:
         read_timeout: float,
         policy: RetryPolicy,
         session: requests.Session | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = Clock(),
         rng: random.Random | None = None,
     ) -> None:
         if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc:
@@ -96,9 +103,9 @@ class Transport:
         self._timeouts = (connect_timeout, read_timeout)
         self._owns_session = session is None
         self._session = session if session is not None else pooled_session()
-        self.monotonic = monotonic
-        self.wall_clock = wall_clock
-        self.sleep = sleep
+        self.monotonic = clock.monotonic
+        self.wall_clock = clock.wall
+        self.sleep = clock.sleep
         self.rng = rng or random.Random()
 
     def close(self) -> None:

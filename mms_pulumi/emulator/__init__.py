@@ -8,8 +8,9 @@ names here load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mms_pulumi._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mms_pulumi.emulator.app import create_app
@@ -25,10 +26,4 @@ _MODULE_OF = {
 __all__ = ["EmulatorSettings", "FaultSettings", "create_app"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mms_pulumi.emulator' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), _MODULE_OF)

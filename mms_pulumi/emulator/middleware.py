@@ -103,20 +103,32 @@ class ConnectionDropped(Exception):
     """Raised after a partial answer so the server drops the connection (an injected fault)."""
 
 
-class ConnectionResets:
+class OnMmsPaths:
+    """Middleware that applies ``handle`` to MMS API requests and passes the rest through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_mms(scope):
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one MMS request (the subclass's rule, then ``self.app``)."""
+        raise NotImplementedError
+
+
+class ConnectionResets(OnMmsPaths):
     """Injected connection drops on MMS paths: before the request is acted on, or after.
 
     The answer starts (status and a Content-Length) and then the connection is dropped, so
     the client sees a broken answer and cannot tell whether the request took effect.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _is_mms(scope):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Drop the connection when a reset is due; otherwise serve the request."""
         reset = _emulator(scope).faults.reset_for_request(scope["method"])
         if reset is None:
             await self.app(scope, receive, send)
@@ -138,17 +150,12 @@ class ConnectionResets:
         raise ConnectionDropped(f"injected connection reset {reset} the request")
 
 
-class MmsRules:
+class MmsRules(OnMmsPaths):
     """On MMS paths: injected delay and faults, the bearer token, the api-version, and the
     ``resourcegroups`` spelling later clients sent."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _is_mms(scope):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a fault or a broken rule in the seed's error shape; else serve it."""
         emulator = _emulator(scope)
         delay = emulator.faults.delay(scope["method"])
         if delay > 0:
