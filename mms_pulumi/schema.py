@@ -27,6 +27,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -50,12 +51,16 @@ TAG_MAX_LENGTH = 30
 MODEL_DESCRIPTION_MAX_LENGTH = 200
 MANIFEST_DESCRIPTION_MAX_LENGTH = 512
 
-_NAME_PATTERN = r"^[A-Za-z0-9-]+$"
+# The seed says "alphanumeric characters and hyphens", but the official 2017 CLI names a
+# model after its file and a driver asset after the driver's file (azure-cli-ml 0.1.0a20
+# `_manifest_util.handle_model_files`, `manifest.py`: `model.pkl`, `score.py`), and the live
+# service accepted them: dots and underscores are names too.
+_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 _TAG_PATTERN = r"^[A-Za-z0-9]+$"
 
 # Human wording for each pattern, so an error says the rule instead of a regular expression.
 _PATTERN_RULES = {
-    _NAME_PATTERN: "only letters, digits and hyphens",
+    _NAME_PATTERN: "only letters, digits, hyphens, dots and underscores",
     _TAG_PATTERN: "only letters and digits",
 }
 
@@ -193,6 +198,14 @@ def _check_kube_config(text: str) -> str:
     return text
 
 
+def _null_is_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+# A description; ``null`` reads as none, as the official 2017 CLI sent ``"description": null``
+# when the user gave none (azure-cli-ml 0.1.0a20 `manifest.py`, `image.py` payloads).
+Description = Annotated[str, BeforeValidator(_null_is_empty)]
+
 KubeConfig = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_kube_config)]
 
 
@@ -239,7 +252,11 @@ class RegisterModelRequest(RequestModel):
     name: Name
     url: NonEmpty
     mime_type: NonEmpty
-    description: Annotated[str, StringConstraints(max_length=MODEL_DESCRIPTION_MAX_LENGTH)] = ""
+    description: Annotated[
+        str,
+        StringConstraints(max_length=MODEL_DESCRIPTION_MAX_LENGTH),
+        BeforeValidator(_null_is_empty),
+    ] = ""
     tags: list[Tag] = Field(default_factory=list)
     unpack: bool = False
 
@@ -294,7 +311,11 @@ class CreateManifestRequest(RequestModel):
     assets: list[Asset]
     target_runtime: TargetRuntime
     driver_program: Name | None = None
-    description: Annotated[str, StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH)] = ""
+    description: Annotated[
+        str,
+        StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH),
+        BeforeValidator(_null_is_empty),
+    ] = ""
     # Not in the seed's body, but the official 2017 clients sent it.
     name: NonEmpty | None = None
 
@@ -335,7 +356,7 @@ class CreateImageRequest(RequestModel):
     manifest_id: NonEmpty
     image_type: Literal["Docker"]
     registry_info: RegistryInfo
-    description: str = ""
+    description: Description = ""
 
 
 class ResponseRegistryInfo(ResponseModel):

@@ -74,18 +74,21 @@ def test_bad_request_lists_each_field_problem() -> None:
         body(
             "BadRequest",
             "The request is invalid",
-            ("InvalidField", "name: must contain only letters, digits and hyphens"),
+            (
+                "InvalidField",
+                "name: must contain only letters, digits, hyphens, dots and underscores",
+            ),
             ("InvalidField", "tags[0]: must be at most 30 characters"),
         ),
         request_id="rid-1",
     )
     assert error.problems == [
-        "name: must contain only letters, digits and hyphens",
+        "name: must contain only letters, digits, hyphens, dots and underscores",
         "tags[0]: must be at most 30 characters",
     ]
     first = error.problems[0]
     assert (first.field, first.code) == ("name", "InvalidField")
-    assert first.rule == "must contain only letters, digits and hyphens"
+    assert first.rule == "must contain only letters, digits, hyphens, dots and underscores"
     text = str(error)
     assert "400" in text and "rid-1" in text and "tags[0]: must be at most 30" in text
     assert error.status_code == 400 and error.code == "BadRequest"

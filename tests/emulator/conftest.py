@@ -68,7 +68,7 @@ class Api:
             **extra,
         }
         response = self.call("POST", "models", body)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         return dict(response.json())
 
     def manifest_body(self, model_ids: list[str], **extra: Any) -> dict[str, Any]:

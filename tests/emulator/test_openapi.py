@@ -27,7 +27,7 @@ from mms_pulumi.schema import (
 
 # (method, path under the account, body the client sends, model the client reads, status)
 CLIENT_CALLS: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | None, str]] = [
-    ("post", "/models", RegisterModelRequest, Model, "201"),
+    ("post", "/models", RegisterModelRequest, Model, "200"),
     ("get", "/models", None, Model, "200"),
     ("get", "/models/{model_id}", None, Model, "200"),
     ("post", "/manifests", CreateManifestRequest, Manifest, "200"),

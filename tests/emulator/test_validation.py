@@ -26,7 +26,7 @@ def problems(response: Any) -> dict[str, str]:
     ("change", "field", "rule"),
     [
         ({"name": None}, "name", "is required"),
-        ({"name": "has space"}, "name", "only letters, digits and hyphens"),
+        ({"name": "has space"}, "name", "only letters, digits, hyphens, dots and underscores"),
         ({"name": "x" * 33}, "name", "at most 32"),
         ({"tags": ["not-alnum"]}, "tags[0]", "only letters and digits"),
         ({"tags": ["a" * 31]}, "tags[0]", "at most 30"),

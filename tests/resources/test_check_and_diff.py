@@ -101,7 +101,7 @@ def test_check_reports_every_bad_model_field_by_name_and_rule() -> None:
         model_inputs(name="churn model!", tags=["ok", "not ok"], description="d" * 201),
     )
     assert found == {
-        "name": "model name must contain only letters, digits and hyphens",
+        "name": "model name must contain only letters, digits, hyphens, dots and underscores",
         "tags[1]": "model tags[1] must contain only letters and digits",
         "description": "model description must be at most 200 characters",
     }

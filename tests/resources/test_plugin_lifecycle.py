@@ -151,7 +151,7 @@ def test_check_reports_failures_before_anything_is_created(
         chain.props(ModelProvider(), name="bad name", url="", mime_type="a/b", tags=["x-y"]),
     )
     assert dict(failures) == {
-        "name": "model name must contain only letters, digits and hyphens",
+        "name": "model name must contain only letters, digits, hyphens, dots and underscores",
         "url": "model url must not be empty",
         "tags[0]": "model tags[0] must contain only letters and digits",
     }

@@ -62,7 +62,7 @@ def test_every_bad_model_field_is_reported_at_once() -> None:
         {"name": "has space", "tags": ["ok", "not-ok"], "description": "x" * 201},
     )
     assert problems == {
-        "name": "must contain only letters, digits and hyphens",
+        "name": "must contain only letters, digits, hyphens, dots and underscores",
         "url": "is required",
         "mimeType": "is required",
         "description": "must be at most 200 characters",
@@ -97,7 +97,10 @@ def test_manifest_rules_name_nested_fields() -> None:
     )
     assert problems["modelIds"] == "must have at least 1 item(s)"
     assert problems["modelType"] == "must be 'Registered'"
-    assert problems["assets[0].id"] == "must contain only letters, digits and hyphens"
+    assert (
+        problems["assets[0].id"]
+        == "must contain only letters, digits, hyphens, dots and underscores"
+    )
     assert problems["assets[0].mimeType"] == "is required"
     assert "ScikitPython" in problems["targetRuntime.runtimeType"]
     assert "pipRequirements" in problems["targetRuntime.properties.extra"]

@@ -29,14 +29,15 @@ PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["models"])
 
 
+# The seed documents 201, but the official 2017 CLI accepts only 200 (azure-cli-ml 0.1.0a20
+# `model.py` `_model_register`: `if resp.status_code == 200`), as did the 2017-09 API: 200.
 @router.post(
     "/models",
-    status_code=201,
     openapi_extra=json_body(RegisterModelRequest),
-    **answers(Model, 201),
+    **answers(Model),
 )
 def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) -> JSONResponse:
-    """Register a model: a new id, the next version of its name; answers 201."""
+    """Register a model: a new id, the next version of its name; answers 200."""
     request = parse(RegisterModelRequest, body)
 
     def make(version: int | None) -> NewObject:
@@ -54,7 +55,7 @@ def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) 
         return NewObject(model.id, stored(model))
 
     new = store.create("models", account.key, make, name=request.name, versioned=True)
-    return created(new.body, 201)
+    return created(new.body)
 
 
 @router.get("/models", **answers(list[Model]))
