@@ -72,6 +72,9 @@ class RuntimeType(StrEnum):
     CNTK_PYTHON = "CNTKPython"
     SCIKIT_PYTHON = "ScikitPython"
     TLC = "TLC"
+    # The official 2017 CLI's spelling of TLC (azure-cli-ml 0.1.0a20 `_manifest_util.py`
+    # `mms_runtime_mapping`: 'tlc' -> 'Tlc37').
+    TLC37 = "Tlc37"
 
 
 class OperationState(StrEnum):
@@ -420,17 +423,49 @@ class UpdateServiceRequest(RequestModel):
 
 
 class Service(ResponseModel):
-    """A deployed web service."""
+    """A deployed web service.
+
+    ``image`` embeds the image it runs: the official 2017 CLI's tables read ``Image.Id``
+    (azure-cli-ml 0.1.0a20 `service/_realtimeutilities.py`), not ``imageId``.
+    """
 
     id: str
     name: str
     image_id: str | None = None
+    image: Image | None = None
     state: OperationState | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     manifest_id: str | None = None
     acr_image_pull_secret: str | None = None
     scoring_uri: str | None = None
+
+
+class AuthKeys(ResponseModel):
+    """``GET services/{id}/keys``: the two keys a service's scoring endpoint accepts."""
+
+    primary_key: str
+    secondary_key: str
+
+    def __repr__(self) -> str:
+        return "AuthKeys(primary_key='***', secondary_key='***')"
+
+    __str__ = __repr__
+
+
+class KeyType(StrEnum):
+    """Which scoring key ``regenerateKeys`` replaces."""
+
+    PRIMARY = "Primary"
+    SECONDARY = "Secondary"
+
+
+class RegenerateKeysRequest(RequestModel):
+    """Body of ``POST services/{id}/regenerateKeys``. The 2017-09 API documents ``keyType``;
+    the official 2017 CLI sent no body at all (azure-cli-ml 0.1.0a20 `realtime.py`
+    `_realtime_service_keys_handling`), which replaces both keys."""
+
+    key_type: KeyType | None = None
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -599,6 +634,7 @@ __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Asset",
+    "AuthKeys",
     "CreateImageRequest",
     "CreateManifestRequest",
     "CreateServiceRequest",
@@ -608,12 +644,14 @@ __all__ = [
     "FieldProblem",
     "IllegalTransition",
     "Image",
+    "KeyType",
     "Manifest",
     "Model",
     "Operation",
     "OperationState",
     "OperationType",
     "Page",
+    "RegenerateKeysRequest",
     "RegisterModelRequest",
     "RegistryInfo",
     "RuntimeProperties",

@@ -31,14 +31,17 @@ from mms_pulumi.client._transport import Clock, Response, Transport
 from mms_pulumi.errors import NotFoundError
 from mms_pulumi.schema import (
     API_VERSION,
+    AuthKeys,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
     Image,
+    KeyType,
     Manifest,
     Model,
     Operation,
     OperationType,
+    RegenerateKeysRequest,
     RegisterModelRequest,
     RequestModel,
     Service,
@@ -263,6 +266,19 @@ class MmsClient:
         """Every service of the account, or those of one name."""
         services = self._list("services", Service, {"name": name})
         return [s for s in services if name is None or s.name == name]
+
+    def get_service_keys(self, service_id: str) -> AuthKeys:
+        """The two keys the service's scoring endpoint accepts (``Bearer <key>``)."""
+        return read(AuthKeys, self._get(f"services/{segment(service_id)}/keys"))
+
+    def regenerate_service_keys(
+        self, service_id: str, key_type: KeyType | str | None = None
+    ) -> AuthKeys:
+        """Replace the ``Primary`` or ``Secondary`` key (both when ``None``); the new keys."""
+        body = RegenerateKeysRequest(key_type=KeyType(key_type) if key_type else None)
+        url = self._url(f"services/{segment(service_id)}/regenerateKeys")
+        answer = self._transport.request("POST", url, params=self._params(), json=body.to_wire())
+        return read(AuthKeys, answer)
 
     def resume_service_operation(self, operation_id: str) -> OperationPoller[Service]:
         """A poller for a service deployment or update started earlier."""

@@ -65,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not start scoring processes for services (no scoringUri)",
     )
     parser.add_argument(
+        "--require-scoring-keys",
+        action="store_true",
+        help="refuse scoring requests without a service key (a wrong key is always refused)",
+    )
+    parser.add_argument(
         "--log-level",
         default=DEFAULT_LOG_LEVEL,
         type=str.lower,
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         max_body_bytes=args.max_body_bytes,
         faults=faults,
         run_services=not args.no_scoring,
+        require_scoring_keys=args.require_scoring_keys,
     )
     app = create_app(settings)
     config = uvicorn.Config(

@@ -38,6 +38,7 @@ from mms_pulumi.schema import (
     CreateManifestRequest,
     CreateServiceRequest,
     OperationState,
+    RegenerateKeysRequest,
     RegisterModelRequest,
     Service,
     UpdateServiceRequest,
@@ -107,6 +108,7 @@ def _document_request_models(app: FastAPI) -> None:
                 CreateImageRequest,
                 CreateServiceRequest,
                 UpdateServiceRequest,
+                RegenerateKeysRequest,
             ):
                 schema = model.model_json_schema(
                     by_alias=True, ref_template="#/components/schemas/{model}"

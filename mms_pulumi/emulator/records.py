@@ -8,10 +8,11 @@ body into a response model, ``stored`` and ``patched`` turn models back into bod
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from mms_pulumi.schema import Image, ResponseModel, ResponseRegistryInfo
+from mms_pulumi.schema import AuthKeys, Image, KeyType, ResponseModel, ResponseRegistryInfo
 
 # Private keys of stored bodies (never sent).
 OPERATION_ID = "_operationId"
@@ -40,6 +41,20 @@ class ImageRecord(Image):
 
     registry_info: EchoedRegistryInfo | None = None
     version: int | None = None
+
+
+def new_keys(
+    current: dict[str, Any] | None = None, replace: KeyType | None = None
+) -> dict[str, Any]:
+    """A service's scoring keys as stored: ``current`` with the ``replace`` one new, or both
+    new (no ``replace``, or no current keys)."""
+    old = AuthKeys.model_validate(current) if current is not None else None
+    primary, secondary = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    if old is not None and replace is KeyType.PRIMARY:
+        secondary = old.secondary_key
+    if old is not None and replace is KeyType.SECONDARY:
+        primary = old.primary_key
+    return AuthKeys(primary_key=primary, secondary_key=secondary).to_wire()
 
 
 def utc_now() -> datetime:

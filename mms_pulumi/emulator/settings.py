@@ -45,6 +45,8 @@ class EmulatorSettings:
     api_version: str = API_VERSION
     base_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     run_services: bool = True
+    # Refuse scoring requests that carry no key (by default only a wrong key is refused).
+    require_scoring_keys: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

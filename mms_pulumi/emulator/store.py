@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS operations (
 -- Data directories from before images were numbered per manifest: file them under it.
 UPDATE objects SET name = json_extract(body, '$.manifestId')
     WHERE kind = 'images' AND name IS NULL;
+-- A service's scoring keys, apart from its body so an operation finishing never
+-- overwrites keys regenerated meanwhile.
+CREATE TABLE IF NOT EXISTS service_keys (
+    service_id TEXT PRIMARY KEY,
+    keys TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS backends (
     service_id TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,
@@ -210,12 +216,39 @@ class Store:
         return [(scope, json.loads(body)) for scope, body in rows]
 
     def delete(self, kind: str, scope: str, ident: str) -> bool:
-        """Remove an object; ``False`` when there was none."""
+        """Remove an object (and a service's keys); ``False`` when there was none."""
         with self.transaction() as db:
             cursor = db.execute(
                 "DELETE FROM objects WHERE kind=? AND scope=? AND id=?", (kind, scope, ident)
             )
+            if cursor.rowcount and kind == "services":
+                db.execute("DELETE FROM service_keys WHERE service_id=?", (ident,))
             return cursor.rowcount > 0
+
+    # --- scoring keys ------------------------------------------------------------------------
+
+    def keys_of(self, service_id: str) -> dict[str, Any] | None:
+        """A service's scoring keys (their wire body), or ``None`` when it has none yet."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT keys FROM service_keys WHERE service_id=?", (service_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def change_keys(
+        self, service_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Replace a service's keys with ``change(current)`` atomically; the new keys."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT keys FROM service_keys WHERE service_id=?", (service_id,)
+            ).fetchone()
+            keys = change(json.loads(row[0]) if row else None)
+            db.execute(
+                "INSERT OR REPLACE INTO service_keys (service_id, keys) VALUES (?,?)",
+                (service_id, json.dumps(keys)),
+            )
+        return keys
 
     def counts(self) -> dict[str, int]:
         """How many objects of each kind (and operations) there are, over all accounts."""
@@ -306,5 +339,5 @@ class Store:
     def reset(self) -> None:
         """Delete everything (tests)."""
         with self.transaction() as db:
-            for table in ("objects", "operations", "backends"):
+            for table in ("objects", "operations", "service_keys", "backends"):
                 db.execute(f"DELETE FROM {table}")

@@ -13,6 +13,7 @@ from mms_pulumi.emulator.app import create_app
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.schema import (
     ACCOUNT_PATH,
+    AuthKeys,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
@@ -20,6 +21,7 @@ from mms_pulumi.schema import (
     Manifest,
     Model,
     Operation,
+    RegenerateKeysRequest,
     RegisterModelRequest,
     Service,
     UpdateServiceRequest,
@@ -41,6 +43,8 @@ CLIENT_CALLS: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | Non
     ("delete", "/services/{service_id}", None, None, "200"),
     ("get", "/services", None, Service, "200"),
     ("get", "/services/{service_id}", None, Service, "200"),
+    ("get", "/services/{service_id}/keys", None, AuthKeys, "200"),
+    ("post", "/services/{service_id}/regenerateKeys", RegenerateKeysRequest, AuthKeys, "200"),
     ("get", "/operations/{operation_id}", None, Operation, "200"),
 ]
 # Fields the emulator answers beyond what the client reads, each for a documented reason.

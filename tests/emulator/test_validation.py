@@ -72,7 +72,7 @@ def test_manifest_rules(api: Api, change: dict[str, Any], field: str, rule: str)
     assert rule in problems(api.call("POST", "manifests", body))[field]
 
 
-@pytest.mark.parametrize("runtime", ["SparkPython", "CNTKPython", "ScikitPython", "TLC"])
+@pytest.mark.parametrize("runtime", ["SparkPython", "CNTKPython", "ScikitPython", "TLC", "Tlc37"])
 def test_every_seed_runtime_is_accepted(api: Api, runtime: str) -> None:
     model = api.register_model()
     body = api.manifest_body(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pulumi.output import Unknown
 
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
+from mms_pulumi.schema import RuntimeType
 
 ACCOUNT = {
     "endpoint": "http://127.0.0.1:5080",
@@ -102,12 +103,7 @@ def test_manifest_check_never_crashes(
     )
     for field, reason in found.items():
         assert reason.startswith(f"manifest {field} ")
-    valid_runtime = isinstance(runtime, Unknown) or runtime in (
-        "SparkPython",
-        "CNTKPython",
-        "ScikitPython",
-        "TLC",
-    )
+    valid_runtime = isinstance(runtime, Unknown) or runtime in [kind.value for kind in RuntimeType]
     assert ("target_runtime.runtime_type" in found) != valid_runtime
 
 

@@ -76,11 +76,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def json_body(model: type[RequestModel]) -> dict[str, Any]:
+def json_body(model: type[RequestModel], *, required: bool = True) -> dict[str, Any]:
     """OpenAPI for a route whose JSON body the schema module validates (``openapi_extra``)."""
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             },

@@ -8,6 +8,7 @@ a new image drops no request.
 
 from __future__ import annotations
 
+import hmac
 import http.client
 from typing import Annotated
 
@@ -16,7 +17,9 @@ from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.routes._common import EmulatorDep
+from mms_pulumi.emulator.routes.services import current_keys
 from mms_pulumi.emulator.state import Emulator
+from mms_pulumi.schema import AuthKeys
 
 router = APIRouter(prefix="/api/v1/service/{service_id}", tags=["scoring"])
 PROXY_TIMEOUT_SECONDS = 60.0
@@ -51,11 +54,48 @@ async def _body(request: Request) -> bytes:
     return await request.body()
 
 
+def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -> str | None:
+    """Why a scoring request's ``Authorization`` is refused, or ``None`` when it may score.
+
+    A request that sends a key must send one of the service's two (``Bearer <key>``, as
+    the official 2017 CLI's ``service run`` did); one that sends none is served unless the
+    emulator runs with ``--require-scoring-keys`` (the seed documents no keys).
+    """
+    if header is None:
+        return "this service requires a key: Authorization: Bearer <key>" if required else None
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return "send the key as Authorization: Bearer <key>"
+    candidate = key.strip().encode()
+    if any(
+        hmac.compare_digest(candidate, known.encode())
+        for known in (keys.primary_key, keys.secondary_key)
+    ):
+        return None
+    return "the key is not one of this service's keys (see services/{id}/keys)"
+
+
+def _check_key(service_id: str, request: Request, emulator: Emulator) -> None:
+    if emulator.store.get_any("services", service_id) is None:
+        raise ApiError(404, f"No service with id {service_id}.")
+    header = request.headers.get("authorization")
+    required = emulator.settings.require_scoring_keys
+    if header is None and not required:
+        return
+    problem = scoring_key_problem(header, current_keys(emulator, service_id), required=required)
+    if problem is not None:
+        raise ApiError(401, f"Scoring refused: {problem}.", headers={"WWW-Authenticate": "Bearer"})
+
+
 @router.post("/score")
 def score(
-    service_id: str, body: Annotated[bytes, Depends(_body)], emulator: EmulatorDep
+    service_id: str,
+    request: Request,
+    body: Annotated[bytes, Depends(_body)],
+    emulator: EmulatorDep,
 ) -> Response:
     """Score with the service's driver: JSON in, ``run(input)``'s JSON out."""
+    _check_key(service_id, request, emulator)
     return _forward(emulator, service_id, "POST", "/score", body)
 
 

@@ -11,6 +11,7 @@ from mms_pulumi.emulator.errors import ApiError, not_found
 from mms_pulumi.emulator.records import (
     OPERATION_ID,
     ImageRecord,
+    new_keys,
     patched,
     public,
     read,
@@ -35,8 +36,11 @@ from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NameTaken, NewObject
 from mms_pulumi.emulator.work import DEPLOY_SERVICE, UPDATE_SERVICE
 from mms_pulumi.schema import (
+    AuthKeys,
     CreateServiceRequest,
+    Image,
     OperationState,
+    RegenerateKeysRequest,
     Service,
     UpdateServiceRequest,
 )
@@ -181,6 +185,48 @@ def _newest_image_of(emulator: Emulator, account: AccountScope, manifest_id: str
     return built[-1].id
 
 
+def _service_of(emulator: Emulator, account: AccountScope, service_id: str) -> dict[str, Any]:
+    service = emulator.store.get("services", account.key, service_id)
+    if service is None:
+        raise not_found("service", service_id)
+    return service
+
+
+def current_keys(emulator: Emulator, service_id: str) -> AuthKeys:
+    """A service's scoring keys, made on first use (services from before keys have none)."""
+    return AuthKeys.model_validate(
+        emulator.store.change_keys(service_id, lambda current: current or new_keys())
+    )
+
+
+# Not in the 2017-06 seed, but the official CLI of that generation called both on
+# hostingAccounts paths (azure-cli-ml 0.1.0a20 `_constants.py` MMS_SERVICE_KEYS_URL_FMT,
+# MMS_SERVICE_REGEN_KEYS_URL_FMT; `realtime.py` `_realtime_service_keys_handling`).
+@router.get("/services/{service_id}/keys", **answers(AuthKeys))
+def get_keys(service_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
+    """The two keys the service's scoring endpoint accepts (``Authorization: Bearer <key>``)."""
+    _service_of(emulator, account, service_id)
+    return current_keys(emulator, service_id).to_wire()
+
+
+@router.post(
+    "/services/{service_id}/regenerateKeys",
+    openapi_extra=json_body(RegenerateKeysRequest, required=False),
+    **answers(AuthKeys),
+)
+def regenerate_keys(
+    service_id: str, account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
+) -> Any:
+    """Replace the ``keyType`` key (2017-09), or both when the body names none (the 2017
+    CLI sent no body); answers the keys now in force."""
+    _service_of(emulator, account, service_id)
+    request = parse(RegenerateKeysRequest, {} if body is None else body)
+    keys = emulator.store.change_keys(
+        service_id, lambda current: new_keys(current, request.key_type)
+    )
+    return AuthKeys.model_validate(keys).to_wire()
+
+
 @router.delete("/services/{service_id}", **answers(None))
 def delete_service(service_id: str, account: AccountDep, emulator: EmulatorDep) -> Response:
     """Delete a service: 200 when it existed, 204 when there was none."""
@@ -200,6 +246,9 @@ def _shown(
     reached it (its port may change across restarts)."""
     current = read(Service, service)
     changes: dict[str, Any] = {}
+    if current.image_id:
+        image = emulator.store.get("images", account_key, current.image_id)
+        changes["image"] = read(Image, image) if image is not None else None
     record = emulator.store.get_operation(account_key, service.get(OPERATION_ID, ""))
     if record is not None and not record.state.is_terminal:
         in_flight = record.state
