@@ -167,14 +167,47 @@ Tag = Annotated[
 ]
 
 
+# Bounds on a kubeconfig: real ones are a few KiB, a few levels deep, without aliases.
+KUBE_CONFIG_MAX_BYTES = 256 * 1024
+KUBE_CONFIG_MAX_DEPTH = 64
+KUBE_CONFIG_MAX_VALUES = 50_000  # after expanding YAML aliases ("billion laughs")
+
+
+def _check_bounds(node: yaml.Node) -> None:
+    """Walk a composed YAML document as its aliases would expand, within the bounds."""
+    pending: list[tuple[yaml.Node, int]] = [(node, 1)]
+    seen = 0
+    while pending:
+        current, depth = pending.pop()
+        seen += 1
+        if seen > KUBE_CONFIG_MAX_VALUES:
+            raise ValueError(
+                f"expands to more than {KUBE_CONFIG_MAX_VALUES} values (YAML aliases?); "
+                "give the kubeconfig without anchors"
+            )
+        if depth > KUBE_CONFIG_MAX_DEPTH:
+            raise ValueError(f"is nested more than {KUBE_CONFIG_MAX_DEPTH} levels deep")
+        if isinstance(current, yaml.SequenceNode):
+            pending += [(item, depth + 1) for item in current.value]
+        elif isinstance(current, yaml.MappingNode):
+            pending += [(part, depth + 1) for pair in current.value for part in pair]
+
+
 def parse_kube_config(text: str) -> dict[str, Any]:
     """Parse a kubeconfig given as YAML or JSON (one line, as the seed asks, or several).
 
     Raises ``ValueError`` saying what is wrong; never echoes the content, which holds
-    credentials.
+    credentials. Size, depth and alias expansion are bounded before anything is built.
     """
+    if len(text.encode("utf-8", "surrogatepass")) > KUBE_CONFIG_MAX_BYTES:
+        raise ValueError(f"must be at most {KUBE_CONFIG_MAX_BYTES // 1024} KiB")
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _check_bounds(node)
         document = yaml.safe_load(text)
+    except RecursionError:
+        raise ValueError(f"is nested more than {KUBE_CONFIG_MAX_DEPTH} levels deep") from None
     except yaml.YAMLError:
         raise ValueError("must be a kubeconfig in YAML or JSON; it does not parse") from None
     if not isinstance(document, dict):

@@ -206,9 +206,12 @@ class MmsProvider(dynamic.ResourceProvider):
 
     # --- check -------------------------------------------------------------------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+    def check(
+        self, _olds: dict[str, Any] | None, news: dict[str, Any] | None
+    ) -> dynamic.CheckResult:
         """Validate every input with the shared schema; one failure per bad field."""
-        inputs = with_defaults(self.fields, {k: v for k, v in news.items() if k != "__provider"})
+        given = news or {}  # the engine sends an empty struct as None in some paths
+        inputs = with_defaults(self.fields, {k: v for k, v in given.items() if k != "__provider"})
         inputs = self.normalize(inputs)
         problems = [
             problem
@@ -244,9 +247,11 @@ class MmsProvider(dynamic.ResourceProvider):
 
     # --- diff --------------------------------------------------------------------------------
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+    def diff(
+        self, _id: str, olds: dict[str, Any] | None, news: dict[str, Any] | None
+    ) -> dynamic.DiffResult:
         """Explicit per-field diff; never leaves the decision to the engine."""
-        plan = self.plan(olds, news)
+        plan = self.plan(olds or {}, news or {})
         return dynamic.DiffResult(
             changes=plan.changes,
             replaces=list(plan.replaces),

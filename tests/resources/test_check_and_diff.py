@@ -277,3 +277,38 @@ def test_yaml_and_json_kubeconfig_of_the_same_cluster_do_not_diff() -> None:
         provider.diff("id", olds, checked(provider, service_inputs(kube_config=as_json))).changes
         is False
     )
+
+
+# --- hostile kubeconfigs and empty structs (#14 class 13) -----------------------------------
+
+
+def _alias_bomb(levels: int = 7) -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, levels):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join([*lines, f"clusters: *a{levels - 1}", "users: []", "contexts: []"])
+
+
+@pytest.mark.parametrize(
+    ("kube_config", "rule"),
+    [
+        ("[" * 5000 + "]" * 5000, "nested more than 64 levels deep"),
+        ("{a: " * 100 + "1" + "}" * 100, "nested more than 64 levels deep"),
+        (_alias_bomb(), "expands to more than 50000 values"),
+        ("clusters: []\n" + "#" * (300 * 1024), "at most 256 KiB"),
+    ],
+    ids=["nested-brackets", "nested-maps", "alias-bomb", "huge"],
+)
+def test_a_hostile_kubeconfig_is_a_field_problem_not_a_crash(kube_config: str, rule: str) -> None:
+    found = failures(ServiceProvider(), service_inputs(kube_config=kube_config))
+    assert rule in found["kube_config"]
+    assert "[[[" not in found["kube_config"] and "*a0" not in found["kube_config"]
+
+
+@pytest.mark.parametrize("provider", [ModelProvider(), ServiceProvider()])
+def test_check_and_diff_take_missing_structs_as_empty(provider: Any) -> None:
+    assert provider.check(None, None).failures  # required fields are reported
+    assert provider.check({}, None).failures
+    assert provider.diff("id", None, None).changes is False
+    assert provider.diff("id", {}, None).changes is False
