@@ -4,6 +4,7 @@
 
     MmsError
     ├── CredentialError            no bearer token could be had: nothing was sent
+    ├── InvalidRequestError        a request broke a rule before it was sent (also ValueError)
     ├── RequestNotSentError        the request never left: safe to retry
     ├── OutcomeUnknownError        sent, but no answer: the service may have acted
     ├── MmsHttpError               the service answered with an error status
@@ -26,7 +27,14 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from mms_pulumi.schema import ErrorBody, ErrorDetail, Operation, OperationState, OperationType
+from mms_pulumi.schema import (
+    ErrorBody,
+    ErrorDetail,
+    FieldProblem,
+    Operation,
+    OperationState,
+    OperationType,
+)
 
 
 class MmsError(Exception):
@@ -70,6 +78,16 @@ def _restore(cls: type[MmsError], args: tuple[Any, ...], state: dict[str, Any]) 
 
 class CredentialError(MmsError):
     """No bearer token could be had; the message lists every way to provide one."""
+
+
+class InvalidRequestError(MmsError, ValueError):
+    """A request broke the schema's rules before anything was sent; ``problems`` names each
+    field and rule, never the value (a request can hold a kubeconfig or a password)."""
+
+    def __init__(self, what: str, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        lines = "; ".join(f"{p.python_path()}: {p.rule}" for p in problems)
+        super().__init__(f"the {what} request is invalid, nothing was sent: {lines}")
 
 
 class RequestNotSentError(MmsError):
@@ -315,6 +333,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "CredentialError",
+    "InvalidRequestError",
     "MmsError",
     "MmsHttpError",
     "NotFoundError",

@@ -17,6 +17,7 @@ PUBLIC = {
     "BadRequestError",
     "ConflictError",
     "Image",
+    "InvalidRequestError",
     "Manifest",
     "MmsClient",
     "MmsError",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from mms_pulumi.client._transport import Response
-from mms_pulumi.errors import MmsError
+from mms_pulumi.errors import InvalidRequestError, MmsError
 from mms_pulumi.schema import RequestModel, problems_from
 
 RequestT = TypeVar("RequestT", bound=RequestModel)
@@ -27,7 +27,8 @@ ResponseT = TypeVar("ResponseT", bound=BaseModel)
 def as_request(model: type[RequestT], request: RequestT | Mapping[str, Any]) -> RequestT:
     """The request as its schema model; a mapping may use snake_case or camelCase keys.
 
-    Raises pydantic's ``ValidationError`` (without the refused values) when it breaks a rule.
+    Raises ``InvalidRequestError`` naming each field and rule (never the values) when it
+    breaks a rule.
     """
     if isinstance(request, model):
         return request
@@ -38,7 +39,7 @@ def as_request(model: type[RequestT], request: RequestT | Mapping[str, Any]) -> 
     except ValidationError as err:
         # Not chained: the original error quotes the inputs, and they may hold a kubeconfig
         # or a registry password.
-        raise without_inputs(err) from None
+        raise InvalidRequestError(model.__name__, problems_from(err)) from None
 
 
 def read(model: type[ResponseT], answer: Response) -> ResponseT:

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 import requests
-from pydantic import ValidationError
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    InvalidRequestError,
+    MmsError,
     NotFoundError,
     RequestNotSentError,
     ServerError,
@@ -253,14 +254,23 @@ def test_token_and_secrets_never_reach_logs_errors_or_reprs(
 
 def test_invalid_request_mappings_never_echo_their_secrets() -> None:
     mms, wire, _ = scripted_client([])
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(InvalidRequestError) as invalid:
         mms.begin_create_service({**SERVICE_REQUEST, "image_id": "", "kube_config": KUBE + "]"})
-    assert KUBE_SECRET not in str(invalid.value)
+    assert KUBE_SECRET not in str(invalid.value) and KUBE_SECRET not in repr(invalid.value)
     assert invalid.value.__cause__ is None and invalid.value.__suppress_context__
-    with pytest.raises(ValidationError) as bad_image:
+    assert [p.python_path() for p in invalid.value.problems] == ["image_id", "kube_config"]
+    with pytest.raises(InvalidRequestError) as bad_image:
         mms.begin_create_image({**IMAGE_REQUEST, "image_type": "Podman"})
     assert PASSWORD not in str(bad_image.value)
-    assert "image_type" in str(bad_image.value)
+    assert "image_type: must be 'Docker'" in str(bad_image.value)
+    # A password of the wrong type is named by its field, and its value is not repeated.
+    with pytest.raises(InvalidRequestError) as bad_password:
+        mms.begin_create_image(
+            {**IMAGE_REQUEST, "registry_info": {"user": "u", "location": "l", "password": 12345}}
+        )
+    assert "registry_info.password: must be a string" in str(bad_password.value)
+    assert "12345" not in str(bad_password.value)
+    assert isinstance(bad_password.value, MmsError) and isinstance(bad_password.value, ValueError)
     assert wire.sent == []
 
 
