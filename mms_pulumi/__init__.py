@@ -51,6 +51,7 @@ _EXPORTS = {
         "AuthenticationError",
         "BadRequestError",
         "ConflictError",
+        "InvalidRequestError",
         "MmsHttpError",
         "MmsError",
         "NotFoundError",
