@@ -109,6 +109,14 @@ def account_problems(account: Mapping[str, Any]) -> list[tuple[str, str]]:
                     ".azureml.net, or 'emulator' for the local emulator",
                 )
             )
+        elif parts.username is not None or parts.password is not None:
+            problems.append(
+                (
+                    "endpoint",
+                    "must not carry a user name or password: give the token as mms:token "
+                    "(a secret) or MMS_TOKEN",
+                )
+            )
     return problems
 
 

@@ -6,6 +6,7 @@
     ├── CredentialError            no bearer token could be had: nothing was sent
     ├── InvalidRequestError        a request broke a rule before it was sent (also ValueError)
     ├── RequestNotSentError        the request never left: safe to retry
+    │   └── ForeignOriginError     a link or redirect to another origin, refused
     ├── OutcomeUnknownError        sent, but no answer: the service may have acted
     ├── MmsHttpError               the service answered with an error status
     │   ├── BadRequestError        400, with one problem per field
@@ -92,6 +93,11 @@ class InvalidRequestError(MmsError, ValueError):
 
 class RequestNotSentError(MmsError):
     """The request never reached MMS (connection refused, DNS failure): safe to retry."""
+
+
+class ForeignOriginError(RequestNotSentError):
+    """MMS named a link (``nextLink``, ``Operation-Location``, a redirect) on another origin
+    than the configured endpoint; the client sends its token only to that endpoint."""
 
 
 class OutcomeUnknownError(MmsError):
@@ -333,6 +339,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "CredentialError",
+    "ForeignOriginError",
     "InvalidRequestError",
     "MmsError",
     "MmsHttpError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from mms_pulumi.client._retry import (
 )
 from mms_pulumi.errors import (
     CredentialError,
+    ForeignOriginError,
     MmsError,
     MmsHttpError,
     OutcomeUnknownError,
@@ -45,6 +47,26 @@ from mms_pulumi.schema import ErrorBody
 logger = logging.getLogger("mms_pulumi.client")
 
 REQUEST_ID = "x-ms-request-id"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}"
+
+
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 
 # Failures no retry can fix: a malformed endpoint, a certificate the host cannot prove.
@@ -93,11 +115,19 @@ class Transport:
         clock: Clock = Clock(),
         rng: random.Random | None = None,
     ) -> None:
-        if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 f"endpoint must be an http(s) URL such as https://host, got {endpoint!r}"
             )
+        if parts.username is not None or parts.password is not None:
+            # Never echoed: the user:password part is a credential.
+            raise ValueError(
+                f"endpoint must not carry a user name or password ({parts.scheme}://…@"
+                f"{parts.hostname}): give the token as mms:token or MMS_TOKEN instead"
+            )
         self.endpoint = endpoint.rstrip("/") + "/"
+        self.origin = origin_of(self.endpoint)
         self.policy = policy
         self._credential = credential
         self._timeouts = (connect_timeout, read_timeout)
@@ -136,9 +166,11 @@ class Transport:
         no room for another try.
         """
         budget = budget if budget is not None else RetryBudget(self.policy, deadline)
+        self.check_origin(url)
         path = urlsplit(url).path
         # One id per logical call, the same on every retry, so MMS logs tie them together.
         client_request_id = str(uuid.uuid4())
+        hops = 0
         while True:
             started = self.monotonic()
             try:
@@ -148,6 +180,10 @@ class Transport:
                 self._log(method, path, failure.kind.value, None, budget.used, started)
             else:
                 self._log(method, path, answer.status, answer.request_id, budget.used, started)
+                if answer.status in REDIRECTS:
+                    method, url, json = self._redirected(method, url, json, answer, hops)
+                    params, path, hops = None, urlsplit(url).path, hops + 1
+                    continue
                 if answer.status < 400:
                     return answer
                 error = self._status_error(method, path, answer)
@@ -168,6 +204,35 @@ class Transport:
                 client_request_id,
             )
             self.sleep(decision.delay)
+
+    def check_origin(self, url: str) -> None:
+        """Refuse a URL on another origin than the endpoint's (``ForeignOriginError``)."""
+        if origin_of(url) != self.origin:
+            raise ForeignOriginError(
+                f"MMS named {_shown_origin(url)}, not the configured endpoint "
+                f"{_shown_origin(self.endpoint)}: the client sends its token and bodies only "
+                "to the endpoint, so the request was not sent. Check mms:endpoint (use the "
+                "same host name MMS uses in its links)."
+            )
+
+    def _redirected(
+        self, method: str, url: str, json: Any, answer: Response, hops: int
+    ) -> tuple[str, str, Any]:
+        """Where a redirect leads, if the client may follow it there; else an error."""
+        location = answer.headers.get("Location")
+        if not location or hops >= MAX_REDIRECTS:
+            raise MmsError(
+                f"MMS answered {answer.status} to {method} {urlsplit(url).path} "
+                + ("without a Location" if not location else f"{MAX_REDIRECTS} times in a row")
+                + "; nothing more was sent.",
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            )
+        target = urljoin(url, location)
+        self.check_origin(target)
+        if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+            return "GET", target, None
+        return method, target, json
 
     def _send(
         self,
@@ -191,11 +256,14 @@ class Transport:
                 json=json,
                 headers=headers,
                 timeout=self._timeouts_within(deadline),
+                # Redirects are followed here, only to the endpoint's own origin.
+                allow_redirects=False,
             )
         except _LOCAL_MISTAKES as err:
             raise RequestNotSentError(
-                f"{method} {urlsplit(url).path} was not sent: {_reason(err)}. Check the "
-                "endpoint (mms:endpoint) and, for https, the host's certificate.",
+                f"{method} {urlsplit(url).path} was not sent and is not retried: "
+                f"{_reason(err)}. Check the endpoint (mms:endpoint) and, for https, the "
+                "host's certificate.",
                 client_request_id=client_request_id,
             ) from err
         except requests.RequestException as err:
@@ -311,10 +379,20 @@ def _never_sent(err: requests.RequestException) -> bool:
     connect timeout. A reset or timeout on an open connection may come after the service
     read the request, so it does not.
     """
-    if isinstance(err, requests.ConnectTimeout):
+    if isinstance(err, requests.ConnectTimeout) or _in_tls_handshake(err):
         return True
     if not isinstance(err, requests.ConnectionError):
         return False
+    if any(isinstance(cause, _CONNECT_FAILURES) for cause in _causes(err)):
+        return True
+    # Some wrappers keep only the text; these phrases come from the connect step alone.
+    text = str(err).lower()
+    return any(phrase in text for phrase in _CONNECT_PHRASES)
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """``err`` and every exception it wraps (``reason``, cause, context, args)."""
+    found: list[BaseException] = []
     seen: set[int] = set()
     pending: list[BaseException] = [err]
     while pending:
@@ -322,13 +400,20 @@ def _never_sent(err: requests.RequestException) -> bool:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, _CONNECT_FAILURES):
-            return True
+        found.append(current)
         linked = (getattr(current, "reason", None), current.__cause__, current.__context__)
         pending += [e for e in (*linked, *current.args) if isinstance(e, BaseException)]
-    # Some wrappers keep only the text; these phrases come from the connect step alone.
-    text = str(err).lower()
-    return any(phrase in text for phrase in _CONNECT_PHRASES)
+    return found
+
+
+def _in_tls_handshake(err: BaseException) -> bool:
+    """Whether the failure came from the TLS handshake (a stalled one surfaces as a read
+    timeout): the request itself was never written."""
+    return any(
+        isinstance(cause, ssl.SSLError)
+        or (isinstance(cause, TimeoutError) and "handshake" in str(cause).lower())
+        for cause in _causes(err)
+    )
 
 
 # Exceptions raised while connecting, before the request is written.
@@ -350,10 +435,12 @@ def _reason(err: requests.RequestException) -> str:
     """A short cause in words; never the URL's query or anything from the request."""
     if isinstance(err, requests.ConnectTimeout):
         return "connect timeout"
-    if isinstance(err, requests.ReadTimeout):
-        return "read timeout"
     if isinstance(err, requests.exceptions.SSLError):
         return "TLS handshake failed"
+    if _in_tls_handshake(err):
+        return "the TLS handshake did not complete"
+    if isinstance(err, requests.ReadTimeout):
+        return "read timeout"
     if isinstance(err, _LOCAL_MISTAKES):
         return f"invalid URL or header ({type(err).__name__})"
     text = str(err.args[0]).lower() if err.args else ""

@@ -92,3 +92,15 @@ def test_account_problems_say_how_to_fix() -> None:
     assert "http(s) URL" in problems["endpoint"]
     assert "mms:subscriptionId" in problems["subscription_id"]
     assert "MMS_SUBSCRIPTION_ID" in problems["subscription_id"]
+
+
+def test_an_endpoint_carrying_credentials_is_refused_at_preview_without_echoing_them() -> None:
+    account = {
+        "endpoint": "https://admin:hunter2@mms.invalid",
+        "subscription_id": "s",
+        "resource_group": "r",
+        "hosting_account": "a",
+    }
+    (problem,) = account_problems(account)
+    assert problem[0] == "endpoint" and "mms:token" in problem[1]
+    assert "hunter2" not in problem[1]
