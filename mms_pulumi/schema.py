@@ -57,11 +57,16 @@ MANIFEST_DESCRIPTION_MAX_LENGTH = 512
 # service accepted them: dots and underscores are names too.
 _NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 _TAG_PATTERN = r"^[A-Za-z0-9]+$"
+# Ids, URLs, registry fields: any text but control characters (a NUL, a newline).
+_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+TEXT_MAX_LENGTH = 4096
+SERVICE_NAME_MAX_LENGTH = 63  # a Kubernetes name: MMS deployed services to Kubernetes
 
 # Human wording for each pattern, so an error says the rule instead of a regular expression.
 _PATTERN_RULES = {
     _NAME_PATTERN: "only letters, digits, hyphens, dots and underscores",
     _TAG_PATTERN: "only letters and digits",
+    _TEXT_PATTERN: "no control characters",
 }
 
 
@@ -158,7 +163,13 @@ def parse_operation_state(value: str) -> OperationState:
 
 # --- field types ----------------------------------------------------------------------------
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+NonEmpty = Annotated[
+    str, StringConstraints(min_length=1, max_length=TEXT_MAX_LENGTH, pattern=_TEXT_PATTERN)
+]
+ServiceName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SERVICE_NAME_MAX_LENGTH, pattern=_NAME_PATTERN),
+]
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH, pattern=_NAME_PATTERN)
 ]
@@ -421,7 +432,7 @@ class Image(ResponseModel):
 class CreateServiceRequest(RequestModel):
     """Body of ``POST services``; ``kube_config`` is a secret."""
 
-    name: NonEmpty
+    name: ServiceName
     image_id: NonEmpty
     kube_config: KubeConfig
     acr_image_pull_secret: NonEmpty

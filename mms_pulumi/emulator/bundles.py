@@ -11,15 +11,18 @@ Everything that can fail raises ``BundleError`` whose message says which file an
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,7 +31,8 @@ from pathlib import Path, PurePosixPath
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 20_000
-FETCH_TIMEOUT_SECONDS = 30.0
+FETCH_TIMEOUT_SECONDS = 30.0  # per read
+FETCH_DEADLINE_SECONDS = 600.0  # per file, however slowly it trickles in
 _CHUNK = 1024 * 1024
 
 
@@ -54,21 +58,39 @@ def file_name_of(url: str) -> str:
     return name
 
 
-def fetch(url: str, target: Path, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> None:
-    """Copy a ``file://``, ``http://`` or ``https://`` URL to ``target``, streaming."""
+def fetch(
+    url: str,
+    target: Path,
+    *,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    deadline_seconds: float = FETCH_DEADLINE_SECONDS,
+) -> None:
+    """Copy a ``file://``, ``http://`` or ``https://`` URL to ``target``, streaming.
+
+    A download must finish within ``deadline_seconds`` in all (a slow sender cannot hold a
+    build forever) and deliver every byte its ``Content-Length`` announced.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise BundleError("the URL holds a control character")
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("file", "http", "https"):
         raise BundleError(f"{url}: unsupported URL scheme {scheme!r}; use file, http or https")
+    deadline = time.monotonic() + deadline_seconds
     try:
         if scheme == "file":
             source_path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
             _check_regular_file(source_path, url)
             with source_path.open("rb") as source:
-                _copy_limited(source, target, url, max_bytes)
+                _copy_limited(source, target, url, max_bytes, deadline)
             return
         request = urllib.request.Request(url, headers={"User-Agent": "mms-emulator"})
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
-            _copy_limited(response, target, url, max_bytes)
+            copied = _copy_limited(response, target, url, max_bytes, deadline)
+            announced = response.headers.get("Content-Length")
+            if announced is not None and announced.isdigit() and copied < int(announced):
+                raise BundleError(f"{url}: the download ended after {copied} of {announced} bytes")
+    except http.client.IncompleteRead as err:
+        raise BundleError(f"{url}: the download ended early ({len(err.partial)} bytes)") from None
     except urllib.error.HTTPError as err:
         raise BundleError(f"{url}: the server answered HTTP {err.code} {err.reason}") from None
     except urllib.error.URLError as err:
@@ -98,7 +120,8 @@ def _check_regular_file(path: Path, url: str) -> None:
         raise BundleError(f"{url}: permission denied (the file is not readable)")
 
 
-def _copy_limited(source: object, target: Path, url: str, max_bytes: int) -> None:
+def _copy_limited(source: object, target: Path, url: str, max_bytes: int, deadline: float) -> int:
+    """Copy at most ``max_bytes`` before ``deadline`` (monotonic); the bytes copied."""
     read = source.read  # type: ignore[attr-defined]
     copied = 0
     with target.open("wb") as out:
@@ -106,7 +129,10 @@ def _copy_limited(source: object, target: Path, url: str, max_bytes: int) -> Non
             copied += len(chunk)
             if copied > max_bytes:
                 raise BundleError(f"{url}: larger than the {max_bytes // (1024 * 1024)} MiB limit")
+            if time.monotonic() > deadline:
+                raise BundleError(f"{url}: the download did not finish in time")
             out.write(chunk)
+    return copied
 
 
 def unpack(archive: Path, destination: Path, *, label: str) -> None:
@@ -140,27 +166,59 @@ def _check_totals(sizes: Iterable[int], count: int, label: str) -> None:
         raise BundleError(f"{label}: archive expands past the {limit} MiB limit")
 
 
+# What the zip module can expand (stored, deflate, bzip2, lzma).
+_ZIP_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+
+
 def _unpack_zip(archive: Path, destination: Path, label: str) -> None:
-    with zipfile.ZipFile(archive) as bundle:
-        members = bundle.infolist()
-        _check_totals((m.file_size for m in members), len(members), label)
-        for member in members:
-            target = _inside(destination, member.filename, label)
-            mode = member.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise BundleError(f"{label}: archive entry {member.filename!r} is a link")
-            if member.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(member) as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = bundle.infolist()
+            _check_totals((m.file_size for m in members), len(members), label)
+            for member in members:
+                _unpack_zip_member(bundle, member, destination, label)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise BundleError(f"{label}: archive is damaged ({err})") from None
+
+
+def _unpack_zip_member(
+    bundle: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path, label: str
+) -> None:
+    name = member.filename
+    target = _inside(destination, name, label)
+    if stat.S_ISLNK(member.external_attr >> 16):
+        raise BundleError(f"{label}: archive entry {name!r} is a link")
+    if member.flag_bits & 0x1:
+        raise BundleError(f"{label}: archive entry {name!r} is encrypted")
+    if member.compress_type not in _ZIP_METHODS:
+        raise BundleError(
+            f"{label}: archive entry {name!r} uses compression method "
+            f"{member.compress_type}, which is not supported (use deflate)"
+        )
+    try:
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with bundle.open(member) as source, target.open("xb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise BundleError(
+            f"{label}: archive entry {name!r} clashes with another entry of the same path"
+        ) from None
 
 
 def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
     try:
         with tarfile.open(archive) as bundle:
-            members = bundle.getmembers()
+            # Read entry by entry, so a tar of millions of entries stops at the limit.
+            members: list[tarfile.TarInfo] = []
+            for member in bundle:
+                members.append(member)
+                if len(members) > MAX_ARCHIVE_ENTRIES:
+                    break
             _check_totals((m.size for m in members), len(members), label)
             for member in members:
                 _inside(destination, member.name, label)
@@ -175,9 +233,14 @@ def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
                         )
                 elif not (member.isfile() or member.isdir()):
                     raise BundleError(f"{label}: archive entry {member.name!r} is a special file")
-            bundle.extractall(destination, filter="data")
+            bundle.extractall(destination, members=members, filter="data")
     except tarfile.TarError as err:
         raise BundleError(f"{label}: archive could not be read ({err})") from None
+    except (EOFError, zlib.error) as err:
+        raise BundleError(f"{label}: archive is damaged ({err})") from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+        entry = Path(err.filename).name if err.filename else "an entry"
+        raise BundleError(f"{label}: archive entry {entry!r} clashes with another entry") from None
 
 
 def tree_digest(root: Path) -> str:

@@ -192,7 +192,10 @@ def auth_problem(header: str | None, token: str | None) -> str | None:
     scheme, _, credentials = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         return "A bearer token is required: send 'Authorization: Bearer <token>'."
-    if token is not None and not hmac.compare_digest(credentials.strip(), token):
+    # Compared as bytes: a header may hold any character, and str comparison of non-ASCII
+    # text raises.
+    offered = credentials.strip().encode("utf-8", "surrogateescape")
+    if token is not None and not hmac.compare_digest(offered, token.encode("utf-8")):
         return "The bearer token is not valid for this service."
     return None
 

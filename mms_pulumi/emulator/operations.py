@@ -165,12 +165,14 @@ class OperationRunner:
         try:
             outcome = future.result()
         except Exception as err:  # a bug in the work itself must still end the operation
-            logger.exception("operation %s crashed", record.id)
+            # The exception text stays in the log: it can name internal paths.
+            logger.exception("operation %s crashed (%s)", record.id, type(err).__name__)
             outcome = Outcome(
                 ok=False,
                 error=error_body(
                     500,
-                    f"The emulator failed while running the operation: {err}",
+                    "The emulator failed while running the operation (an internal error; "
+                    f"its log names operation {record.id}).",
                     code="InternalError",
                 ),
             )

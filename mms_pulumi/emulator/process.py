@@ -2,11 +2,13 @@
 
 ``EmulatorProcess`` runs one in a child process for the length of a ``with`` block;
 ``ensure_emulator`` reuses one already answering on a port, or starts a detached one.
-Standard library only: the Pulumi program imports this, the plugin never does.
+Neither FastAPI nor uvicorn is imported (only the schema, for the health answer): the
+Pulumi program and the provider import this to start an emulator on demand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from mms_pulumi.emulator.settings import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import EmulatorHealth
 
 STARTUP_TIMEOUT_SECONDS = 60.0
+EXIT_WAIT_SECONDS = 10.0  # for the exit code of an emulator that closed its stdout
 # How much of the emulator's stderr a start failure quotes.
 STDERR_TAIL_LINES = 30
 
@@ -144,6 +147,11 @@ class EmulatorProcess:
         if found:
             return found[0]
         exited = process.poll()
+        if exited is None and not reader.is_alive():
+            # Its stdout closed without a URL: it is exiting. Wait for the code rather than
+            # racing the exit (on a loaded machine the reap comes a moment later).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                exited = process.wait(timeout=EXIT_WAIT_SECONDS)
         self.kill()
         if self._drain is not None:
             self._drain.join(timeout=5)  # so the tail below is complete

@@ -177,3 +177,140 @@ def test_two_files_with_one_name_are_refused(tmp_path: Path) -> None:
     ]
     with pytest.raises(BundleError, match=r"also named 'model\.pkl'"):
         build_bundle(files, tmp_path / "bundles")
+
+
+# --- hostile archives and downloads (#14 classes 3, 4, 11) ---------------------------------
+
+
+def _zip_of(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _patched(data: bytes, local_offset: int, central_offset: int, value: bytes) -> bytes:
+    """The zip with ``value`` written at the same field of its local and central headers."""
+    raw = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
+        at = raw.find(signature) + offset
+        raw[at : at + len(value)] = value
+    return bytes(raw)
+
+
+def _bad_crc() -> bytes:
+    raw = bytearray(_zip_of([("m.txt", b"hello world " * 10)]))
+    raw[raw.find(b"PK\x01\x02") + 16] ^= 0xFF  # the central directory's CRC-32
+    raw[raw.find(b"PK\x03\x04") + 14] ^= 0xFF  # and the local header's
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("archive", "rule"),
+    [
+        (_zip_of([("a", b"x"), ("a/b", b"y")]), "clashes with another entry"),
+        (_zip_of([("a/b", b"y"), ("a", b"x")]), "clashes with another entry"),
+        (_bad_crc(), "archive is damaged"),
+        (_patched(_zip_of([("m.txt", b"hi")]), 8, 10, (99).to_bytes(2, "little")), "method 99"),
+        (_patched(_zip_of([("m.txt", b"hi")]), 6, 8, b"\x01"), "is encrypted"),
+    ],
+    ids=["file-then-dir", "dir-then-file", "bad-crc", "unsupported-method", "encrypted"],
+)
+def test_a_broken_zip_is_a_bundle_error_naming_the_problem(
+    tmp_path: Path, archive: bytes, rule: str
+) -> None:
+    path = tmp_path / "model.zip"
+    path.write_bytes(archive)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BundleError, match=rule) as refused:
+        unpack(path, tmp_path / "out", label="model m")
+    assert str(tmp_path) not in str(refused.value)  # no internal path
+
+
+def test_a_tar_with_a_file_and_a_directory_of_one_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.tar"
+    with tarfile.open(path, "w") as archive:
+        for name, kind in (("a", tarfile.REGTYPE), ("a/b", tarfile.REGTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.size = 1
+            archive.addfile(info, io.BytesIO(b"x"))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BundleError, match="clashes"):
+        unpack(path, tmp_path / "out", label="model m")
+
+
+def test_a_tar_over_the_entry_limit_stops_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundles, "MAX_ARCHIVE_ENTRIES", 50)
+    path = tmp_path / "many.tar"
+    with tarfile.open(path, "w") as archive:
+        for index in range(5000):
+            info = tarfile.TarInfo(f"f{index}")
+            archive.addfile(info, io.BytesIO(b""))
+    read: list[int] = []
+    original = tarfile.TarFile.next
+
+    def counting(self: tarfile.TarFile) -> tarfile.TarInfo | None:
+        read.append(1)
+        return original(self)
+
+    monkeypatch.setattr(tarfile.TarFile, "next", counting)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BundleError, match="over 50"):
+        unpack(path, tmp_path / "out", label="model m")
+    assert len(read) < 100  # the other 4,900 entries were never parsed
+
+
+class _LyingHandler(QuietHandler):
+    """Announces more bytes than it sends, or trickles them slowly."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path == "/short":
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"only a fragment")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.end_headers()  # /slow: no length, one chunk per read, forever
+        try:
+            while True:
+                self.wfile.write(b"x" * (1024 * 1024))
+                self.wfile.flush()
+        except OSError:
+            return
+
+
+@pytest.fixture
+def lying_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LyingHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_download_shorter_than_its_content_length_is_refused(
+    tmp_path: Path, lying_server: str
+) -> None:
+    with pytest.raises(BundleError, match="ended"):
+        fetch(f"{lying_server}/short", tmp_path / "model.pkl")
+
+
+def test_a_download_must_finish_within_its_deadline(tmp_path: Path, lying_server: str) -> None:
+    with pytest.raises(BundleError, match="did not finish in time"):
+        fetch(f"{lying_server}/slow", tmp_path / "model.pkl", deadline_seconds=0.0)
+
+
+@pytest.mark.parametrize("url", ["file:///tmp/a\x00b", "http://host/a\nb"])
+def test_a_url_with_a_control_character_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(BundleError, match="control character"):
+        fetch(url, tmp_path / "model.pkl")

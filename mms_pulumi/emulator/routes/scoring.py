@@ -66,7 +66,7 @@ def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return "send the key as Authorization: Bearer <key>"
-    candidate = key.strip().encode()
+    candidate = key.strip().encode("utf-8", "surrogateescape")
     if any(
         hmac.compare_digest(candidate, known.encode())
         for known in (keys.primary_key, keys.secondary_key)
