@@ -1,9 +1,12 @@
 """Scoring processes of local services: start, health-check, stop; nothing else.
 
 Each running service is one ``python -m mms_pulumi.emulator.scoring`` process bound to a
-free loopback port, started in its own process group so a stop reaches anything the
-driver spawned. A backend is healthy once ``init()`` has returned (the process prints its
-port only then) and ``GET /`` answers 200.
+free loopback port, started in its own process group. Everything it and its driver print
+goes to the service's log file; it writes its port to a file of its own once ``init()``
+has returned, and a backend is healthy once ``GET /`` then answers 200. It exits when the
+emulator that started it is gone. A process is known by pid *and* start time (so a pid
+reused by another program is never signalled), and a stop reaches every process the
+driver started, in its group or not.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 START_TIMEOUT_SECONDS = 120.0
 STOP_GRACE_SECONDS = 10.0
@@ -30,6 +35,34 @@ class BackendError(Exception):
     """A scoring process could not start; the message is the driver's own last line."""
 
 
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as the OS knows it: pid plus start time (a pid alone can be reused)."""
+
+    pid: int
+    created: float
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity | None:
+        """The running process ``pid``, or ``None`` when there is none."""
+        try:
+            return cls(pid, psutil.Process(pid).create_time())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+
+    def running(self) -> psutil.Process | None:
+        """The process, if it still runs and is the same one (not a reused pid)."""
+        try:
+            process = psutil.Process(self.pid)
+            if abs(process.create_time() - self.created) > 0.01:
+                return None
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return process
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+
+
 @dataclass
 class Backend:
     """One running scoring process."""
@@ -37,6 +70,7 @@ class Backend:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    identity: ProcessIdentity
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -93,43 +127,48 @@ def start_backend(
 ) -> Backend:
     """Start a scoring process and wait until it is healthy, or raise with its last line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    port_file = log_path.with_name(f"{log_path.stem}.{uuid.uuid4().hex}.port")
+    extra = ("--name", name, "--port-file", str(port_file), "--parent-pid", str(os.getpid()))
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            _command(bundle, driver, "--name", name),
-            stdout=subprocess.PIPE,
+            _command(bundle, driver, *extra),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
             stderr=log,
             start_new_session=True,
             env=_child_env(),
         )
-    port = _read_port(process, timeout)
-    if port is None:
+    try:
+        port = _wait_for_port(process, port_file, timeout)
+    finally:
+        port_file.unlink(missing_ok=True)
+    identity = ProcessIdentity.of(process.pid)
+    if port is None or identity is None:
         stop_process(process)
         raise BackendError(
             _last_line(log_path.read_text(errors="replace")) or "scoring process did not start"
         )
-    backend = Backend(port=port, process=process, log_path=log_path)
+    backend = Backend(port=port, process=process, log_path=log_path, identity=identity)
     if not wait_healthy(backend.url, timeout=10.0):
         stop_process(process)
         raise BackendError(f"scoring process on port {port} did not answer its health check")
     return backend
 
 
-def _read_port(process: subprocess.Popen[bytes], timeout: float) -> int | None:
-    assert process.stdout is not None
-    found: list[int] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, timeout: float) -> int | None:
+    """The port the process wrote once ready; ``None`` if it exited or took too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            found.append(int(json.loads(line)["port"]))
+            return int(json.loads(port_file.read_text())["port"])
+        except FileNotFoundError:
+            pass
         except (ValueError, KeyError, TypeError):
-            return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return found[0] if found else None
+            return None
+        if process.poll() is not None:
+            return None
+        time.sleep(0.02)
+    return None
 
 
 def wait_healthy(url: str, *, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bool:
@@ -147,48 +186,41 @@ def wait_healthy(url: str, *, timeout: float, sleep: Callable[[float], None] = t
 
 
 def stop_process(process: subprocess.Popen[bytes], *, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the process group (in-flight requests finish), then SIGKILL after ``grace``."""
-    if process.poll() is not None:
-        return
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
+    """Stop a scoring process we started, with everything its driver started."""
+    identity = ProcessIdentity.of(process.pid) if process.poll() is None else None
+    if identity is not None:
+        stop_identity(identity, grace=grace)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    if process.stdout is not None:
-        process.stdout.close()
 
 
-def stop_pid(pid: int, *, grace: float = STOP_GRACE_SECONDS) -> None:
-    """Stop a scoring process known only by pid (one left by an earlier emulator run)."""
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            return
-        time.sleep(0.05)
-    _signal_group(pid, signal.SIGKILL)
+def stop_identity(identity: ProcessIdentity, *, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM the process, its group and every descendant (in-flight requests finish),
+    then SIGKILL whatever is left after ``grace``. Only the very process recorded is
+    touched: a pid now used by another program is left alone."""
+    root = identity.running()
+    if root is None:
+        return
+    try:
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [root]
+    _signal_group(root.pid, signal.SIGTERM)
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            member.terminate()
+    _, alive = psutil.wait_procs(family, timeout=grace)
+    if alive:
+        _signal_group(root.pid, signal.SIGKILL)
+        for member in alive:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                member.kill()
+        psutil.wait_procs(alive, timeout=5)
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still "exists"; reap it if it is ours.
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return finished == 0
 
 
 def _child_env() -> dict[str, str]:

@@ -11,7 +11,13 @@ import threading
 import time
 from pathlib import Path
 
-from mms_pulumi.emulator.runtime import Backend, start_backend, stop_pid, stop_process
+from mms_pulumi.emulator.runtime import (
+    Backend,
+    ProcessIdentity,
+    start_backend,
+    stop_identity,
+    stop_process,
+)
 from mms_pulumi.emulator.store import Store
 
 # Requests already sent to the old backend get this long to reach it before it is stopped
@@ -45,7 +51,7 @@ class ServiceHost:
         with self._lock:
             previous = self._routes.get(service_id)
             self._routes[service_id] = backend
-        self._store.set_backend(service_id, backend.pid, backend.port)
+        self._store.set_backend(service_id, backend.pid, backend.port, backend.identity.created)
         if previous is not None and previous is not backend:
             self._retire(previous)
 
@@ -62,9 +68,11 @@ class ServiceHost:
         self._store.clear_backend(service_id)
 
     def stop_stale(self) -> None:
-        """Stop backends an earlier emulator process left running (after a crash)."""
-        for _service_id, (pid, _port) in self._store.backends().items():
-            stop_pid(pid, grace=2.0)
+        """Stop backends an earlier emulator process left running (after a crash): only
+        the recorded processes themselves, never a program that now has the same pid."""
+        for _service_id, (pid, _port, created) in self._store.backends().items():
+            if created is not None:
+                stop_identity(ProcessIdentity(pid, created), grace=2.0)
 
     def stop_all(self) -> None:
         """Stop every backend (emulator shutdown); recorded ones restart with the emulator."""

@@ -121,6 +121,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(backends)")}
+        if "created" not in columns:  # data directories from before process identities
+            self._db.execute("ALTER TABLE backends ADD COLUMN created REAL")
 
     def close(self) -> None:
         """Close the database."""
@@ -317,12 +320,12 @@ class Store:
 
     # --- backends ----------------------------------------------------------------------------
 
-    def set_backend(self, service_id: str, pid: int, port: int) -> None:
-        """Record the scoring process now serving a service."""
+    def set_backend(self, service_id: str, pid: int, port: int, created: float) -> None:
+        """Record the scoring process now serving a service (``created``: its start time)."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO backends (service_id, pid, port) VALUES (?,?,?)",
-                (service_id, pid, port),
+                "INSERT OR REPLACE INTO backends (service_id, pid, port, created) VALUES (?,?,?,?)",
+                (service_id, pid, port, created),
             )
 
     def clear_backend(self, service_id: str) -> None:
@@ -330,11 +333,13 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM backends WHERE service_id=?", (service_id,))
 
-    def backends(self) -> dict[str, tuple[int, int]]:
-        """service id → (pid, port) of every recorded scoring process."""
+    def backends(self) -> dict[str, tuple[int, int, float | None]]:
+        """service id → (pid, port, start time or None) of every recorded scoring process."""
         with self._lock:
-            rows = self._db.execute("SELECT service_id, pid, port FROM backends").fetchall()
-        return {service_id: (pid, port) for service_id, pid, port in rows}
+            rows = self._db.execute(
+                "SELECT service_id, pid, port, created FROM backends"
+            ).fetchall()
+        return {service_id: (pid, port, created) for service_id, pid, port, created in rows}
 
     def reset(self) -> None:
         """Delete everything (tests)."""

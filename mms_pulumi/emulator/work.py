@@ -17,10 +17,13 @@ from typing import Any
 from mms_pulumi.emulator.builder import BuildFailure, build_image
 from mms_pulumi.emulator.errors import error_body, field_detail
 from mms_pulumi.emulator.records import BUNDLE, DRIVER, ImageRecord, patched, read
-from mms_pulumi.emulator.runtime import Backend, BackendError, stop_pid
+from mms_pulumi.emulator.runtime import Backend, BackendError, ProcessIdentity, stop_identity
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.schema import Manifest, Model, OperationState, OperationType, Service
+
+# Operation payload key: the scoring process a deploy started and has not routed yet.
+PENDING_PROCESS = "pending_process"
 
 BUILD_IMAGE = "build"
 DEPLOY_SERVICE = "deploy"
@@ -83,9 +86,10 @@ class Worker:
         """Do the operation's work (slow; runs on a worker thread)."""
         if record.payload.get("inject_failure"):
             return INJECTED
-        stale = record.payload.get("pending_pid")
-        if stale:
-            stop_pid(int(stale), grace=2.0)  # started by an emulator run that died
+        stale = record.payload.get(PENDING_PROCESS)
+        if isinstance(stale, dict):
+            # Started by an emulator run that died before routing it; only that very process.
+            stop_identity(ProcessIdentity(int(stale["pid"]), float(stale["created"])), grace=2.0)
         run, _ = self._handlers[record.action]
         return run(record)
 
@@ -169,7 +173,7 @@ class Worker:
                 [("ScoringProcessFailed", str(err))],
             )
         # Remembered so an emulator that dies now stops this process when it restarts.
-        payload["pending_pid"] = backend.pid
+        payload[PENDING_PROCESS] = {"pid": backend.pid, "created": backend.identity.created}
         self._store.save_operation(record)
         changes["scoring_uri"] = payload["scoring_uri"]
         return Outcome(ok=True, changes=changes, backend=backend)

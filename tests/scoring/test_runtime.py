@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mms_pulumi.emulator.runtime import (
     BackendError,
+    ProcessIdentity,
     check_driver,
     start_backend,
-    stop_pid,
+    stop_identity,
     stop_process,
 )
 
@@ -67,8 +71,103 @@ def test_check_driver_raises_with_the_reason(bundle: Path) -> None:
         check_driver(bundle, "bad.py")
 
 
-def test_stop_pid_ends_a_backend_known_only_by_pid(bundle: Path, tmp_path: Path) -> None:
+def test_a_backend_known_by_its_identity_is_stopped(bundle: Path, tmp_path: Path) -> None:
     backend = start_backend(bundle, "score.py", "churn", tmp_path / "churn.log")
-    stop_pid(backend.pid, grace=5)
+    stop_identity(ProcessIdentity(backend.pid, backend.identity.created), grace=5)
     backend.process.wait(timeout=5)
     assert not _alive(backend.pid)
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
+    """A recorded (pid, start time) whose pid now runs another program: left alone."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = ProcessIdentity(other.pid, created=1.0)  # same pid, another start time
+        stop_identity(stale, grace=0.5)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait(timeout=5)
+
+
+PRINTING_DRIVER = """
+import sys
+print("loading the model", flush=True)
+def init():
+    print("init says hello " * 20, flush=True)
+def run(data):
+    for _ in range(2000):
+        print("a line from run() " * 8)
+    print("to stderr too", file=sys.stderr)
+    return {"ok": True}
+"""
+
+
+def test_a_driver_that_prints_starts_and_keeps_serving(tmp_path: Path) -> None:
+    """Its output goes to the service's log; no pipe fills up and stalls a request."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "score.py").write_text(PRINTING_DRIVER)
+    log = tmp_path / "logs" / "printer.log"
+    backend = start_backend(bundle, "score.py", "printer", log)
+    try:
+        for _ in range(20):  # ~3 MB of prints: a pipe would have filled long before
+            request = urllib.request.Request(f"{backend.url}/score", data=b"{}")
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert json.loads(response.read()) == {"ok": True}
+    finally:
+        stop_process(backend.process)
+    text = log.read_text()
+    assert "init says hello" in text and "a line from run()" in text and "to stderr too" in text
+
+
+SPAWNING_DRIVER = """
+import subprocess, sys
+CHILD = None
+def init():
+    global CHILD
+    # A child in a session of its own: outside the backend's process group.
+    CHILD = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True
+    )
+    with open("child.pid", "w") as out:
+        out.write(str(CHILD.pid))
+def run(data):
+    return {"child": CHILD.pid}
+"""
+
+
+def test_stopping_a_backend_stops_what_its_driver_started_in_another_session(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "score.py").write_text(SPAWNING_DRIVER)
+    backend = start_backend(bundle, "score.py", "spawner", tmp_path / "spawner.log")
+    child = int((bundle / "child.pid").read_text())
+    assert _alive(child)
+    stop_process(backend.process)
+    assert (
+        psutil.wait_procs([psutil.Process(child)], timeout=10)[1] == [] if _alive(child) else True
+    )
+    assert not _alive(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_scoring_process_exits_when_its_parent_is_killed(bundle: Path, tmp_path: Path) -> None:
+    """The emulator dies by ``kill -9``: its scoring processes do not outlive it."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from mms_pulumi.emulator.runtime import start_backend\n"
+        f"log = Path({str(tmp_path / 'o.log')!r})\n"
+        f"b = start_backend(Path({str(bundle)!r}), 'score.py', 'orphan', log)\n"
+        "print(b.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    orphan = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(timeout=5)
+    _, still = psutil.wait_procs([psutil.Process(orphan)], timeout=30)
+    assert still == [], "the scoring process outlived the emulator that started it"

@@ -1,9 +1,13 @@
 """Run a scoring process: ``python -m mms_pulumi.emulator.scoring --bundle DIR --driver F``.
 
 With ``--check`` it only loads the driver and checks the contract (exit 0, or 2 with the
-reason on stderr). Otherwise it calls ``init()`` once, then serves on loopback and prints
-``{"port": N}`` on stdout once healthy; a failing ``init()`` exits 3 with the traceback's
+reason on stderr). Otherwise it calls ``init()`` once, then serves on loopback and says
+``{"port": N}`` once healthy; a failing ``init()`` exits 3 with the traceback's
 last line on stderr. SIGTERM drains in-flight requests and exits 0.
+
+Started by the emulator, it gets ``--port-file`` (the port goes there, so stdout is free
+for the driver's own prints, which land in the service's log with stderr) and
+``--parent-pid`` (it stops when the emulator is gone).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -31,6 +36,9 @@ EXIT_BAD_DRIVER = 2
 EXIT_INIT_FAILED = 3
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the scoring process."""
     parser = argparse.ArgumentParser(prog="python -m mms_pulumi.emulator.scoring")
@@ -40,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--name", default="service", help="service name for swagger.json")
     parser.add_argument("--check", action="store_true", help="only check the driver")
+    parser.add_argument("--port-file", type=Path, help="where to write {port} once ready")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     args = parser.parse_args(argv)
 
     bundle = args.bundle.resolve()
@@ -70,10 +80,37 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    if args.parent_pid is not None:
+        watch_parent(args.parent_pid, server)
+    announce(server.server_address[1], args.port_file)
     server.serve_forever(poll_interval=0.1)
     server.server_close()
     return 0
+
+
+def announce(port: int, port_file: Path | None) -> None:
+    """Say the process is ready: its port in ``port_file`` (written whole, then renamed into
+    place), or on stdout when run by hand."""
+    document = json.dumps({"port": port})
+    if port_file is None:
+        print(document, flush=True)
+        return
+    partial = port_file.with_name(port_file.name + ".partial")
+    partial.write_text(document)
+    partial.replace(port_file)
+
+
+def watch_parent(parent_pid: int, server: ScoringServer) -> None:
+    """Shut down when the emulator that started this process is gone (even by ``kill -9``):
+    the process is then re-parented, so ``getppid()`` changes."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        print("the emulator is gone; stopping", file=sys.stderr, flush=True)
+        server.shutdown()
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 if __name__ == "__main__":

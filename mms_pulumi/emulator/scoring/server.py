@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -66,8 +68,12 @@ class ScoringHandler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, KeyError) as err:
             self._send(HTTPStatus.BAD_REQUEST, {"error": last_line(err)})
             return
-        except Exception as err:  # user code: report, keep serving
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": last_line(err)})
+        except Exception:  # user code: log it, keep serving; the caller gets no internals
+            traceback.print_exc(file=sys.stderr)  # the service's log
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": "run() failed; the service's log has the traceback"},
+            )
             return
         self.server.requests_served += 1
         self._send_raw(HTTPStatus.OK, body.encode())
