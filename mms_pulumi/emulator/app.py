@@ -64,6 +64,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         restorer = threading.Thread(target=_restore_services, args=(emulator,), daemon=True)
         restorer.start()
         runner.start()
+        host.supervise()
         try:
             yield
         finally:

@@ -1,18 +1,26 @@
-"""Live services: which scoring process serves each service, and switching between them.
+"""Live services: which scoring process serves each service, switching and supervising them.
 
 The route table is what the scoring proxy reads. An update starts the new backend first,
 switches the route once it is healthy, then stops the old one after a short grace, so a
 client calling the scoring URI throughout sees no failed request.
+
+A supervisor restarts a routed backend that exits (a driver crash, an out-of-memory kill)
+with exponential backoff; meanwhile ``status`` says ``restarting``, and ``failed`` once
+several restarts in a row have failed (it keeps trying at the longest interval).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from mms_pulumi.emulator.runtime import (
     Backend,
+    BackendError,
     ProcessIdentity,
     start_backend,
     stop_identity,
@@ -23,6 +31,44 @@ from mms_pulumi.emulator.store import Store
 # Requests already sent to the old backend get this long to reach it before it is stopped
 # (it then drains whatever it accepted).
 SWITCH_GRACE_SECONDS = 0.5
+SUPERVISE_SECONDS = 0.25
+RESTART_FIRST_DELAY = 0.5
+RESTART_MAX_DELAY = 30.0
+# Failed restarts in a row after which a service reports Failed (it keeps being retried).
+RESTARTS_BEFORE_FAILED = 5
+STOP_JOIN_SECONDS = 15.0
+
+logger = logging.getLogger("mms_pulumi.emulator")
+
+
+class Health(Enum):
+    """How a service's scoring process is doing."""
+
+    SERVING = "serving"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds before the next restart after ``failures`` failed ones: 0.5, 1, 2 … 30."""
+    return min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * float(2 ** min(failures, 16)))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to start a service's scoring process again."""
+
+    name: str
+    bundle: Path
+    driver: str
+
+
+@dataclass
+class Restarts:
+    """A service whose scoring process exited: failed restarts so far, the next attempt."""
+
+    failures: int = 0
+    next_at: float = 0.0
 
 
 class ServiceHost:
@@ -33,7 +79,12 @@ class ServiceHost:
         self._logs_dir = logs_dir
         self._lock = threading.Lock()
         self._routes: dict[str, Backend] = {}
+        self._specs: dict[int, Spec] = {}  # by backend pid, until routed
+        self._service_specs: dict[str, Spec] = {}
+        self._restarts: dict[str, Restarts] = {}
         self._stopping: list[threading.Thread] = []
+        self._halt = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def port_of(self, service_id: str) -> int | None:
         """The port serving a service now, or ``None``."""
@@ -41,28 +92,100 @@ class ServiceHost:
             backend = self._routes.get(service_id)
         return backend.port if backend is not None and backend.alive() else None
 
+    def status(self, service_id: str) -> Health | None:
+        """How the service's scoring process is doing; ``None`` when it has none."""
+        with self._lock:
+            backend = self._routes.get(service_id)
+            restarts = self._restarts.get(service_id)
+        if backend is None:
+            return None
+        if backend.alive():
+            return Health.SERVING
+        if restarts is not None and restarts.failures >= RESTARTS_BEFORE_FAILED:
+            return Health.FAILED
+        return Health.RESTARTING
+
+    def log_path(self, service_id: str) -> Path:
+        """The service's log: its scoring processes' output, the driver's prints included."""
+        return self._logs_dir / f"{service_id}.log"
+
     def start(self, service_id: str, name: str, bundle: Path, driver: str) -> Backend:
         """Start (but do not route to) a backend for a service; raises ``BackendError``."""
-        log = self._logs_dir / f"{service_id}.log"
-        return start_backend(bundle, driver, name, log)
+        backend = start_backend(bundle, driver, name, self.log_path(service_id))
+        with self._lock:
+            self._specs[backend.pid] = Spec(name, bundle, driver)
+        return backend
+
+    def supervise(self) -> None:
+        """Start restarting routed backends that exit (once; stopped by ``stop_all``)."""
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="supervise-services", daemon=True
+            )
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._halt.wait(SUPERVISE_SECONDS):
+            try:
+                self._restart_exited(time.monotonic())
+            except Exception:  # keep supervising the others; log this one
+                logger.exception("service supervision failed")
+
+    def _restart_exited(self, now: float) -> None:
+        with self._lock:
+            exited = [
+                (service_id, self._service_specs.get(service_id))
+                for service_id, backend in self._routes.items()
+                if not backend.alive()
+            ]
+        for service_id, spec in exited:
+            with self._lock:
+                restarts = self._restarts.setdefault(service_id, Restarts(next_at=now))
+            if spec is None or now < restarts.next_at or self._halt.is_set():
+                continue
+            if restarts.failures == 0:
+                logger.warning("service %s: its scoring process exited; restarting", service_id)
+            try:
+                backend = self.start(service_id, spec.name, spec.bundle, spec.driver)
+            except BackendError as err:
+                restarts.failures += 1
+                restarts.next_at = time.monotonic() + restart_delay(restarts.failures)
+                logger.warning(
+                    "service %s: restart %d failed: %s", service_id, restarts.failures, err
+                )
+                continue
+            with self._lock:
+                still_routed = service_id in self._routes
+                self._restarts.pop(service_id, None)
+            if still_routed:
+                self.route(service_id, backend)
+            else:  # deleted meanwhile
+                stop_process(backend.process)
 
     def route(self, service_id: str, backend: Backend) -> None:
         """Send the service's traffic to ``backend``; the previous one is stopped after a grace."""
         with self._lock:
             previous = self._routes.get(service_id)
             self._routes[service_id] = backend
+            spec = self._specs.pop(backend.pid, None)
+            if spec is not None:
+                self._service_specs[service_id] = spec
         self._store.set_backend(service_id, backend.pid, backend.port, backend.identity.created)
         if previous is not None and previous is not backend:
             self._retire(previous)
 
     def discard(self, backend: Backend) -> None:
         """Stop a backend that never served (a failed update)."""
+        with self._lock:
+            self._specs.pop(backend.pid, None)
         stop_process(backend.process)
 
     def stop(self, service_id: str) -> None:
         """Stop a service's backend (delete) and forget it."""
         with self._lock:
             backend = self._routes.pop(service_id, None)
+            self._service_specs.pop(service_id, None)
+            self._restarts.pop(service_id, None)
         if backend is not None:
             stop_process(backend.process)
         self._store.clear_backend(service_id)
@@ -76,6 +199,9 @@ class ServiceHost:
 
     def stop_all(self) -> None:
         """Stop every backend (emulator shutdown); recorded ones restart with the emulator."""
+        self._halt.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=STOP_JOIN_SECONDS)
         with self._lock:
             backends = list(self._routes.values())
             self._routes.clear()
@@ -83,7 +209,7 @@ class ServiceHost:
         for backend in backends:
             stop_process(backend.process)
         for thread in retiring:
-            thread.join(timeout=15)
+            thread.join(timeout=STOP_JOIN_SECONDS)
 
     def _retire(self, backend: Backend) -> None:
         def retire() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import anyio
 
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.operations import OperationRunner
@@ -22,3 +24,11 @@ class Emulator:
     host: ServiceHost
     runner: OperationRunner
     requests: Counter[str]
+    # Scoring calls wait on driver code: they run on threads of their own, at most this
+    # many at once, so hung drivers never take the threads the MMS API's routes run on.
+    scoring_slots: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(SCORING_CONCURRENCY)
+    )
+
+
+SCORING_CONCURRENCY = 32

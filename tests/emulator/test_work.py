@@ -291,3 +291,80 @@ def test_other_url_schemes_fail_the_build(api: Api) -> None:
     operation = build(api, body)
     message = operation["error"]["details"][0]["message"]
     assert message.startswith("asset blob: s3://bucket/key.bin: unsupported URL scheme 's3'")
+
+
+CRASHING_DRIVER = """
+import os
+def init():
+    print("started", flush=True)
+def run(data):
+    if data == "die":
+        os._exit(3)  # the whole process, as an out-of-memory kill would
+    return {"echo": data}
+"""
+
+
+def test_a_crashed_scoring_process_is_restarted_and_the_state_says_so_meanwhile(
+    api: Api, tmp_path: Path
+) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text(CRASHING_DRIVER)
+    body = api.manifest_body([api.register_model()["id"]])
+    body["assets"][0]["url"] = driver.as_uri()
+    image_id = build(api, body)["resourceLocation"].rsplit("/", 1)[1]
+    service = api.create_service("crashy", image_id)
+    crashed = requests.post(service["scoringUri"], json="die", timeout=10)
+    assert crashed.status_code == 502 and crashed.json()["statusCode"] == 502
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = api.call("GET", f"services/{service['id']}").json()["state"]
+        seen.add(state)
+        answer = requests.post(service["scoringUri"], json="again", timeout=10)
+        if state == "Succeeded" and answer.status_code == 200:
+            break
+        assert answer.status_code in (503, 200), answer.text  # never a 404 while restarting
+        time.sleep(0.05)
+    assert answer.json() == {"echo": "again"}
+    logs = requests.get(f"{api.base_url}/_emulator/services/{service['id']}/logs", timeout=10)
+    assert logs.text.count("started") == 2  # the first process and its replacement
+
+
+HANGING_DRIVER = """
+import time
+def init():
+    pass
+def run(data):
+    time.sleep(300)
+    return data
+"""
+
+
+def test_hung_drivers_never_take_the_api_s_threads(api: Api, tmp_path: Path) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text(HANGING_DRIVER)
+    body = api.manifest_body([api.register_model()["id"]])
+    body["assets"][0]["url"] = driver.as_uri()
+    image_id = build(api, body)["resourceLocation"].rsplit("/", 1)[1]
+    service = api.create_service("hung", image_id)
+    statuses: list[int] = []
+
+    def call() -> None:
+        try:
+            statuses.append(requests.post(service["scoringUri"], json=1, timeout=120).status_code)
+        except requests.RequestException:
+            statuses.append(0)
+
+    callers = [threading.Thread(target=call, daemon=True) for _ in range(45)]
+    for caller in callers:
+        caller.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and 503 not in statuses:
+        time.sleep(0.05)
+    assert 503 in statuses  # the scoring slots are full, and say so at once
+    # The MMS API still answers while every scoring slot is held by the hung driver.
+    assert api.call("GET", "models").status_code == 200
+    assert api.call("DELETE", f"services/{service['id']}").status_code == 200
+    for caller in callers:
+        caller.join(timeout=60)
+    assert all(status in (503, 502, 404) for status in statuses), statuses

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
@@ -73,6 +74,25 @@ def stats(emulator: EmulatorDep) -> dict[str, Any]:
         "objects": emulator.store.counts(),
         "backends": len(emulator.store.backends()),
     }
+
+
+LOG_TAIL_BYTES = 64 * 1024
+
+
+@router.get("/services/{service_id}/logs", response_class=PlainTextResponse)
+def service_logs(service_id: str, emulator: EmulatorDep) -> PlainTextResponse:
+    """The end of a service's log: its scoring processes' output and the driver's prints
+    (as the real service's container logs were), at most the last 64 KiB."""
+    if emulator.store.get_any("services", service_id) is None:
+        raise ApiError(404, f"No service with id {service_id}.")
+    path = emulator.host.log_path(service_id)
+    try:
+        with path.open("rb") as log:
+            log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            text = log.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = ""
+    return PlainTextResponse(text)
 
 
 @router.post("/reset")

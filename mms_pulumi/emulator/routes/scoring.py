@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hmac
 import http.client
+from functools import partial
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.routes._common import EmulatorDep
 from mms_pulumi.emulator.routes.services import current_keys
+from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.schema import AuthKeys
 
@@ -29,9 +33,7 @@ def _forward(emulator: Emulator, service_id: str, method: str, path: str, body: 
     for attempt in range(2):
         port = emulator.host.port_of(service_id)
         if port is None:
-            raise ApiError(
-                404, f"Service {service_id} is not serving (deleted, failed or starting)."
-            )
+            raise _not_serving(emulator, service_id)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROXY_TIMEOUT_SECONDS)
         try:
             headers = {"Content-Type": "application/json"} if body else {}
@@ -45,9 +47,54 @@ def _forward(emulator: Emulator, service_id: str, method: str, path: str, body: 
         except ConnectionRefusedError:
             if attempt == 1:
                 raise ApiError(503, f"Service {service_id} is restarting; try again.") from None
+        except TimeoutError:
+            raise ApiError(
+                504,
+                f"Service {service_id}'s driver did not answer within "
+                f"{PROXY_TIMEOUT_SECONDS:.0f} s.",
+            ) from None
+        except (http.client.HTTPException, OSError):
+            raise ApiError(
+                502,
+                f"Service {service_id}'s scoring process closed the connection without an "
+                "answer (it may have crashed; it is restarted).",
+            ) from None
         finally:
             connection.close()
     raise AssertionError("unreachable")
+
+
+async def _proxied(
+    emulator: Emulator, service_id: str, method: str, path: str, body: bytes = b""
+) -> Response:
+    slots = emulator.scoring_slots
+    if slots.available_tokens == 0:
+        raise ApiError(
+            503,
+            f"All {int(slots.total_tokens)} scoring slots are busy with calls still running; "
+            "try again.",
+            headers={"Retry-After": "1"},
+        )
+    call = partial(_forward, emulator, service_id, method, path, body)
+    return await anyio.to_thread.run_sync(call, limiter=slots)
+
+
+def _not_serving(emulator: Emulator, service_id: str) -> ApiError:
+    health = emulator.host.status(service_id)
+    if health is Health.RESTARTING:
+        return ApiError(
+            503,
+            f"Service {service_id} is restarting: its scoring process exited.",
+            headers={"Retry-After": "1"},
+        )
+    if health is Health.FAILED:
+        return ApiError(
+            503,
+            f"Service {service_id}'s scoring process keeps failing to start; its log says "
+            "why (GET /_emulator/services/{id}/logs). It is retried every 30 s.",
+            headers={"Retry-After": "30"},
+        )
+    return ApiError(404, f"Service {service_id} is not serving (deleted, failed or starting).")
 
 
 async def _body(request: Request) -> bytes:
@@ -88,24 +135,24 @@ def _check_key(service_id: str, request: Request, emulator: Emulator) -> None:
 
 
 @router.post("/score")
-def score(
+async def score(
     service_id: str,
     request: Request,
     body: Annotated[bytes, Depends(_body)],
     emulator: EmulatorDep,
 ) -> Response:
     """Score with the service's driver: JSON in, ``run(input)``'s JSON out."""
-    _check_key(service_id, request, emulator)
-    return _forward(emulator, service_id, "POST", "/score", body)
+    await anyio.to_thread.run_sync(_check_key, service_id, request, emulator)
+    return await _proxied(emulator, service_id, "POST", "/score", body)
 
 
 @router.get("/")
-def health(service_id: str, emulator: EmulatorDep) -> Response:
+async def health(service_id: str, emulator: EmulatorDep) -> Response:
     """The scoring process's health check."""
-    return _forward(emulator, service_id, "GET", "/", b"")
+    return await _proxied(emulator, service_id, "GET", "/")
 
 
 @router.get("/swagger.json")
-def swagger(service_id: str, emulator: EmulatorDep) -> Response:
+async def swagger(service_id: str, emulator: EmulatorDep) -> Response:
     """The service's swagger document, when its image has a schema."""
-    return _forward(emulator, service_id, "GET", "/swagger.json", b"")
+    return await _proxied(emulator, service_id, "GET", "/swagger.json")

@@ -32,6 +32,7 @@ from mms_pulumi.emulator.routes._common import (
     parse,
     reference_error,
 )
+from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NameTaken, NewObject
 from mms_pulumi.emulator.work import DEPLOY_SERVICE, UPDATE_SERVICE
@@ -255,6 +256,13 @@ def _shown(
         changes["state"] = OperationState.RUNNING if record.action == UPDATE_SERVICE else in_flight
     if current.scoring_uri:
         changes["scoring_uri"] = _scoring_uri(request, current.id)
+    if current.state is OperationState.SUCCEEDED and "state" not in changes:
+        # Truthful while its scoring process is down: being restarted, or failing to.
+        health = emulator.host.status(current.id)
+        if health is Health.RESTARTING:
+            changes["state"] = OperationState.RUNNING
+        elif health is Health.FAILED:
+            changes["state"] = OperationState.FAILED
     return public(patched(Service, service, **changes) if changes else service)
 
 
