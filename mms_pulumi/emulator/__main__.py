@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import uvicorn
@@ -40,7 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
-    parser.add_argument("--token", help="accept only this bearer token (default: any)")
+    parser.add_argument(
+        "--token",
+        help=f"accept only this bearer token (default: ${TOKEN_ENV}, else any); visible in "
+        "the process list, so prefer --token-file or the environment",
+    )
+    parser.add_argument(
+        "--token-file", type=Path, help="read the token from this file (its first line)"
+    )
     parser.add_argument(
         "--operation-seconds",
         type=float,
@@ -95,6 +103,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+TOKEN_ENV = "MMS_EMULATOR_TOKEN"
+
+
+def resolve_token(
+    flag: str | None, token_file: Path | None, environ: Mapping[str, str]
+) -> str | None:
+    """The token to require: ``--token``, else ``--token-file``, else ``$MMS_EMULATOR_TOKEN``,
+    else none (any token is accepted). Raises ``ValueError`` naming what is wrong."""
+    if flag is not None and token_file is not None:
+        raise ValueError("give --token or --token-file, not both")
+    if token_file is not None:
+        try:
+            lines = token_file.read_text().splitlines()
+        except OSError as err:
+            raise ValueError(f"--token-file {token_file}: {err.strerror or err}") from None
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise ValueError(f"--token-file {token_file}: the file holds no token")
+        return token
+    if flag is not None:
+        if not flag.strip():
+            raise ValueError("--token must not be empty")
+        return flag.strip()
+    return environ.get(TOKEN_ENV, "").strip() or None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator in the foreground."""
     args = parse_args(argv)
@@ -118,12 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"mms-emulator: {err}", file=sys.stderr)
         return 2
+    try:
+        token = resolve_token(args.token, args.token_file, os.environ)
+    except ValueError as err:
+        print(f"mms-emulator: {err}", file=sys.stderr)
+        return 2
     settings = EmulatorSettings(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        token=args.token,
+        token=token,
         operation_seconds=args.operation_seconds,
         page_size=args.page_size,
         max_body_bytes=args.max_body_bytes,

@@ -23,7 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mms_pulumi.emulator.errors import ApiError, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector
-from mms_pulumi.emulator.middleware import BodyLimit, ConnectionResets, MmsRules, RequestContext
+from mms_pulumi.emulator.middleware import (
+    BodyLimit,
+    ConnectionResets,
+    LocalOnly,
+    MmsRules,
+    RequestContext,
+)
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.records import BUNDLE, DRIVER, read
 from mms_pulumi.emulator.routes import control, images, manifests, models, operations, scoring
@@ -92,6 +98,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MmsRules)
     app.add_middleware(ConnectionResets)
+    app.add_middleware(LocalOnly)
     app.add_middleware(RequestContext)
     return app
 

@@ -1,6 +1,8 @@
 """The rules every request goes through, as plain ASGI middleware, outermost first.
 
 ``RequestContext``   request id, ``x-ms-client-request-id`` echo, counters, access log
+``LocalOnly``        Host and Origin checks (DNS rebinding, other web pages), the token on
+                     the emulator's own routes
 ``ConnectionResets`` injected connection drops (MMS paths)
 ``MmsRules``         injected delay and 429/503, bearer token, api-version (MMS paths)
 ``BodyLimit``        413 for bodies over the limit, chunked uploads included
@@ -97,6 +99,74 @@ class RequestContext:
                 request_id,
                 (time.monotonic() - started) * 1000,
             )
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Routes anyone may call: the health probe (its details are for loopback callers only).
+OPEN_PATHS = frozenset({"/_emulator/health"})
+CONTROL_PREFIX = "/_emulator/"
+
+
+def host_name(header: str) -> str:
+    """The host of a ``Host`` header (``[::1]:5080`` → ``::1``), lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def request_problem(host: str | None, origin: str | None, *, loopback_only: bool) -> str | None:
+    """Why a request is refused before any route sees it, or ``None``.
+
+    Bound to loopback, the emulator answers only requests addressed to a loopback name, so
+    a web page that rebinds its own DNS name to 127.0.0.1 cannot drive it; and it answers
+    no request a browser sends on behalf of another page (one carrying a foreign
+    ``Origin``), so a page cannot post to it either. Clients that are not browsers send no
+    ``Origin``.
+    """
+    name = host_name(host or "")
+    if loopback_only and name not in LOOPBACK_NAMES:
+        return (
+            f"this emulator answers requests for localhost only, not for {name or 'no host'!r} "
+            "(bind it elsewhere with --host to change that)"
+        )
+    own_origin = f"http://{(host or '').strip().lower()}"
+    if origin is not None and origin.strip().lower() != own_origin:
+        return "requests from web pages of other origins are refused"
+    return None
+
+
+class LocalOnly:
+    """Refuses requests for other hosts or from other origins (403), and with ``--token``
+    requires the token on the emulator's own routes too (401), health excepted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = _emulator(scope).settings
+        headers = Headers(scope=scope)
+        problem = request_problem(
+            headers.get("host"), headers.get("origin"), loopback_only=settings.control_enabled
+        )
+        if problem is not None:
+            await _answer(ApiError(403, f"Refused: {problem}."), scope, receive, send)
+            return
+        path = str(scope["path"])
+        if (
+            settings.token is not None
+            and path.startswith(CONTROL_PREFIX)
+            and path not in OPEN_PATHS
+        ):
+            denied = auth_problem(headers.get("authorization"), settings.token)
+            if denied is not None:
+                error = ApiError(401, denied, headers={"WWW-Authenticate": "Bearer"})
+                await _answer(error, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class ConnectionDropped(Exception):

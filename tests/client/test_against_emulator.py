@@ -29,6 +29,7 @@ from mms_pulumi.schema import OperationState
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 TOKEN = "client-test-token-abc"
+CONTROL = {"Authorization": f"Bearer {TOKEN}"}  # the control routes want it too
 PASSWORD = "registry-password-abc"
 KUBE_SECRET = "kube-tok-abc"
 KUBE = (
@@ -63,15 +64,19 @@ def mms(emulator: EmulatorProcess) -> Iterator[MmsClient]:
 @pytest.fixture
 def faults(emulator: EmulatorProcess) -> Iterator[Faults]:
     def set_faults(**settings: Any) -> None:
-        answer = requests.put(f"{emulator.base_url}/_emulator/faults", json=settings, timeout=5)
+        answer = requests.put(
+            f"{emulator.base_url}/_emulator/faults", json=settings, headers=CONTROL, timeout=5
+        )
         answer.raise_for_status()
 
     yield set_faults
-    requests.delete(f"{emulator.base_url}/_emulator/faults", timeout=5).raise_for_status()
+    requests.delete(
+        f"{emulator.base_url}/_emulator/faults", headers=CONTROL, timeout=5
+    ).raise_for_status()
 
 
 def fault_counts(emulator: EmulatorProcess) -> dict[str, int]:
-    stats = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=5).json()
+    stats = requests.get(f"{emulator.base_url}/_emulator/stats", headers=CONTROL, timeout=5).json()
     counts: dict[str, int] = stats["faults"]
     return counts
 

@@ -35,6 +35,8 @@ class Api:
         self.root = f"{base_url}/api/subscriptions/sub/resourceGroups/rg/hostingAccounts/{account}"
         self.token = token
         self.session = requests.Session()
+        # The emulator's own routes want the token too when it runs with one.
+        self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(
         self,
@@ -46,7 +48,7 @@ class Api:
         params: dict[str, str] | None = None,
         raw: bytes | None = None,
     ) -> requests.Response:
-        headers = {}
+        headers: dict[str, str | None] = {"Authorization": None}  # None: send none
         if token is not None:
             headers["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
         url = path if path.startswith("http") else f"{self.root}/{path}"

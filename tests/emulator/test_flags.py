@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import psutil
 import pytest
 import requests
 
@@ -125,3 +126,40 @@ def test_fault_flags_and_the_default_data_dir(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_the_token_comes_from_the_flag_a_file_or_the_environment(tmp_path: Path) -> None:
+    from mms_pulumi.emulator.__main__ import TOKEN_ENV, resolve_token
+
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\nignored\n")
+    assert resolve_token("from-flag", None, {TOKEN_ENV: "env"}) == "from-flag"
+    assert resolve_token(None, token_file, {TOKEN_ENV: "env"}) == "from-file"
+    assert resolve_token(None, None, {TOKEN_ENV: " from-env "}) == "from-env"
+    assert resolve_token(None, None, {}) is None
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    for flag, path, rule in (
+        ("a", token_file, "not both"),
+        (None, empty, "holds no token"),
+        (None, tmp_path / "missing", "No such file"),
+        (" ", None, "must not be empty"),
+    ):
+        with pytest.raises(ValueError, match=rule):
+            resolve_token(flag, path, {})
+
+
+def test_a_token_file_guards_a_running_emulator(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("file-token-5\n")
+    with EmulatorProcess(tmp_path / "data", 0.1, ["--token-file", str(token_file)]) as running:
+        root = f"{running.base_url}/api/subscriptions/s/resourceGroups/r/hostingAccounts/a"
+
+        def status(token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return requests.get(f"{root}/models", headers=headers, timeout=10).status_code
+
+        assert status("x") == 401
+        assert status("file-token-5") == 200
+        # Unlike --token, the token is not in the process list.
+        assert "file-token-5" not in " ".join(psutil.Process(running.pid).cmdline())

@@ -77,3 +77,59 @@ def test_a_deeply_nested_kubeconfig_is_a_400(api: Api) -> None:
     }
     error = _seed_error(api.call("POST", "services", body), 400)
     assert "kubeConfig: is nested more than 64 levels deep" in str(error["details"])
+
+
+# --- the emulator as a local service (#14 class 9) -------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:5080", "10.0.0.7"])
+def test_a_request_for_another_host_is_refused(api: Api, host: str) -> None:
+    """A page whose DNS name was rebound to 127.0.0.1 sends its own name as Host."""
+    answer = api.session.get(f"{api.root}/models", headers={"Host": host}, timeout=10)
+    assert "localhost only" in _seed_error(answer, 403)["message"]
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://127.0.0.1:1"])
+def test_a_request_from_a_web_page_of_another_origin_is_refused(api: Api, origin: str) -> None:
+    """No CORS preflight for a text/plain POST: the Origin is the only tell."""
+    answer = api.session.post(
+        f"{api.base_url}/_emulator/reset",
+        data="x",
+        headers={"Origin": origin, "Content-Type": "text/plain"},
+        timeout=10,
+    )
+    _seed_error(answer, 403)
+
+
+def test_a_same_origin_page_and_a_plain_client_are_served(api: Api) -> None:
+    port = urlsplit(api.base_url).port
+    for headers in ({}, {"Origin": f"http://127.0.0.1:{port}"}):
+        assert api.session.get(f"{api.root}/models", headers=headers, timeout=10).ok
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "reset"), ("GET", "faults"), ("PUT", "faults"), ("GET", "stats")],
+)
+def test_with_a_token_the_control_routes_want_it_too(api: Api, method: str, path: str) -> None:
+    url = f"{api.base_url}/_emulator/{path}"
+    refused = api.session.request(method, url, json={}, headers={"Authorization": None})
+    _seed_error(refused, 401)
+    wrong = api.session.request(method, url, json={}, headers={"Authorization": "Bearer no"})
+    _seed_error(wrong, 401)
+    health = api.session.get(f"{api.base_url}/_emulator/health", headers={"Authorization": None})
+    assert health.json()["status"] == "ok"
+
+
+def test_with_a_token_scoring_wants_a_service_key(api: Api) -> None:
+    service = api.create_service("keyed-by-token", api.build_image()["id"])
+    body = {"customers": [{"tenure_months": 3, "monthly_charges": 95.0, "support_calls": 4}]}
+    bare = api.session.post(
+        service["scoringUri"], json=body, headers={"Authorization": None}, timeout=30
+    )
+    _seed_error(bare, 401)
+    key = api.call("GET", f"services/{service['id']}/keys").json()["primaryKey"]
+    keyed = api.session.post(
+        service["scoringUri"], json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert keyed.status_code == 200, keyed.text

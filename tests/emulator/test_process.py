@@ -186,12 +186,24 @@ def test_access_log_has_one_line_per_request_and_no_secrets(tmp_path: Path) -> N
         }
         api.wait(api.call("POST", "services", body))
         api.call("POST", "images", {**api.image_body(image["manifestId"]), "imageType": "OCI"})
-        stats = requests.get(f"{running.base_url}/_emulator/stats", timeout=10).json()
-        time.sleep(0.3)  # let the stderr reader catch up
+        # With --token the emulator's own routes want it too.
+        stats = requests.get(
+            f"{running.base_url}/_emulator/stats",
+            headers={"Authorization": "Bearer tok-3f9a"},
+            timeout=10,
+        ).json()
+        # The stats request is counted once it has been answered: after its own answer.
+        expected = sum(stats["requests"].values()) + 1
+
+        def access_lines() -> list[str]:
+            return [line for line in running.log.splitlines() if "emulator.access" in line]
+
+        deadline = time.monotonic() + 30  # the stderr reader is a thread: wait for it
+        while len(access_lines()) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
         log = running.log
     access = [line for line in log.splitlines() if "mms_pulumi.emulator.access" in line]
-    # The stats request is counted once it has been answered: after its own answer.
-    assert len(access) == sum(stats["requests"].values()) + 1
+    assert len(access) == expected
     line = next(a for a in access if " POST " in a and "/services " in a)
     assert re.search(
         r"POST /api/subscriptions/sub/resourceGroups/rg/.*/services 202 [0-9a-f-]{36} [\d.]+ms$",

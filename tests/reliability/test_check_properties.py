@@ -19,7 +19,8 @@ ACCOUNT = {
     "resource_group": "r",
     "hosting_account": "a",
 }
-NAME = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+NAME = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,4096}$")  # ids and URLs: no control characters
 TAG = re.compile(r"^[A-Za-z0-9]{1,30}$")
 
 junk = st.one_of(
@@ -33,7 +34,7 @@ junk = st.one_of(
     st.builds(Unknown),
 )
 names = st.one_of(
-    st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1, max_size=40), junk
+    st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=40), junk
 )
 tags = st.one_of(
     st.lists(
@@ -68,7 +69,7 @@ def test_model_check_names_exactly_the_bad_fields(
         assert reason.startswith(f"model {field} ")
     good_name = isinstance(name, Unknown) or (isinstance(name, str) and NAME.match(name))
     assert ("name" in found) != bool(good_name)
-    good_url = isinstance(url, Unknown) or (isinstance(url, str) and url != "")
+    good_url = isinstance(url, Unknown) or (isinstance(url, str) and bool(TEXT.match(url)))
     assert ("url" in found) != good_url
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         for index, tag in enumerate(tags):

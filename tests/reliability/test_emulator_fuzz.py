@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from mms_pulumi.emulator.process import EmulatorProcess
 
 TOKEN = "fuzz-token"
+CONTROL = {"Authorization": f"Bearer {TOKEN}"}  # the control routes want it too
 
 
 pytestmark = pytest.mark.emulator(
@@ -33,7 +34,7 @@ def check_answer(case: Any, base_url: str) -> int:
     """One generated request: never a 5xx, errors always in the seed's shape; its status."""
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     if case.path.startswith("/_emulator/"):
-        requests.delete(f"{base_url}/_emulator/faults", timeout=10)
+        requests.delete(f"{base_url}/_emulator/faults", headers=CONTROL, timeout=10)
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text}"
     if response.status_code >= 400:
         body = response.json()

@@ -20,6 +20,7 @@ from tests.support import account_config
 
 FLEET = Path(__file__).resolve().parent / "fleet"
 TOKEN = "fleet-token-31"
+CONTROL = {"Authorization": f"Bearer {TOKEN}"}  # the control routes want it too
 PASSWORD = "fleet-registry-password-32"
 # MMS_SOAK_CHAINS=200 turns the fleet test into a longer soak.
 CHAINS = int(os.environ.get("MMS_SOAK_CHAINS", "20"))
@@ -52,7 +53,7 @@ def fleet(emulator: EmulatorProcess, tmp_path: Path, account: str) -> Engine:
 
 def faults(emulator: EmulatorProcess, **settings: object) -> None:
     requests.put(
-        f"{emulator.base_url}/_emulator/faults", json=settings, timeout=10
+        f"{emulator.base_url}/_emulator/faults", json=settings, headers=CONTROL, timeout=10
     ).raise_for_status()
 
 
@@ -70,7 +71,9 @@ def live(emulator: EmulatorProcess, account: str) -> dict[str, int]:
 def test_fleet_converges_under_faults(emulator: EmulatorProcess, tmp_path: Path) -> None:
     account = f"fleet-{uuid.uuid4().hex[:8]}"
     engine = fleet(emulator, tmp_path, account)
-    before = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=10).json()
+    before = requests.get(
+        f"{emulator.base_url}/_emulator/stats", headers=CONTROL, timeout=10
+    ).json()
     faults(emulator, throttle_rate=0.15, unavailable_rate=0.15, retry_after=0.05, seed=11)
     engine.up()
     # Every service rolls to a new pull secret under 429s without Retry-After (backoff only).
@@ -88,7 +91,7 @@ def test_fleet_converges_under_faults(emulator: EmulatorProcess, tmp_path: Path)
     engine.up()
     faults(emulator)
     engine.up(expect_no_changes=True)
-    after = requests.get(f"{emulator.base_url}/_emulator/stats", timeout=10).json()
+    after = requests.get(f"{emulator.base_url}/_emulator/stats", headers=CONTROL, timeout=10).json()
     # Models, manifests and images cannot be deleted, so the rebuild added one more of each
     # per chain (a new model version, so a new manifest and image); nothing was doubled.
     assert live(emulator, account) == {

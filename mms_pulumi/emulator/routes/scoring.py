@@ -126,7 +126,8 @@ def _check_key(service_id: str, request: Request, emulator: Emulator) -> None:
     if emulator.store.get_any("services", service_id) is None:
         raise ApiError(404, f"No service with id {service_id}.")
     header = request.headers.get("authorization")
-    required = emulator.settings.require_scoring_keys
+    # An emulator guarded by a token guards its services too.
+    required = emulator.settings.require_scoring_keys or emulator.settings.token is not None
     if header is None and not required:
         return
     problem = scoring_key_problem(header, current_keys(emulator, service_id), required=required)
