@@ -9,17 +9,30 @@ checked for the module's secrets when it stops.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from mms_pulumi.emulator.process import EmulatorProcess
+from mms_pulumi.emulator.settings import FILE_ROOTS_ENV
 from tests.harness import assert_no_plaintext
 from tests.support import processes
 
 _MARKERS = ("mms_pulumi.emulator", "pulumi.dynamic")
+
+# The emulators the tests start read file:// URLs from the checkout (the examples) and
+# from pytest's temporary directories (models, drivers and archives the tests write); the
+# default would be their working directory and the home directory only.
+os.environ.setdefault(
+    FILE_ROOTS_ENV,
+    os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), tempfile.gettempdir(), str(Path.home())]
+    ),
+)
 
 
 def _ours(basetemp: str) -> list[str]:

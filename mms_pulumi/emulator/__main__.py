@@ -28,8 +28,10 @@ from mms_pulumi.emulator.settings import (
     DEFAULT_OPERATION_SECONDS,
     DEFAULT_PAGE_SIZE,
     DEFAULT_PORT,
+    FILE_ROOTS_ENV,
     LOG_LEVELS,
     EmulatorSettings,
+    default_file_roots,
 )
 
 
@@ -71,6 +73,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-scoring",
         action="store_true",
         help="do not start scoring processes for services (no scoringUri)",
+    )
+    parser.add_argument(
+        "--file-root",
+        dest="file_roots",
+        type=Path,
+        action="append",
+        help="a directory file:// URLs may point into (repeatable; default: "
+        f"${FILE_ROOTS_ENV}, else the working directory and the home directory)",
     )
     parser.add_argument(
         "--require-scoring-keys",
@@ -169,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
         run_services=not args.no_scoring,
         require_scoring_keys=args.require_scoring_keys,
+        file_roots=tuple(args.file_roots or default_file_roots(os.environ)),
     )
     app = create_app(settings)
     config = uvicorn.Config(

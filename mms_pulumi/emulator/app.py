@@ -62,7 +62,13 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         store = Store(settings.database)
         faults = FaultInjector(settings.faults)
         host = ServiceHost(store, settings.logs_dir)
-        worker = Worker(store, host, settings.bundles_dir, run_services=settings.run_services)
+        worker = Worker(
+            store,
+            host,
+            settings.bundles_dir,
+            run_services=settings.run_services,
+            file_roots=settings.file_roots,
+        )
         runner = OperationRunner(store, worker, faults, settings.operation_seconds)
         emulator = Emulator(settings, store, faults, host, runner, Counter())
         app.state.emulator = emulator

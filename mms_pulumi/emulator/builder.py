@@ -9,7 +9,7 @@ Every failure is a ``BuildFailure`` whose details name the model, asset, URL or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,7 @@ def build_image(
     manifest: Manifest,
     models: Mapping[str, Model | None],
     bundles_dir: Path,
+    file_roots: Sequence[Path] = (Path("/"),),
 ) -> BuiltImage:
     """Fetch, check and bundle an image; raises ``BuildFailure`` naming what is wrong."""
     files = image_files(manifest, models)
@@ -101,7 +102,7 @@ def build_image(
     if problem is not None:
         details.append(problem)
     try:
-        bundle = build_bundle(files, bundles_dir)
+        bundle = build_bundle(files, bundles_dir, file_roots)
     except BundleError as err:
         details.append(("UrlUnreadable", str(err)))
         raise BuildFailure(f"Image build failed: {err}", details) from None

@@ -23,7 +23,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -58,17 +58,40 @@ def file_name_of(url: str) -> str:
     return name
 
 
+def readable_path(url: str, roots: Sequence[Path]) -> Path:
+    """The local file a ``file://`` URL names, if it lies under one of ``roots``.
+
+    The path is resolved first (``..`` and links followed), so a link inside a root that
+    points outside it is refused too; ``file://otherhost/…`` names another machine's file.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise BundleError(f"{url}: names a file on another host ({parts.netloc})")
+    path = Path(urllib.request.url2pathname(parts.path)).resolve()
+    for root in roots:
+        if path == root or root in path.parents:
+            return path
+    allowed = ", ".join(str(root) for root in roots) or "none"
+    raise BundleError(
+        f"{url}: is outside the directories the emulator may read ({allowed}); start it "
+        "with --file-root <dir> (or MMS_EMULATOR_FILE_ROOTS) to allow another"
+    )
+
+
 def fetch(
     url: str,
     target: Path,
     *,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     deadline_seconds: float = FETCH_DEADLINE_SECONDS,
+    file_roots: Sequence[Path] = (Path("/"),),
 ) -> None:
     """Copy a ``file://``, ``http://`` or ``https://`` URL to ``target``, streaming.
 
-    A download must finish within ``deadline_seconds`` in all (a slow sender cannot hold a
-    build forever) and deliver every byte its ``Content-Length`` announced.
+    ``file://`` URLs must name a file under one of ``file_roots``; the copy keeps the
+    file's permission bits (a file only its owner may read stays so). A download must
+    finish within ``deadline_seconds`` in all (a slow sender cannot hold a build forever)
+    and deliver every byte its ``Content-Length`` announced.
     """
     if any(ord(char) < 32 or ord(char) == 127 for char in url):
         raise BundleError("the URL holds a control character")
@@ -78,10 +101,11 @@ def fetch(
     deadline = time.monotonic() + deadline_seconds
     try:
         if scheme == "file":
-            source_path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+            source_path = readable_path(url, file_roots)
             _check_regular_file(source_path, url)
             with source_path.open("rb") as source:
                 _copy_limited(source, target, url, max_bytes, deadline)
+            shutil.copymode(source_path, target)
             return
         request = urllib.request.Request(url, headers={"User-Agent": "mms-emulator"})
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
@@ -255,8 +279,13 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def build_bundle(files: Iterable[BundleFile], bundles_dir: Path) -> Path:
-    """Fetch and unpack every file into a new bundle; return its content-addressed directory."""
+def build_bundle(
+    files: Iterable[BundleFile], bundles_dir: Path, file_roots: Sequence[Path] = (Path("/"),)
+) -> Path:
+    """Fetch and unpack every file into a new bundle; return its content-addressed directory.
+
+    ``file://`` URLs may name files under ``file_roots`` only.
+    """
     bundles_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=bundles_dir))
     try:
@@ -268,7 +297,7 @@ def build_bundle(files: Iterable[BundleFile], bundles_dir: Path) -> Path:
             name = file_name_of(item.url)
             download = downloads / f"{index}-{name}"
             try:
-                fetch(item.url, download)
+                fetch(item.url, download, file_roots=file_roots)
             except BundleError as err:
                 raise BundleError(f"{item.label}: {err}") from None
             if item.unpack:

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
-from mms_pulumi.emulator.settings import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
+from mms_pulumi.emulator.settings import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT, FILE_ROOTS_ENV
 from mms_pulumi.schema import EmulatorHealth
 
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -215,6 +215,16 @@ def _check_same_data_dir(base_url: str, health: EmulatorHealth, data_dir: Path) 
         )
 
 
+def _file_roots_for(data_dir: Path) -> list[str]:
+    """``--file-root`` flags for an on-demand emulator: the project (the data directory's
+    parent), the working directory and the home directory, unless the environment names
+    them (``MMS_EMULATOR_FILE_ROOTS``, which the emulator then reads itself)."""
+    if os.environ.get(FILE_ROOTS_ENV):
+        return []
+    roots = dict.fromkeys([data_dir.resolve().parent, Path.cwd(), Path.home()])
+    return [flag for root in roots for flag in ("--file-root", str(root))]
+
+
 def ensure_emulator(
     data_dir: Path | str,
     port: int = DEFAULT_PORT,
@@ -251,6 +261,7 @@ def ensure_emulator(
                 str(data_dir),
                 "--operation-seconds",
                 str(operation_seconds),
+                *_file_roots_for(data_dir),
             ],
             stdout=log,
             stderr=log,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,17 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PAGE_SIZE = 0
 DEFAULT_LOG_LEVEL = "info"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+FILE_ROOTS_ENV = "MMS_EMULATOR_FILE_ROOTS"
+
+
+def default_file_roots(environ: Mapping[str, str]) -> tuple[Path, ...]:
+    """``$MMS_EMULATOR_FILE_ROOTS`` (``os.pathsep``-separated), else the working directory
+    and the home directory; each resolved."""
+    listed = [part for part in environ.get(FILE_ROOTS_ENV, "").split(os.pathsep) if part]
+    roots = [Path(part) for part in listed] if listed else [Path.cwd(), Path.home()]
+    return tuple(dict.fromkeys(root.expanduser().resolve() for root in roots))
 
 
 def is_loopback(host: str) -> bool:
@@ -47,6 +60,9 @@ class EmulatorSettings:
     run_services: bool = True
     # Refuse scoring requests that carry no key (by default only a wrong key is refused).
     require_scoring_keys: bool = False
+    # Where file:// URLs may point: the working directory (the project) and the home
+    # directory unless said otherwise.
+    file_roots: tuple[Path, ...] = field(default_factory=lambda: default_file_roots(os.environ))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -56,6 +72,7 @@ class EmulatorSettings:
             raise ValueError("page_size must be 0 (bare arrays) or more")
         if self.max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        self.file_roots = tuple(Path(root).expanduser().resolve() for root in self.file_roots)
 
     @property
     def control_enabled(self) -> bool:

@@ -8,7 +8,7 @@ becomes the operation's error, with details naming the file, URL or field and wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,11 +70,18 @@ class Worker:
     """Performs and completes image builds, service deployments and service updates."""
 
     def __init__(
-        self, store: Store, host: ServiceHost, bundles_dir: Path, *, run_services: bool = True
+        self,
+        store: Store,
+        host: ServiceHost,
+        bundles_dir: Path,
+        *,
+        run_services: bool = True,
+        file_roots: Sequence[Path] = (Path("/"),),
     ) -> None:
         self._store = store
         self._host = host
         self._bundles_dir = bundles_dir
+        self._file_roots = tuple(file_roots)
         self._run_services = run_services
         self._handlers: dict[str, tuple[Run, Finish]] = {
             BUILD_IMAGE: (self._build, self._finish_build),
@@ -122,7 +129,7 @@ class Worker:
             body = self._store.get("models", scope, model_id)
             models[model_id] = read(Model, body) if body is not None else None
         try:
-            built = build_image(image, manifest, models, self._bundles_dir)
+            built = build_image(image, manifest, models, self._bundles_dir, self._file_roots)
         except BuildFailure as err:
             return failure("ImageBuildFailed", err.message, err.details)
         return Outcome(

@@ -314,3 +314,30 @@ def test_a_download_must_finish_within_its_deadline(tmp_path: Path, lying_server
 def test_a_url_with_a_control_character_is_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(BundleError, match="control character"):
         fetch(url, tmp_path / "model.pkl")
+
+
+# --- file:// only under the allowed roots (#14 class 10) -------------------------------------
+
+
+def test_file_urls_outside_the_roots_are_refused(tmp_path: Path) -> None:
+    allowed = tmp_path / "project"
+    allowed.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for bundles")
+    (allowed / "link.txt").symlink_to(secret)
+    for url in (secret.as_uri(), (allowed / "link.txt").as_uri()):
+        with pytest.raises(BundleError, match="outside the directories the emulator may read"):
+            fetch(url, tmp_path / "out", file_roots=(allowed,))
+    with pytest.raises(BundleError, match="another host"):
+        fetch("file://fileserver/share/model.pkl", tmp_path / "out", file_roots=(Path("/"),))
+
+
+def test_a_file_url_under_a_root_is_read_and_keeps_its_mode(tmp_path: Path) -> None:
+    allowed = tmp_path / "project"
+    allowed.mkdir()
+    private = allowed / "model.pkl"
+    private.write_bytes(b"weights")
+    private.chmod(0o600)
+    fetch(private.as_uri(), tmp_path / "copy", file_roots=(allowed.resolve(),))
+    assert (tmp_path / "copy").read_bytes() == b"weights"
+    assert (tmp_path / "copy").stat().st_mode & 0o777 == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -77,7 +78,9 @@ def test_unreadable_model_url_fails_the_build_naming_it(api: Api, web: tuple[str
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        ("file:///no/such/model.json", "no such file"),
+        (Path(tempfile.gettempdir(), "no", "such", "model.json").as_uri(), "no such file"),
+        ("file:///no/such/model.json", "outside the directories the emulator may read"),
+        ("file://fileserver/share/model.json", "names a file on another host"),
         ("ftp://host/model.json", "unsupported URL scheme"),
     ],
 )
@@ -248,14 +251,15 @@ def test_unpacked_archive_lands_in_the_bundle(api: Api, tmp_path: Path) -> None:
     assert answer.status_code == 200 and answer.json()["churn"] == [True]
 
 
-def test_missing_model_file_is_named_with_the_os_reason(api: Api, emulator: Any) -> None:
-    model = api.call(
-        "POST", "models", {"name": "churn", "url": "file:///x/model.pkl", "mimeType": "a/b"}
-    ).json()
+def test_missing_model_file_is_named_with_the_os_reason(
+    api: Api, emulator: Any, tmp_path: Path
+) -> None:
+    url = (tmp_path / "x" / "model.pkl").as_uri()
+    model = api.call("POST", "models", {"name": "churn", "url": url, "mimeType": "a/b"}).json()
     operation = build(api, api.manifest_body([model["id"]]))
     assert operation["state"] == "Failed"
     message = operation["error"]["details"][0]["message"]
-    assert message.startswith(f"model churn (id {model['id']}): file:///x/model.pkl: no such file")
+    assert message.startswith(f"model churn (id {model['id']}): {url}: no such file")
     assert "No such file" in message
     took = datetime.fromisoformat(operation["endTime"]) - datetime.fromisoformat(
         operation["createdTime"]
@@ -273,15 +277,14 @@ def test_a_directory_is_not_a_readable_file(api: Api, tmp_path: Path) -> None:
     assert message == f"asset data: {tmp_path.as_uri()}: is a directory, not a file"
 
 
-def test_bad_driver_and_bad_url_are_reported_together(api: Api) -> None:
-    model = api.call(
-        "POST", "models", {"name": "gone", "url": "file:///gone.pkl", "mimeType": "a/b"}
-    ).json()
+def test_bad_driver_and_bad_url_are_reported_together(api: Api, tmp_path: Path) -> None:
+    url = (tmp_path / "gone.pkl").as_uri()
+    model = api.call("POST", "models", {"name": "gone", "url": url, "mimeType": "a/b"}).json()
     operation = build(api, api.manifest_body([model["id"]], driverProgram="main"))
     assert operation["state"] == "Failed"
     messages = [d["message"] for d in operation["error"]["details"]]
     assert messages[0].startswith("driverProgram: 'main'")
-    assert "file:///gone.pkl: no such file" in messages[1]
+    assert f"{url}: no such file" in messages[1]
 
 
 def test_other_url_schemes_fail_the_build(api: Api) -> None:
