@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from mms_pulumi.schema import AuthKeys, Image, KeyType, ResponseModel, ResponseRegistryInfo
+from mms_pulumi.schema import AuthKeys, Image, KeyType, ResponseModel
 
 # Private keys of stored bodies (never sent).
 OPERATION_ID = "_operationId"
@@ -22,24 +22,15 @@ DRIVER = "_driver"
 ModelT = TypeVar("ModelT", bound=ResponseModel)
 
 
-class EchoedRegistryInfo(ResponseRegistryInfo):
-    """``registryInfo`` as the seed's ``GET images/{id}`` answers it: with the password."""
-
-    password: str | None = None
-
-    def __repr__(self) -> str:
-        return f"EchoedRegistryInfo(user={self.user!r}, location={self.location!r}, password='***')"
-
-    __str__ = __repr__
-
-
 class ImageRecord(Image):
     """An image as the emulator answers it: the seed's fields, its extensions and ``version``.
+
+    ``registryInfo`` is kept without its password: the seed echoed it, but no official
+    client read it back, and a stored password is readable by every deployed driver.
 
     ``version`` counts the images of one manifest (1, 2, …) and tags ``imageLocation``.
     """
 
-    registry_info: EchoedRegistryInfo | None = None
     version: int | None = None
 
 

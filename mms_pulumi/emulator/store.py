@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS service_keys (
     service_id TEXT PRIMARY KEY,
     keys TEXT NOT NULL
 );
+-- Data directories from before registry passwords were dropped: drop them.
+UPDATE objects SET body = json_remove(body, '$.registryInfo.password')
+    WHERE kind = 'images' AND json_extract(body, '$.registryInfo.password') IS NOT NULL;
 CREATE TABLE IF NOT EXISTS backends (
     service_id TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,

@@ -105,11 +105,8 @@ def test_image_build_is_async_with_operation_location(api: Api) -> None:
     image = api.call("GET", f"images/{image_id}").json()
     assert image["creationState"] == "Succeeded"
     assert image["imageType"] == "Docker"
-    assert image["registryInfo"] == {
-        "user": "acr",
-        "location": "acr.local",
-        "password": "reg-secret",
-    }
+    # The seed echoed the password; the emulator keeps none (readable by any driver).
+    assert image["registryInfo"] == {"user": "acr", "location": "acr.local"}
     assert image["manifestId"] == manifest["id"]
     assert image["imageLocation"].startswith("acr.local/")
     assert [i["id"] for i in api.call("GET", "images").json()] == [image_id]

@@ -18,7 +18,7 @@ from mms_pulumi.emulator.errors import ApiError, error_body, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector, FaultSettings
 from mms_pulumi.emulator.middleware import auth_problem, normalize_resource_groups
 from mms_pulumi.emulator.operations import finish_due, operation_body, start_due
-from mms_pulumi.emulator.records import EchoedRegistryInfo, ImageRecord
+from mms_pulumi.emulator.records import ImageRecord
 from mms_pulumi.emulator.routes._common import page_bounds
 from mms_pulumi.emulator.settings import EmulatorSettings, is_loopback
 from mms_pulumi.emulator.store import OperationRecord
@@ -29,6 +29,7 @@ from mms_pulumi.schema import (
     Model,
     OperationState,
     OperationType,
+    ResponseRegistryInfo,
 )
 
 
@@ -294,16 +295,10 @@ def test_image_location_is_registry_repository_and_version() -> None:
     image = ImageRecord(
         id="i",
         version=3,
-        registry_info=EchoedRegistryInfo(user="u", location="acr.io", password="p"),
+        registry_info=ResponseRegistryInfo(user="u", location="acr.io"),
     )
     assert image_location(image, manifest()) == f"acr.io/{DEFAULT_REPOSITORY}:3"
     assert image_location(image, manifest(name="churn")) == "acr.io/churn:3"
-
-
-def test_echoed_registry_password_never_shows_in_repr() -> None:
-    info = EchoedRegistryInfo(user="u", location="l", password="reg-secret")
-    assert "reg-secret" not in repr(info) and "reg-secret" not in str(info)
-    assert info.to_wire()["password"] == "reg-secret"
 
 
 # --- settings and command line --------------------------------------------------------------

@@ -133,3 +133,35 @@ def test_with_a_token_scoring_wants_a_service_key(api: Api) -> None:
         service["scoringUri"], json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
     )
     assert keyed.status_code == 200, keyed.text
+
+
+# --- secrets at rest (#14 class 8) ------------------------------------------------------------
+
+
+def test_registry_passwords_are_neither_stored_nor_echoed(
+    api: Api, emulator: EmulatorProcess
+) -> None:
+    image = api.build_image()  # registryInfo.password "reg-secret"
+    assert "password" not in api.call("GET", f"images/{image['id']}").json()["registryInfo"]
+    stored = b"".join(path.read_bytes() for path in emulator.data_dir.glob("mms.sqlite3*"))
+    assert b"reg-secret" not in stored
+
+
+def test_a_driver_error_reaches_the_log_not_the_caller(api: Api, tmp_path: Any) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text(
+        "def init():\n    pass\n\n\ndef run(data):\n"
+        "    raise RuntimeError('db password is hunter2 at /srv/secret')\n"
+    )
+    manifest = api.manifest_body([api.register_model()["id"]])
+    manifest["assets"][0]["url"] = driver.as_uri()
+    manifest_id = api.call("POST", "manifests", manifest).json()["id"]
+    image = api.build_image(manifest_id)
+    service = api.create_service("leaky", image["id"])
+    key = api.call("GET", f"services/{service['id']}/keys").json()["primaryKey"]
+    answer = api.session.post(
+        service["scoringUri"], json={}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert answer.status_code == 500 and "hunter2" not in answer.text
+    logs = api.session.get(f"{api.base_url}/_emulator/services/{service['id']}/logs", timeout=10)
+    assert "hunter2" in logs.text  # where the operator can read it

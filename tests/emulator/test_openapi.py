@@ -50,7 +50,6 @@ CLIENT_CALLS: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | Non
 # Fields the emulator answers beyond what the client reads, each for a documented reason.
 EXTENSIONS = {
     "ImageRecord": {"version"},  # numbers the images of a manifest; tags imageLocation
-    "EchoedRegistryInfo": {"password"},  # the seed echoed it; the client never keeps it
 }
 
 

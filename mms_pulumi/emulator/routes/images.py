@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from mms_pulumi.emulator.errors import not_found
 from mms_pulumi.emulator.records import (
     OPERATION_ID,
-    EchoedRegistryInfo,
     ImageRecord,
     patched,
     public,
@@ -34,7 +33,7 @@ from mms_pulumi.emulator.routes._common import (
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NewObject
 from mms_pulumi.emulator.work import BUILD_IMAGE
-from mms_pulumi.schema import CreateImageRequest, OperationState
+from mms_pulumi.schema import CreateImageRequest, OperationState, ResponseRegistryInfo
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["images"])
@@ -60,7 +59,10 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
         image = ImageRecord(
             id=ident,
             image_type=request.image_type,
-            registry_info=EchoedRegistryInfo.model_validate(request.registry_info.to_wire()),
+            # The password is used for nothing here and never kept (see ImageRecord).
+            registry_info=ResponseRegistryInfo(
+                user=request.registry_info.user, location=request.registry_info.location
+            ),
             description=request.description,
             manifest_id=request.manifest_id,
             created_time=utc_now(),
