@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mms_pulumi.emulator.bundles import collect_garbage
 from mms_pulumi.emulator.errors import ApiError, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.middleware import (
@@ -73,6 +74,9 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         emulator = Emulator(settings, store, faults, host, runner, Counter())
         app.state.emulator = emulator
         host.stop_stale()
+        # Nothing builds yet: leftovers of builds a crash interrupted, and bundles of images
+        # that are gone, only take disk space.
+        collect_garbage(settings.bundles_dir, bundles_in_use(store))
         restorer = threading.Thread(target=_restore_services, args=(emulator,), daemon=True)
         restorer.start()
         runner.start()
@@ -133,6 +137,11 @@ def _document_request_models(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def bundles_in_use(store: Store) -> list[Path]:
+    """The bundle directories images of any account refer to."""
+    return [Path(body[BUNDLE]) for _scope, body in store.all("images") if body.get(BUNDLE)]
 
 
 def _restore_services(emulator: Emulator) -> None:

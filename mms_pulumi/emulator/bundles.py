@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 # Limits that keep a hostile or broken manifest from filling the disk.
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+MAX_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024  # every file of one image together
 MAX_ARCHIVE_ENTRIES = 20_000
 FETCH_TIMEOUT_SECONDS = 30.0  # per read
 FETCH_DEADLINE_SECONDS = 600.0  # per file, however slowly it trickles in
@@ -159,7 +160,7 @@ def _copy_limited(source: object, target: Path, url: str, max_bytes: int, deadli
     return copied
 
 
-def unpack(archive: Path, destination: Path, *, label: str) -> None:
+def unpack(archive: Path, destination: Path, *, label: str) -> int:
     """Expand a zip or tar(.gz) archive into ``destination``, refusing anything unsafe.
 
     Refused: entries with absolute paths or ``..`` that would land outside the destination,
@@ -167,9 +168,9 @@ def unpack(archive: Path, destination: Path, *, label: str) -> None:
     size or entry count is over the limits.
     """
     if zipfile.is_zipfile(archive):
-        _unpack_zip(archive, destination, label)
-    elif tarfile.is_tarfile(archive):
-        _unpack_tar(archive, destination, label)
+        return _unpack_zip(archive, destination, label)
+    if tarfile.is_tarfile(archive):
+        return _unpack_tar(archive, destination, label)
     else:
         raise BundleError(f"{label}: marked unpack but is not a zip or tar(.gz) archive")
 
@@ -182,12 +183,15 @@ def _inside(destination: Path, member: str, label: str) -> Path:
     return target
 
 
-def _check_totals(sizes: Iterable[int], count: int, label: str) -> None:
+def _check_totals(sizes: Iterable[int], count: int, label: str) -> int:
+    """The bytes an archive expands to, if within the limits."""
     if count > MAX_ARCHIVE_ENTRIES:
         raise BundleError(f"{label}: archive has {count} entries, over {MAX_ARCHIVE_ENTRIES}")
-    if sum(sizes) > MAX_UNPACKED_BYTES:
+    total = sum(sizes)
+    if total > MAX_UNPACKED_BYTES:
         limit = MAX_UNPACKED_BYTES // (1024 * 1024)
         raise BundleError(f"{label}: archive expands past the {limit} MiB limit")
+    return total
 
 
 # What the zip module can expand (stored, deflate, bzip2, lzma).
@@ -196,13 +200,14 @@ _ZIP_METHODS = frozenset(
 )
 
 
-def _unpack_zip(archive: Path, destination: Path, label: str) -> None:
+def _unpack_zip(archive: Path, destination: Path, label: str) -> int:
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = bundle.infolist()
-            _check_totals((m.file_size for m in members), len(members), label)
+            total = _check_totals((m.file_size for m in members), len(members), label)
             for member in members:
                 _unpack_zip_member(bundle, member, destination, label)
+            return total
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise BundleError(f"{label}: archive is damaged ({err})") from None
 
@@ -234,7 +239,7 @@ def _unpack_zip_member(
         ) from None
 
 
-def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
+def _unpack_tar(archive: Path, destination: Path, label: str) -> int:
     try:
         with tarfile.open(archive) as bundle:
             # Read entry by entry, so a tar of millions of entries stops at the limit.
@@ -243,7 +248,7 @@ def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
                 members.append(member)
                 if len(members) > MAX_ARCHIVE_ENTRIES:
                     break
-            _check_totals((m.size for m in members), len(members), label)
+            total = _check_totals((m.size for m in members), len(members), label)
             for member in members:
                 _inside(destination, member.name, label)
                 if member.issym() or member.islnk():
@@ -258,6 +263,7 @@ def _unpack_tar(archive: Path, destination: Path, label: str) -> None:
                 elif not (member.isfile() or member.isdir()):
                     raise BundleError(f"{label}: archive entry {member.name!r} is a special file")
             bundle.extractall(destination, members=members, filter="data")
+            return total
     except tarfile.TarError as err:
         raise BundleError(f"{label}: archive could not be read ({err})") from None
     except (EOFError, zlib.error) as err:
@@ -293,6 +299,7 @@ def build_bundle(
         downloads.mkdir()
         tree = staging / "tree"
         tree.mkdir()
+        size = 0
         for index, item in enumerate(files):
             name = file_name_of(item.url)
             download = downloads / f"{index}-{name}"
@@ -300,9 +307,16 @@ def build_bundle(
                 fetch(item.url, download, file_roots=file_roots)
             except BundleError as err:
                 raise BundleError(f"{item.label}: {err}") from None
+            size += download.stat().st_size
             if item.unpack:
-                unpack(download, tree, label=f"{item.label}: {item.url}")
-            else:
+                size += unpack(download, tree, label=f"{item.label}: {item.url}")
+            if size > MAX_BUNDLE_BYTES:
+                limit = MAX_BUNDLE_BYTES // (1024 * 1024)
+                raise BundleError(
+                    f"{item.label}: {item.url}: the image's files together pass the {limit} MiB "
+                    "limit of one image"
+                )
+            if not item.unpack:
                 if (tree / name).exists():
                     raise BundleError(
                         f"{item.label}: {item.url}: another file of the manifest is also "
@@ -321,3 +335,21 @@ def build_bundle(
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def collect_garbage(bundles_dir: Path, in_use: Iterable[Path]) -> list[Path]:
+    """Remove build leftovers (``.staging-*``) and bundles no image uses; what was removed.
+
+    Call it only when no build runs (the emulator's start, a reset): a build in progress
+    works in a ``.staging-*`` directory of its own.
+    """
+    if not bundles_dir.is_dir():
+        return []
+    keep = {path.resolve() for path in in_use}
+    removed = []
+    for entry in bundles_dir.iterdir():
+        if entry.resolve() in keep or not entry.is_dir() or entry.is_symlink():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed

@@ -341,3 +341,31 @@ def test_a_file_url_under_a_root_is_read_and_keeps_its_mode(tmp_path: Path) -> N
     fetch(private.as_uri(), tmp_path / "copy", file_roots=(allowed.resolve(),))
     assert (tmp_path / "copy").read_bytes() == b"weights"
     assert (tmp_path / "copy").stat().st_mode & 0o777 == 0o600
+
+
+# --- disk: one limit per image, leftovers reclaimed (#14 class 11) ---------------------------
+
+
+def test_the_size_limit_holds_for_the_whole_image_not_each_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundles, "MAX_BUNDLE_BYTES", 3000)
+    files = []
+    for index in range(3):  # each well under the per-archive limit, together over
+        archive = tmp_path / f"part{index}.zip"
+        archive.write_bytes(_zip_of([(f"p{index}.bin", b"x" * 1000)]))
+        files.append(BundleFile(f"model m{index}", archive.as_uri(), unpack=True))
+    with pytest.raises(BundleError, match="together pass the 0 MiB limit of one image"):
+        build_bundle(files, tmp_path / "bundles")
+    assert not any((tmp_path / "bundles").iterdir())  # the staging directory went too
+
+
+def test_garbage_collection_keeps_only_bundles_in_use(tmp_path: Path) -> None:
+    root = tmp_path / "bundles"
+    used, unused, leftover = root / "a", root / "b", root / ".staging-x1"
+    for directory in (used, unused, leftover):
+        (directory / "sub").mkdir(parents=True)
+        (directory / "sub" / "f").write_text("x")
+    removed = bundles.collect_garbage(root, [used])
+    assert sorted(p.name for p in removed) == [".staging-x1", "b"]
+    assert [p.name for p in root.iterdir()] == ["a"]

@@ -284,3 +284,16 @@ def _answers(url: str) -> bool:
     except requests.RequestException:
         return False
     return True
+
+
+def test_a_restart_reclaims_build_leftovers_and_unused_bundles(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with EmulatorProcess(data, 0.05, ["--no-scoring"]) as running:
+        Api(running.base_url, "gc").build_image()
+    bundles_dir = data / "bundles"
+    (used,) = [p for p in bundles_dir.iterdir() if not p.name.startswith(".")]
+    for leftover in (bundles_dir / ".staging-crashed", bundles_dir / ("f" * 64)):
+        (leftover / "tree").mkdir(parents=True)
+        (leftover / "tree" / "model.pkl").write_bytes(b"x" * 1024)
+    with EmulatorProcess(data, 0.05, ["--no-scoring"]):
+        assert [p.name for p in bundles_dir.iterdir()] == [used.name]

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
+from mms_pulumi.emulator.bundles import collect_garbage
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.routes._common import EmulatorDep, JsonBody
@@ -104,6 +105,7 @@ def reset(emulator: EmulatorDep) -> dict[str, Any]:
     for service_id in list(emulator.store.backends()):
         emulator.host.stop(service_id)
     emulator.store.reset()
+    collect_garbage(emulator.settings.bundles_dir, [])
     emulator.requests.clear()
     emulator.faults.counts.clear()
     return {"status": "reset"}
