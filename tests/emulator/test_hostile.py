@@ -165,3 +165,17 @@ def test_a_driver_error_reaches_the_log_not_the_caller(api: Api, tmp_path: Any) 
     assert answer.status_code == 500 and "hunter2" not in answer.text
     logs = api.session.get(f"{api.base_url}/_emulator/services/{service['id']}/logs", timeout=10)
     assert "hunter2" in logs.text  # where the operator can read it
+
+
+def test_a_chunked_scoring_body_over_the_limit_is_a_413(api: Api) -> None:
+    service = api.create_service("chunked", api.build_image()["id"])
+    key = api.call("GET", f"services/{service['id']}/keys").json()["primaryKey"]
+
+    def body() -> Any:
+        for _ in range(2048):  # 2 MiB without a Content-Length
+            yield b"x" * 1024
+
+    answer = api.session.post(
+        service["scoringUri"], data=body(), headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    _seed_error(answer, 413)
