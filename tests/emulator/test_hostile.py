@@ -133,6 +133,8 @@ def test_with_a_token_scoring_wants_a_service_key(api: Api) -> None:
         service["scoringUri"], json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
     )
     assert keyed.status_code == 200, keyed.text
+    operator = api.session.post(service["scoringUri"], json=body, timeout=30)  # the token
+    assert operator.status_code == 200, operator.text
 
 
 # --- secrets at rest (#14 class 8) ------------------------------------------------------------

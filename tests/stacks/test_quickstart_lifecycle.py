@@ -67,7 +67,9 @@ def check_invariants(engine: Engine, emulator: EmulatorProcess, account: str) ->
 def score(outputs: dict[str, Any]) -> dict[str, Any]:
     uri = unwrap(outputs["scoring_uri"])
     customers = {"customers": [{"tenure_months": 4, "monthly_charges": 100, "support_calls": 5}]}
-    answer = requests.post(uri, json=customers, timeout=10)
+    # The emulator runs with a token, so its services want it (or a service key).
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    answer = requests.post(uri, json=customers, headers=headers, timeout=10)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
