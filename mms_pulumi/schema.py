@@ -38,13 +38,45 @@ from pydantic.alias_generators import to_camel, to_snake
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "2017-06-01-privatepreview"
+API_VERSION_2017_09 = "2017-09-01-preview"
+
+
+class ApiGeneration(StrEnum):
+    """The two MMS API generations, by api-version: each has its own account path family
+    (``hostingAccounts`` / ``accounts``), bodies and endpoints (mms-api.md §3, §5, §7)."""
+
+    V2017_06 = API_VERSION
+    V2017_09 = API_VERSION_2017_09
+
+    @property
+    def account_segment(self) -> str:
+        """The path segment naming the account: ``hostingAccounts`` or ``accounts``."""
+        return "hostingAccounts" if self is ApiGeneration.V2017_06 else "accounts"
+
+    @property
+    def account_path(self) -> str:
+        """This generation's account path template (host-relative)."""
+        return (
+            "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+            f"/{self.account_segment}/{{hosting_account}}"
+        )
+
+
+def generation_of(api_version: str) -> ApiGeneration:
+    """The generation an api-version belongs to; ``ValueError`` naming both otherwise."""
+    try:
+        return ApiGeneration(api_version)
+    except ValueError:
+        raise ValueError(
+            f"api-version {api_version!r} is not one MMS had: use {API_VERSION} "
+            f"(hostingAccounts) or {API_VERSION_2017_09} (accounts)"
+        ) from None
+
 
 # Where a hosting account's objects live, host-relative; the emulator's routes use the
 # template, the client and Operation-Location links ``account_path(...)``.
-ACCOUNT_PATH = (
-    "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
-    "/hostingAccounts/{hosting_account}"
-)
+ACCOUNT_PATH = ApiGeneration.V2017_06.account_path
+ACCOUNT_PATH_2017_09 = ApiGeneration.V2017_09.account_path
 
 NAME_MAX_LENGTH = 32
 TAG_MAX_LENGTH = 30
@@ -139,9 +171,14 @@ class OperationType(StrEnum):
     SERVICE = "Service"
 
 
-def account_path(subscription_id: str, resource_group: str, hosting_account: str) -> str:
-    """``ACCOUNT_PATH`` for one account, each id quoted as one path segment."""
-    return ACCOUNT_PATH.format(
+def account_path(
+    subscription_id: str,
+    resource_group: str,
+    hosting_account: str,
+    generation: ApiGeneration = ApiGeneration.V2017_06,
+) -> str:
+    """The account path of one account in a generation, each id quoted as one segment."""
+    return generation.account_path.format(
         subscription_id=quote(subscription_id, safe=""),
         resource_group=quote(resource_group, safe=""),
         hosting_account=quote(hosting_account, safe=""),
@@ -674,9 +711,12 @@ def validate_request(
 
 __all__ = [
     "ACCOUNT_PATH",
+    "ACCOUNT_PATH_2017_09",
     "API_VERSION",
+    "API_VERSION_2017_09",
     "TERMINAL_STATES",
     "TRANSITIONS",
+    "ApiGeneration",
     "Asset",
     "AuthKeys",
     "CreateImageRequest",
@@ -704,6 +744,7 @@ __all__ = [
     "TargetRuntime",
     "UpdateServiceRequest",
     "account_path",
+    "generation_of",
     "last_segment",
     "normalize_kube_config",
     "parse_kube_config",
