@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import requests
 from pydantic import BaseModel
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from mms_pulumi.auth import TokenCredential, resolve_credential
 from mms_pulumi.client import _defaults
 from mms_pulumi.client._bodies import as_request, read, read_item, segment
-from mms_pulumi.client._operations import OperationPollers
+from mms_pulumi.client._operations import RESULT_MODELS, OperationPollers
 from mms_pulumi.client._paging import iterate_items
 from mms_pulumi.client._polling import OperationPoller, PollSchedule
 from mms_pulumi.client._reconcile import (
@@ -30,7 +30,7 @@ from mms_pulumi.client._retry import RetryBudget, RetryPolicy
 from mms_pulumi.client._transport import Clock, Response, Transport
 from mms_pulumi.errors import NotFoundError
 from mms_pulumi.schema import (
-    API_VERSION,
+    ApiGeneration,
     AuthKeys,
     CreateImageRequest,
     CreateManifestRequest,
@@ -47,19 +47,27 @@ from mms_pulumi.schema import (
     Service,
     UpdateServiceRequest,
     account_path,
+    generation_of,
 )
+from mms_pulumi.schema_2017_09 import Image2017_09, Manifest2017_09, Service2017_09
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
-CreatedT = TypeVar("CreatedT", Model, Manifest, Image, Service)
+CreatedT = TypeVar(
+    "CreatedT", Model, Manifest, Image, Service, Manifest2017_09, Image2017_09, Service2017_09
+)
 
 
-class MmsClient:
-    """A client of one MMS hosting account; thread-safe, one pooled session.
+class _AccountClient:
+    """What a client of one MMS account does in either API generation: the transport,
+    model registration, keys, deletes, operations. Thread-safe, one pooled session.
 
     ``credential`` is a token string, an azure-core ``TokenCredential``, or ``None`` for
     ``MMS_TOKEN`` and then azure-identity. Requests are retried where that is safe (see
     ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``.
     """
+
+    generation: ClassVar[ApiGeneration]
+    results: ClassVar[Mapping[OperationType, type[BaseModel]]]
 
     def __init__(
         self,
@@ -69,7 +77,7 @@ class MmsClient:
         hosting_account: str,
         credential: str | TokenCredential | None = None,
         *,
-        api_version: str = API_VERSION,
+        api_version: str | None = None,
         connect_timeout: float = _defaults.CONNECT_TIMEOUT,
         read_timeout: float = _defaults.READ_TIMEOUT,
         polling_interval: float = _defaults.POLLING_INTERVAL,
@@ -89,6 +97,14 @@ class MmsClient:
         ):
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+        api_version = api_version or self.generation.value
+        generation = generation_of(api_version)
+        if generation is not self.generation:
+            other = "MmsClient" if generation is ApiGeneration.V2017_06 else "MmsClient2017_09"
+            raise ValueError(
+                f"api_version {api_version} is the {generation.account_segment} API: use "
+                f"{other} for it ({type(self).__name__} speaks {self.generation.value})"
+            )
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.hosting_account = hosting_account
@@ -105,10 +121,14 @@ class MmsClient:
         )
         # Relative to the endpoint (no leading slash) so an endpoint with a path prefix works.
         self._account = self._transport.resolve(
-            account_path(subscription_id, resource_group, hosting_account).lstrip("/")
+            account_path(subscription_id, resource_group, hosting_account, generation).lstrip("/")
         )
         self._pollers = OperationPollers(
-            self._transport, self._account, api_version, PollSchedule(interval=polling_interval)
+            self._transport,
+            self._account,
+            api_version,
+            PollSchedule(interval=polling_interval),
+            self.results,
         )
 
     @property
@@ -116,7 +136,7 @@ class MmsClient:
         """The MMS endpoint this client talks to."""
         return self._transport.endpoint
 
-    def __enter__(self) -> MmsClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -128,7 +148,7 @@ class MmsClient:
 
     def __repr__(self) -> str:
         return (
-            f"MmsClient({self.endpoint!r}, {self.subscription_id!r}, "
+            f"{type(self).__name__}({self.endpoint!r}, {self.subscription_id!r}, "
             f"{self.resource_group!r}, {self.hosting_account!r})"
         )
 
@@ -157,6 +177,108 @@ class MmsClient:
         return [
             m for m in models if (name is None or m.name == name) and (tag is None or tag in m.tags)
         ]
+
+    def delete_service(self, service_id: str) -> bool:
+        """Delete a service: ``True`` if it was deleted, ``False`` if it was already gone."""
+        url = self._url(f"services/{segment(service_id)}")
+        try:
+            answer = self._transport.request("DELETE", url, params=self._params())
+        except NotFoundError:
+            return False
+        # The 2017 API answers 204 when there was no such service.
+        return answer.status != 204
+
+    def get_service_keys(self, service_id: str) -> AuthKeys:
+        """The two keys the service's scoring endpoint accepts (``Bearer <key>``)."""
+        return read(AuthKeys, self._get(f"services/{segment(service_id)}/keys"))
+
+    def regenerate_service_keys(
+        self, service_id: str, key_type: KeyType | str | None = None
+    ) -> AuthKeys:
+        """Replace the ``Primary`` or ``Secondary`` key (both when ``None``); the new keys."""
+        body = RegenerateKeysRequest(key_type=KeyType(key_type) if key_type else None)
+        url = self._url(f"services/{segment(service_id)}/regenerateKeys")
+        answer = self._transport.request("POST", url, params=self._params(), json=body.to_wire())
+        return read(AuthKeys, answer)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _url(self, relative: str) -> str:
+        return f"{self._account}/{relative}"
+
+    def _params(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        params = {"api-version": self.api_version}
+        params.update({key: value for key, value in (extra or {}).items() if value is not None})
+        return params
+
+    def _get(self, relative: str) -> Response:
+        return self._transport.request("GET", self._url(relative), params=self._params())
+
+    def _list(
+        self,
+        relative: str,
+        model: type[ResponseT],
+        filters: Mapping[str, str | None] | None = None,
+    ) -> list[ResponseT]:
+        first = self._transport.request("GET", self._url(relative), params=self._params(filters))
+        # nextLink is followed verbatim: it already carries api-version and the filters.
+        pages = iterate_items(first, lambda link: self._transport.request("GET", link))
+        return [read_item(model, item, first) for item in pages]
+
+    def _create(
+        self,
+        relative: str,
+        body: RequestModel,
+        candidates: Callable[[], list[CreatedT]],
+        match: Callable[[CreatedT, datetime], Match],
+        *,
+        what: str,
+        check: str,
+    ) -> Response | CreatedT:
+        """POST a creating request once; after an unknown outcome, the object among
+        ``candidates()`` that ``match`` says this call made (see ``post_once``)."""
+        url = self._url(relative)
+        transport = self._transport
+        since = _since_first_attempt(transport.wall_clock)
+        return post_once(
+            lambda budget: transport.request(
+                "POST", url, params=self._params(), json=body.to_wire(), budget=budget
+            ),
+            lambda: pick(candidates(), lambda made: match(made, since)),
+            what=what,
+            check=check,
+            budget=RetryBudget(transport.policy),
+            monotonic=transport.monotonic,
+            sleep=transport.sleep,
+            rng=transport.rng,
+        )
+
+    def _create_now(
+        self,
+        model: type[CreatedT],
+        relative: str,
+        body: RequestModel,
+        candidates: Callable[[], list[CreatedT]],
+        match: Callable[[CreatedT, datetime], Match],
+        what: str,
+        check: str,
+    ) -> CreatedT:
+        """``_create`` for objects MMS makes at once (models, manifests): the object."""
+        created = self._create(relative, body, candidates, match, what=what, check=check)
+        return read(model, created) if isinstance(created, Response) else created
+
+
+class MmsClient(_AccountClient):
+    """A client of one MMS hosting account (api-version 2017-06-01-privatepreview,
+    ``hostingAccounts`` paths); ``MmsClient2017_09`` speaks 2017-09-01-preview (``accounts``).
+
+    ``credential`` is a token string, an azure-core ``TokenCredential``, or ``None`` for
+    ``MMS_TOKEN`` and then azure-identity. Requests are retried where that is safe (see
+    ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``.
+    """
+
+    generation = ApiGeneration.V2017_06
+    results = RESULT_MODELS
 
     # --- manifests ---------------------------------------------------------------------------
 
@@ -248,16 +370,6 @@ class MmsClient:
         answer = self._transport.request("PUT", url, params=self._params(), json=body.to_wire())
         return self._pollers.accepted(answer, OperationType.SERVICE, "service update")
 
-    def delete_service(self, service_id: str) -> bool:
-        """Delete a service: ``True`` if it was deleted, ``False`` if it was already gone."""
-        url = self._url(f"services/{segment(service_id)}")
-        try:
-            answer = self._transport.request("DELETE", url, params=self._params())
-        except NotFoundError:
-            return False
-        # The 2017 API answers 204 when there was no such service.
-        return answer.status != 204
-
     def get_service(self, service_id: str) -> Service:
         """One service by id."""
         return read(Service, self._get(f"services/{segment(service_id)}"))
@@ -266,19 +378,6 @@ class MmsClient:
         """Every service of the account, or those of one name."""
         services = self._list("services", Service, {"name": name})
         return [s for s in services if name is None or s.name == name]
-
-    def get_service_keys(self, service_id: str) -> AuthKeys:
-        """The two keys the service's scoring endpoint accepts (``Bearer <key>``)."""
-        return read(AuthKeys, self._get(f"services/{segment(service_id)}/keys"))
-
-    def regenerate_service_keys(
-        self, service_id: str, key_type: KeyType | str | None = None
-    ) -> AuthKeys:
-        """Replace the ``Primary`` or ``Secondary`` key (both when ``None``); the new keys."""
-        body = RegenerateKeysRequest(key_type=KeyType(key_type) if key_type else None)
-        url = self._url(f"services/{segment(service_id)}/regenerateKeys")
-        answer = self._transport.request("POST", url, params=self._params(), json=body.to_wire())
-        return read(AuthKeys, answer)
 
     def resume_service_operation(self, operation_id: str) -> OperationPoller[Service]:
         """A poller for a service deployment or update started earlier."""
@@ -302,72 +401,6 @@ class MmsClient:
         if OperationType(str(kind).capitalize()) is OperationType.IMAGE:
             return self.resume_image_operation(operation_id)
         return self.resume_service_operation(operation_id)
-
-    # --- plumbing ----------------------------------------------------------------------------
-
-    def _url(self, relative: str) -> str:
-        return f"{self._account}/{relative}"
-
-    def _params(self, extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
-        params = {"api-version": self.api_version}
-        params.update({key: value for key, value in (extra or {}).items() if value is not None})
-        return params
-
-    def _get(self, relative: str) -> Response:
-        return self._transport.request("GET", self._url(relative), params=self._params())
-
-    def _list(
-        self,
-        relative: str,
-        model: type[ResponseT],
-        filters: Mapping[str, str | None] | None = None,
-    ) -> list[ResponseT]:
-        first = self._transport.request("GET", self._url(relative), params=self._params(filters))
-        # nextLink is followed verbatim: it already carries api-version and the filters.
-        pages = iterate_items(first, lambda link: self._transport.request("GET", link))
-        return [read_item(model, item, first) for item in pages]
-
-    def _create(
-        self,
-        relative: str,
-        body: RequestModel,
-        candidates: Callable[[], list[CreatedT]],
-        match: Callable[[CreatedT, datetime], Match],
-        *,
-        what: str,
-        check: str,
-    ) -> Response | CreatedT:
-        """POST a creating request once; after an unknown outcome, the object among
-        ``candidates()`` that ``match`` says this call made (see ``post_once``)."""
-        url = self._url(relative)
-        transport = self._transport
-        since = _since_first_attempt(transport.wall_clock)
-        return post_once(
-            lambda budget: transport.request(
-                "POST", url, params=self._params(), json=body.to_wire(), budget=budget
-            ),
-            lambda: pick(candidates(), lambda made: match(made, since)),
-            what=what,
-            check=check,
-            budget=RetryBudget(transport.policy),
-            monotonic=transport.monotonic,
-            sleep=transport.sleep,
-            rng=transport.rng,
-        )
-
-    def _create_now(
-        self,
-        model: type[CreatedT],
-        relative: str,
-        body: RequestModel,
-        candidates: Callable[[], list[CreatedT]],
-        match: Callable[[CreatedT, datetime], Match],
-        what: str,
-        check: str,
-    ) -> CreatedT:
-        """``_create`` for objects MMS makes at once (models, manifests): the object."""
-        created = self._create(relative, body, candidates, match, what=what, check=check)
-        return read(model, created) if isinstance(created, Response) else created
 
 
 def _since_first_attempt(wall_clock: Callable[[], float]) -> datetime:

@@ -10,8 +10,11 @@ its own ``creationState`` / ``state`` instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel
 
 from mms_pulumi.client._bodies import read, segment
 from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule
@@ -27,7 +30,8 @@ from mms_pulumi.schema import (
     last_segment,
 )
 
-RESULT_MODELS: dict[OperationType, type[Image | Service]] = {
+# What an image build or a service deployment produces, per API generation's models.
+RESULT_MODELS: Mapping[OperationType, type[BaseModel]] = {
     OperationType.IMAGE: Image,
     OperationType.SERVICE: Service,
 }
@@ -37,12 +41,18 @@ class OperationPollers:
     """Makes the pollers of one account's operations."""
 
     def __init__(
-        self, transport: Transport, account_url: str, api_version: str, schedule: PollSchedule
+        self,
+        transport: Transport,
+        account_url: str,
+        api_version: str,
+        schedule: PollSchedule,
+        results: Mapping[OperationType, type[BaseModel]] = RESULT_MODELS,
     ) -> None:
         self._transport = transport
         self._account_url = account_url
         self._api_version = api_version
         self.schedule = schedule
+        self._results = results
 
     def params_for(self, url: str) -> dict[str, str] | None:
         """``api-version`` for a link MMS gave, unless the link already carries one."""
@@ -72,14 +82,14 @@ class OperationPollers:
 
     def by_state(self, ident: str, kind: OperationType) -> OperationPoller[Any]:
         """A poller that follows an object's own state; its ``operation_id`` is the object id."""
-        latest: dict[str, Image | Service] = {}
+        latest: dict[str, BaseModel] = {}
         url = f"{self._account_url}/{kind.value.lower()}s/{segment(ident)}"
         transport = self._transport
 
         def observe(deadline: float | None) -> Observation:
             answer = transport.request("GET", url, params=self.params_for(url), deadline=deadline)
-            found = latest["found"] = read(RESULT_MODELS[kind], answer)
-            state = found.creation_state if isinstance(found, Image) else found.state
+            found = latest["found"] = read(self._results[kind], answer)
+            state = getattr(found, "creation_state", None) or getattr(found, "state", None)
             operation = Operation(
                 id=ident,
                 # An object that shows no state has nothing left to wait for.
@@ -122,7 +132,7 @@ class OperationPollers:
                 answer.client_request_id,
             )
 
-        def get_result(operation: Operation, deadline: float | None) -> Image | Service:
+        def get_result(operation: Operation, deadline: float | None) -> BaseModel:
             actual = operation.operation_type
             if actual is not None and actual is not kind:
                 raise MmsError(
@@ -136,7 +146,7 @@ class OperationPollers:
                 )
             url = transport.resolve(operation.resource_location)
             answer = transport.request("GET", url, params=self.params_for(url), deadline=deadline)
-            return read(RESULT_MODELS[kind], answer)
+            return read(self._results[kind], answer)
 
         return OperationPoller(
             operation_id,

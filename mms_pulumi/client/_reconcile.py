@@ -33,10 +33,18 @@ from mms_pulumi.schema import (
     RegisterModelRequest,
     Service,
 )
+from mms_pulumi.schema_2017_09 import (
+    CreateImageRequest2017_09,
+    CreateManifestRequest2017_09,
+    CreateServiceRequest2017_09,
+    Image2017_09,
+    Manifest2017_09,
+    Service2017_09,
+)
 
 logger = logging.getLogger("mms_pulumi.client")
 
-R = TypeVar("R", Model, Manifest, Image, Service)
+R = TypeVar("R", Model, Manifest, Image, Service, Manifest2017_09, Image2017_09, Service2017_09)
 
 
 class Match(Enum):
@@ -105,7 +113,29 @@ def image_match(image: Image, request: CreateImageRequest, since: datetime) -> M
     return _dated(image.created_time, since) if same else Match.OTHER
 
 
-def service_match(service: Service, request: CreateServiceRequest) -> Match:
+MANIFEST_FIELDS_2017_09 = ("name", "driver_program", "model_ids", "assets", "description")
+IMAGE_FIELDS_2017_09 = ("name", "manifest_id", "image_type", "compute_resource_id")
+
+
+def manifest_match_2017_09(
+    manifest: Manifest2017_09, request: CreateManifestRequest2017_09, since: datetime
+) -> Match:
+    """A 2017-09 manifest of the same name, driver, models, assets and description."""
+    same = _same(manifest, request, MANIFEST_FIELDS_2017_09)
+    return _dated(manifest.created_time, since) if same else Match.OTHER
+
+
+def image_match_2017_09(
+    image: Image2017_09, request: CreateImageRequest2017_09, since: datetime
+) -> Match:
+    """A 2017-09 image of the same name, manifest, type and compute resource."""
+    same = _same(image, request, IMAGE_FIELDS_2017_09)
+    return _dated(image.created_time, since) if same else Match.OTHER
+
+
+def service_match(
+    service: Service | Service2017_09, request: CreateServiceRequest | CreateServiceRequest2017_09
+) -> Match:
     """A service of the same name and image: names are unique, so it is this deployment."""
     if service.name == request.name and service.image_id == request.image_id:
         return Match.SAME

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mms_pulumi.emulator.bundles import collect_garbage
@@ -32,8 +33,16 @@ from mms_pulumi.emulator.middleware import (
     RequestContext,
 )
 from mms_pulumi.emulator.operations import OperationRunner
-from mms_pulumi.emulator.records import BUNDLE, DRIVER, read
-from mms_pulumi.emulator.routes import control, images, manifests, models, operations, scoring
+from mms_pulumi.emulator.records import BUNDLE, DRIVER, ServiceRecord, read, replicas_of
+from mms_pulumi.emulator.routes import (
+    control,
+    deployments,
+    images,
+    manifests,
+    models,
+    operations,
+    scoring,
+)
 from mms_pulumi.emulator.routes import services as services_routes
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
@@ -41,14 +50,24 @@ from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import Store
 from mms_pulumi.emulator.work import Worker
 from mms_pulumi.schema import (
+    ACCOUNT_PATH,
+    ACCOUNT_PATH_2017_09,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
     OperationState,
     RegenerateKeysRequest,
     RegisterModelRequest,
-    Service,
     UpdateServiceRequest,
+)
+from mms_pulumi.schema_2017_09 import (
+    CreateImageRequest2017_09,
+    CreateManifestRequest2017_09,
+    CreateServiceRequest2017_09,
+    Image2017_09,
+    Manifest2017_09,
+    Service2017_09,
+    UpdateServiceRequest2017_09,
 )
 
 logger = logging.getLogger("mms_pulumi.emulator")
@@ -96,7 +115,10 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         lifespan=lifespan,
     )
     for router in (models, manifests, images, services_routes, operations):
-        app.include_router(router.router, prefix=router.PREFIX)
+        # Both generations on the same routes; each answers in its own shapes.
+        for prefix in (ACCOUNT_PATH, ACCOUNT_PATH_2017_09):
+            app.include_router(router.router, prefix=prefix)
+    app.include_router(deployments.router, prefix=ACCOUNT_PATH_2017_09)  # 2017-09 only
     app.include_router(scoring.router)
     app.include_router(control.health_router)
     if settings.control_enabled:
@@ -127,16 +149,58 @@ def _document_request_models(app: FastAPI) -> None:
                 CreateServiceRequest,
                 UpdateServiceRequest,
                 RegenerateKeysRequest,
+                CreateManifestRequest2017_09,
+                CreateImageRequest2017_09,
+                CreateServiceRequest2017_09,
+                UpdateServiceRequest2017_09,
             ):
                 schema = model.model_json_schema(
                     by_alias=True, ref_template="#/components/schemas/{model}"
                 )
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema
+            answers: tuple[type[BaseModel], ...] = (Manifest2017_09, Image2017_09, Service2017_09)
+            for answer in answers:
+                schema = answer.model_json_schema(
+                    by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
+                )
+                schemas.update(schema.pop("$defs", {}))
+                schemas[answer.__name__] = schema
+            _point_2017_09_paths_at_their_models(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# The routes serve both generations; their 2017-06 bodies and answers are declared, and
+# the 2017-09 paths are pointed at the 2017-09 models here.
+_MODELS_2017_09 = {
+    "CreateManifestRequest": "CreateManifestRequest2017_09",
+    "CreateImageRequest": "CreateImageRequest2017_09",
+    "CreateServiceRequest": "CreateServiceRequest2017_09",
+    "UpdateServiceRequest": "UpdateServiceRequest2017_09",
+    "Manifest": "Manifest2017_09",
+    "ImageRecord": "Image2017_09",
+    "Service": "Service2017_09",
+}
+
+
+def _point_2017_09_paths_at_their_models(document: dict[str, Any]) -> None:
+    def retarget(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if name in _MODELS_2017_09:
+                return {**node, "$ref": f"#/components/schemas/{_MODELS_2017_09[name]}"}
+            return {key: retarget(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [retarget(item) for item in node]
+        return node
+
+    for path, methods in document["paths"].items():
+        if path.startswith(ACCOUNT_PATH_2017_09):
+            document["paths"][path] = retarget(methods)
 
 
 def bundles_in_use(store: Store) -> list[Path]:
@@ -149,7 +213,7 @@ def _restore_services(emulator: Emulator) -> None:
     if not emulator.settings.run_services:
         return
     for _scope, body in emulator.store.all("services"):
-        service = read(Service, body)
+        service = read(ServiceRecord, body)
         if service.state != OperationState.SUCCEEDED or not service.image_id:
             continue
         found = emulator.store.get_any("images", service.image_id)
@@ -157,13 +221,13 @@ def _restore_services(emulator: Emulator) -> None:
             continue
         image = found[1]
         try:
-            backend = emulator.host.start(
-                service.id, service.name, Path(image[BUNDLE]), image[DRIVER]
+            backends = emulator.host.start_replicas(
+                service.id, service.name, Path(image[BUNDLE]), image[DRIVER], replicas_of(service)
             )
         except Exception as err:  # one service failing to restart must not stop the others
             logger.warning("service %s could not be restarted: %s", service.id, err)
             continue
-        emulator.host.route(service.id, backend)
+        emulator.host.route(service.id, backends)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

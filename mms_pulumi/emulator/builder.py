@@ -84,7 +84,7 @@ def driver_problem(manifest: Manifest) -> tuple[str, str] | None:
 def image_location(image: ImageRecord, manifest: Manifest) -> str:
     """Where the built image is, ``{registry}/{repository}:{version}`` as MMS tagged it."""
     registry = image.registry_info.location if image.registry_info else None
-    repository = manifest.name or DEFAULT_REPOSITORY
+    repository = image.name or manifest.name or DEFAULT_REPOSITORY
     return f"{registry or 'local'}/{repository}:{image.version or 1}"
 
 

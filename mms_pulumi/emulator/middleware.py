@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import Reset
+from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09
 
 if TYPE_CHECKING:
     from mms_pulumi.emulator.state import Emulator
@@ -245,16 +246,29 @@ class MmsRules(OnMmsPaths):
             await _answer(error, scope, receive, send)
             return
         version = QueryParams(scope.get("query_string", b"")).get("api-version")
-        supported = emulator.settings.api_version
-        if version is not None and version != supported:
-            error = ApiError(
-                400,
-                f"Unsupported api-version '{version}'. The supported api-version is {supported}.",
-                [("UnsupportedApiVersion", f"api-version: use {supported}")],
-            )
+        problem = api_version_problem(str(scope["path"]), version)
+        if problem is not None:
+            error = ApiError(400, problem, [("UnsupportedApiVersion", f"api-version: {problem}")])
             await _answer(error, scope, receive, send)
             return
         await self.app({**scope, "path": normalize_resource_groups(scope["path"])}, receive, send)
+
+
+def api_version_problem(path: str, version: str | None) -> str | None:
+    """Why a request's api-version does not fit its path family, or ``None``.
+
+    ``hostingAccounts`` paths speak 2017-06 and may omit it (the 2017-06 CLI sent none);
+    ``accounts`` paths speak 2017-09, which required it (mms-api.md §5).
+    """
+    parts = path.split("/")
+    accounts = len(parts) > 6 and parts[6].lower() == "accounts"
+    expected = API_VERSION_2017_09 if accounts else API_VERSION
+    family = "accounts" if accounts else "hostingAccounts"
+    if version is None:
+        return f"is required on {family} paths: use {expected}" if accounts else None
+    if version != expected:
+        return f"{version!r} is not the api-version of {family} paths: use {expected}"
+    return None
 
 
 def auth_problem(header: str | None, token: str | None) -> str | None:

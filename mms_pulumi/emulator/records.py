@@ -12,12 +12,24 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from mms_pulumi.schema import AuthKeys, Image, KeyType, ResponseModel
+from mms_pulumi.schema import (
+    AuthKeys,
+    Image,
+    KeyType,
+    Manifest,
+    ResponseModel,
+    RuntimeProperties,
+    Service,
+    TargetRuntime,
+)
+from mms_pulumi.schema_2017_09 import Manifest2017_09
 
 # Private keys of stored bodies (never sent).
 OPERATION_ID = "_operationId"
 BUNDLE = "_bundle"
 DRIVER = "_driver"
+# Scope keys of 2017-09 accounts start with this (``AccountScope.key``).
+ACCOUNTS_SCOPE = "accounts:"
 
 ModelT = TypeVar("ModelT", bound=ResponseModel)
 
@@ -32,6 +44,10 @@ class ImageRecord(Image):
     """
 
     version: int | None = None
+    # 2017-09 (mms-api.md §5.1 Image): a name, the compute it targets, the build log.
+    name: str | None = None
+    compute_resource_id: str | None = None
+    image_build_log_uri: str | None = None
 
 
 def new_keys(
@@ -77,3 +93,56 @@ def patched(model: type[ModelT], body: dict[str, Any], **changes: Any) -> dict[s
     """A stored body with some fields changed (by their Python names), private keys kept."""
     updated = read(model, body).model_copy(update=changes)
     return {**updated.to_wire(), **private(body)}
+
+
+class ManifestRecord2017_09(Manifest2017_09):
+    """A 2017-09 manifest as stored: its target runtime kept as the request gave it."""
+
+    target_runtime: dict[str, Any] | None = None
+
+
+def build_view(manifest: Manifest2017_09) -> Manifest:
+    """A 2017-09 manifest as the image builder reads manifests: models, assets, driver and
+    the requirement files of ``targetRuntime.properties`` (the runtime type does not
+    change what a local build fetches)."""
+    runtime = manifest.target_runtime or {}
+    properties = runtime.get("properties") or {}
+    return Manifest.model_construct(
+        id=manifest.id,
+        model_ids=list(manifest.model_ids),
+        model_type=manifest.model_type,
+        assets=list(manifest.assets),
+        target_runtime=TargetRuntime.model_construct(
+            runtime_type=runtime.get("runtimeType"),
+            properties=RuntimeProperties.model_construct(
+                pip_requirements=properties.get("pipRequirements"),
+                conda_env_file=properties.get("condaEnvFile"),
+            ),
+        ),
+        driver_program=manifest.driver_program,
+        description=manifest.description or "",
+        name=manifest.name,
+        created_time=manifest.created_time,
+    )
+
+
+class ServiceRecord(Service):
+    """A service as stored: the 2017-06 fields and the 2017-09 settings (mms-api.md §5.1
+    ServiceCreateRequest), each generation answering with its own model."""
+
+    compute_resource: dict[str, Any] | None = None
+    num_replicas: int | None = None
+    auto_scaler: dict[str, Any] | None = None
+    container_resource_reservation: dict[str, Any] | None = None
+    max_concurrent_requests_per_container: int | None = None
+    app_insights_enabled: bool | None = None
+    data_collection: dict[str, Any] | None = None
+
+
+def replicas_of(service: ServiceRecord) -> int:
+    """How many scoring processes a service runs: ``numReplicas``, or with autoscaling its
+    ``minReplicas`` (the emulator does not scale on load); at least one."""
+    scaler = service.auto_scaler or {}
+    if scaler.get("autoscaleEnabled"):
+        return max(1, int(scaler.get("minReplicas") or 1))
+    return max(1, service.num_replicas or 1)

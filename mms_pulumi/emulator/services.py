@@ -72,36 +72,53 @@ class Restarts:
 
 
 class ServiceHost:
-    """Scoring processes of one emulator instance."""
+    """Scoring processes of one emulator instance: each service has a set of replicas
+    (one unless 2017-09 ``numReplicas`` asks for more) served round robin."""
 
     def __init__(self, store: Store, logs_dir: Path) -> None:
         self._store = store
         self._logs_dir = logs_dir
         self._lock = threading.Lock()
-        self._routes: dict[str, Backend] = {}
+        self._routes: dict[str, list[Backend]] = {}
+        self._turn: dict[str, int] = {}
         self._specs: dict[int, Spec] = {}  # by backend pid, until routed
         self._service_specs: dict[str, Spec] = {}
-        self._restarts: dict[str, Restarts] = {}
+        self._restarts: dict[tuple[str, int], Restarts] = {}  # (service, replica index)
         self._stopping: list[threading.Thread] = []
         self._halt = threading.Event()
         self._supervisor: threading.Thread | None = None
 
     def port_of(self, service_id: str) -> int | None:
-        """The port serving a service now, or ``None``."""
+        """The port of the replica to send the next request to (round robin over the live
+        ones), or ``None`` when none is serving."""
         with self._lock:
-            backend = self._routes.get(service_id)
-        return backend.port if backend is not None and backend.alive() else None
+            live = [b for b in self._routes.get(service_id, []) if b.alive()]
+            if not live:
+                return None
+            turn = self._turn.get(service_id, 0)
+            self._turn[service_id] = turn + 1
+            return live[turn % len(live)].port
+
+    def replica_count(self, service_id: str) -> int:
+        """How many scoring processes the service has (live or being restarted)."""
+        with self._lock:
+            return len(self._routes.get(service_id, []))
 
     def status(self, service_id: str) -> Health | None:
-        """How the service's scoring process is doing; ``None`` when it has none."""
+        """How the service's scoring processes are doing; ``None`` when it has none. It
+        serves while any replica does."""
         with self._lock:
-            backend = self._routes.get(service_id)
-            restarts = self._restarts.get(service_id)
-        if backend is None:
+            backends = list(self._routes.get(service_id, []))
+            failures = [
+                restarts.failures
+                for (service, _), restarts in self._restarts.items()
+                if service == service_id
+            ]
+        if not backends:
             return None
-        if backend.alive():
+        if any(backend.alive() for backend in backends):
             return Health.SERVING
-        if restarts is not None and restarts.failures >= RESTARTS_BEFORE_FAILED:
+        if failures and min(failures) >= RESTARTS_BEFORE_FAILED:
             return Health.FAILED
         return Health.RESTARTING
 
@@ -115,6 +132,20 @@ class ServiceHost:
         with self._lock:
             self._specs[backend.pid] = Spec(name, bundle, driver)
         return backend
+
+    def start_replicas(
+        self, service_id: str, name: str, bundle: Path, driver: str, count: int
+    ) -> list[Backend]:
+        """Start ``count`` backends (at least one); all or none (``BackendError``)."""
+        started: list[Backend] = []
+        try:
+            for _ in range(max(1, count)):
+                started.append(self.start(service_id, name, bundle, driver))
+        except BaseException:
+            for backend in started:
+                self.discard(backend)
+            raise
+        return started
 
     def supervise(self) -> None:
         """Start restarting routed backends that exit (once; stopped by ``stop_all``)."""
@@ -134,17 +165,19 @@ class ServiceHost:
     def _restart_exited(self, now: float) -> None:
         with self._lock:
             exited = [
-                (service_id, self._service_specs.get(service_id))
-                for service_id, backend in self._routes.items()
+                (service_id, index, self._service_specs.get(service_id))
+                for service_id, backends in self._routes.items()
+                for index, backend in enumerate(backends)
                 if not backend.alive()
             ]
-        for service_id, spec in exited:
+        for service_id, index, spec in exited:
+            key = (service_id, index)
             with self._lock:
-                restarts = self._restarts.setdefault(service_id, Restarts(next_at=now))
+                restarts = self._restarts.setdefault(key, Restarts(next_at=now))
             if spec is None or now < restarts.next_at or self._halt.is_set():
                 continue
             if restarts.failures == 0:
-                logger.warning("service %s: its scoring process exited; restarting", service_id)
+                logger.warning("service %s: a scoring process exited; restarting", service_id)
             try:
                 backend = self.start(service_id, spec.name, spec.bundle, spec.driver)
             except BackendError as err:
@@ -155,24 +188,41 @@ class ServiceHost:
                 )
                 continue
             with self._lock:
-                still_routed = service_id in self._routes
-                self._restarts.pop(service_id, None)
-            if still_routed:
-                self.route(service_id, backend)
-            else:  # deleted meanwhile
+                backends = self._routes.get(service_id)
+                replaced = backends is not None and index < len(backends)
+                if replaced and backends is not None:
+                    backends[index] = backend
+                self._specs.pop(backend.pid, None)
+                self._restarts.pop(key, None)
+            if replaced:
+                self._record(service_id)
+            else:  # deleted or rolled meanwhile
                 stop_process(backend.process)
 
-    def route(self, service_id: str, backend: Backend) -> None:
-        """Send the service's traffic to ``backend``; the previous one is stopped after a grace."""
+    def route(self, service_id: str, backends: Backend | list[Backend]) -> None:
+        """Send the service's traffic to ``backends``; the previous ones are stopped after a
+        grace."""
+        new = [backends] if isinstance(backends, Backend) else list(backends)
         with self._lock:
-            previous = self._routes.get(service_id)
-            self._routes[service_id] = backend
-            spec = self._specs.pop(backend.pid, None)
-            if spec is not None:
-                self._service_specs[service_id] = spec
-        self._store.set_backend(service_id, backend.pid, backend.port, backend.identity.created)
-        if previous is not None and previous is not backend:
-            self._retire(previous)
+            previous = self._routes.get(service_id, [])
+            self._routes[service_id] = new
+            for backend in new:
+                spec = self._specs.pop(backend.pid, None)
+                if spec is not None:
+                    self._service_specs[service_id] = spec
+            for key in [k for k in self._restarts if k[0] == service_id]:
+                del self._restarts[key]
+        self._record(service_id)
+        for old in previous:
+            if old not in new:
+                self._retire(old)
+
+    def _record(self, service_id: str) -> None:
+        with self._lock:
+            backends = list(self._routes.get(service_id, []))
+        self._store.set_replicas(
+            service_id, [(b.pid, b.port, b.identity.created) for b in backends]
+        )
 
     def discard(self, backend: Backend) -> None:
         """Stop a backend that never served (a failed update)."""
@@ -181,20 +231,22 @@ class ServiceHost:
         stop_process(backend.process)
 
     def stop(self, service_id: str) -> None:
-        """Stop a service's backend (delete) and forget it."""
+        """Stop a service's backends (delete) and forget them."""
         with self._lock:
-            backend = self._routes.pop(service_id, None)
+            backends = self._routes.pop(service_id, [])
             self._service_specs.pop(service_id, None)
-            self._restarts.pop(service_id, None)
-        if backend is not None:
+            self._turn.pop(service_id, None)
+            for key in [k for k in self._restarts if k[0] == service_id]:
+                del self._restarts[key]
+        for backend in backends:
             stop_process(backend.process)
-        self._store.clear_backend(service_id)
+        self._store.clear_replicas(service_id)
 
     def stop_stale(self) -> None:
         """Stop backends an earlier emulator process left running (after a crash): only
         the recorded processes themselves, never a program that now has the same pid."""
-        for _service_id, (pid, _port, created) in self._store.backends().items():
-            if created is not None:
+        for processes in self._store.replicas().values():
+            for pid, _port, created in processes:
                 stop_identity(ProcessIdentity(pid, created), grace=2.0)
 
     def stop_all(self) -> None:
@@ -203,7 +255,7 @@ class ServiceHost:
         if self._supervisor is not None:
             self._supervisor.join(timeout=STOP_JOIN_SECONDS)
         with self._lock:
-            backends = list(self._routes.values())
+            backends = [b for group in self._routes.values() for b in group]
             self._routes.clear()
             retiring = list(self._stopping)
         for backend in backends:

@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS service_keys (
 -- Data directories from before registry passwords were dropped: drop them.
 UPDATE objects SET body = json_remove(body, '$.registryInfo.password')
     WHERE kind = 'images' AND json_extract(body, '$.registryInfo.password') IS NOT NULL;
+-- Every scoring process of a service (several with replicas), by process identity.
+CREATE TABLE IF NOT EXISTS replicas (
+    service_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    port INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (service_id, pid)
+);
+-- Before replicas: one process per service (kept so older data directories still open).
 CREATE TABLE IF NOT EXISTS backends (
     service_id TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,
@@ -125,8 +134,12 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(backends)")}
-        if "created" not in columns:  # data directories from before process identities
-            self._db.execute("ALTER TABLE backends ADD COLUMN created REAL")
+        if "created" in columns:  # move rows of the one-process table, once
+            self._db.execute(
+                "INSERT OR IGNORE INTO replicas SELECT service_id, pid, port, created "
+                "FROM backends WHERE created IS NOT NULL"
+            )
+        self._db.execute("DELETE FROM backends")
 
     def close(self) -> None:
         """Close the database."""
@@ -185,6 +198,14 @@ class Store:
             if new.operation is not None:
                 self._write_operation(db, new.operation, insert=True)
             return new
+
+    def put(self, kind: str, scope: str, ident: str, body: dict[str, Any]) -> None:
+        """Replace an existing object's body."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE objects SET body=? WHERE kind=? AND scope=? AND id=?",
+                (json.dumps(body), kind, scope, ident),
+            )
 
     def get(self, kind: str, scope: str, ident: str) -> dict[str, Any] | None:
         """An object of this account, or ``None``."""
@@ -323,29 +344,33 @@ class Store:
 
     # --- backends ----------------------------------------------------------------------------
 
-    def set_backend(self, service_id: str, pid: int, port: int, created: float) -> None:
-        """Record the scoring process now serving a service (``created``: its start time)."""
+    def set_replicas(self, service_id: str, processes: list[tuple[int, int, float]]) -> None:
+        """Record the scoring processes now serving a service: (pid, port, start time)."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO backends (service_id, pid, port, created) VALUES (?,?,?,?)",
-                (service_id, pid, port, created),
+            db.execute("DELETE FROM replicas WHERE service_id=?", (service_id,))
+            db.executemany(
+                "INSERT INTO replicas (service_id, pid, port, created) VALUES (?,?,?,?)",
+                [(service_id, pid, port, created) for pid, port, created in processes],
             )
 
-    def clear_backend(self, service_id: str) -> None:
-        """Forget a service's scoring process."""
+    def clear_replicas(self, service_id: str) -> None:
+        """Forget a service's scoring processes."""
         with self.transaction() as db:
-            db.execute("DELETE FROM backends WHERE service_id=?", (service_id,))
+            db.execute("DELETE FROM replicas WHERE service_id=?", (service_id,))
 
-    def backends(self) -> dict[str, tuple[int, int, float | None]]:
-        """service id → (pid, port, start time or None) of every recorded scoring process."""
+    def replicas(self) -> dict[str, list[tuple[int, int, float]]]:
+        """service id → (pid, port, start time) of every recorded scoring process."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT service_id, pid, port, created FROM backends"
+                "SELECT service_id, pid, port, created FROM replicas ORDER BY service_id, pid"
             ).fetchall()
-        return {service_id: (pid, port, created) for service_id, pid, port, created in rows}
+        found: dict[str, list[tuple[int, int, float]]] = {}
+        for service_id, pid, port, created in rows:
+            found.setdefault(service_id, []).append((pid, port, created))
+        return found
 
     def reset(self) -> None:
         """Delete everything (tests)."""
         with self.transaction() as db:
-            for table in ("objects", "operations", "service_keys", "backends"):
+            for table in ("objects", "operations", "service_keys", "replicas"):
                 db.execute(f"DELETE FROM {table}")

@@ -16,11 +16,24 @@ from typing import Any
 
 from mms_pulumi.emulator.builder import BuildFailure, build_image
 from mms_pulumi.emulator.errors import error_body, field_detail
-from mms_pulumi.emulator.records import BUNDLE, DRIVER, ImageRecord, patched, read
+from mms_pulumi.emulator.records import (
+    ACCOUNTS_SCOPE,
+    BUNDLE,
+    DRIVER,
+    ImageRecord,
+    ManifestRecord2017_09,
+    ServiceRecord,
+    build_view,
+    patched,
+    read,
+    replicas_of,
+    stored,
+)
 from mms_pulumi.emulator.runtime import Backend, BackendError, ProcessIdentity, stop_identity
 from mms_pulumi.emulator.services import ServiceHost
-from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.schema import Manifest, Model, OperationState, OperationType, Service
+from mms_pulumi.emulator.store import NewObject, OperationRecord, Store
+from mms_pulumi.schema import Manifest, Model, OperationState, OperationType
+from mms_pulumi.schema_2017_09 import Deployment
 
 # Operation payload key: the scoring process a deploy started and has not routed yet.
 PENDING_PROCESS = "pending_process"
@@ -44,7 +57,7 @@ class Outcome:
     error: dict[str, Any] | None = None
     changes: dict[str, Any] = field(default_factory=dict)  # by Python field name
     private: dict[str, Any] = field(default_factory=dict)  # private keys of the stored body
-    backend: Backend | None = None
+    backends: list[Backend] = field(default_factory=list)
 
 
 def failure(code: str, message: str, details: list[tuple[str, str]]) -> Outcome:
@@ -94,9 +107,9 @@ class Worker:
         if record.payload.get("inject_failure"):
             return INJECTED
         stale = record.payload.get(PENDING_PROCESS)
-        if isinstance(stale, dict):
+        for process in stale if isinstance(stale, list) else [stale] if stale else []:
             # Started by an emulator run that died before routing it; only that very process.
-            stop_identity(ProcessIdentity(int(stale["pid"]), float(stale["created"])), grace=2.0)
+            stop_identity(ProcessIdentity(int(process["pid"]), float(process["created"])))
         run, _ = self._handlers[record.action]
         return run(record)
 
@@ -106,8 +119,8 @@ class Worker:
         """Apply an outcome to the operation's object; the new body, or None if it is gone."""
         found = self._store.get_any(record.resource_kind, record.resource_id)
         if found is None:
-            if outcome.backend is not None:
-                self._host.discard(outcome.backend)
+            for backend in outcome.backends:
+                self._host.discard(backend)
             return None
         _, finish = self._handlers[record.action]
         return finish(record, outcome, found[1], now)
@@ -123,7 +136,11 @@ class Worker:
         manifest_body = self._store.get("manifests", scope, image.manifest_id or "")
         if manifest_body is None:
             return failure("ManifestNotFound", "The image's manifest is gone.", [])
-        manifest = read(Manifest, manifest_body)
+        manifest = (
+            build_view(read(ManifestRecord2017_09, manifest_body))
+            if scope.startswith(ACCOUNTS_SCOPE)
+            else read(Manifest, manifest_body)
+        )
         models: dict[str, Model | None] = {}
         for model_id in manifest.model_ids:
             body = self._store.get("models", scope, model_id)
@@ -163,15 +180,19 @@ class Worker:
             "image_id": image_id,
             "manifest_id": payload.get("manifest_id") or image.manifest_id,
             "acr_image_pull_secret": payload.get("acr_image_pull_secret"),
+            # 2017-09 settings the request changed (python names; none in 2017-06).
+            **(payload.get("settings") or {}),
         }
         driver = image_body.get(DRIVER)
         if not self._run_services or not driver:
             return Outcome(ok=True, changes=changes)
         service = self._store.get("services", record.scope, record.resource_id)
-        name = read(Service, service).name if service is not None else record.resource_id
+        current = read(ServiceRecord, service) if service is not None else None
+        name = current.name if current is not None else record.resource_id
+        count = replicas_of(current.model_copy(update=changes)) if current is not None else 1
         try:
-            backend = self._host.start(
-                record.resource_id, name, Path(image_body[BUNDLE]), str(driver)
+            backends = self._host.start_replicas(
+                record.resource_id, name, Path(image_body[BUNDLE]), str(driver), count
             )
         except BackendError as err:
             return failure(
@@ -179,25 +200,60 @@ class Worker:
                 f"The service could not start: {err}",
                 [("ScoringProcessFailed", str(err))],
             )
-        # Remembered so an emulator that dies now stops this process when it restarts.
-        payload[PENDING_PROCESS] = {"pid": backend.pid, "created": backend.identity.created}
+        # Remembered so an emulator that dies now stops these processes when it restarts.
+        payload[PENDING_PROCESS] = [
+            {"pid": backend.pid, "created": backend.identity.created} for backend in backends
+        ]
         self._store.save_operation(record)
         changes["scoring_uri"] = payload["scoring_uri"]
-        return Outcome(ok=True, changes=changes, backend=backend)
+        return Outcome(ok=True, changes=changes, backends=backends)
 
     def _finish_service(
         self, record: OperationRecord, outcome: Outcome, body: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
         if outcome.ok:
-            if outcome.backend is not None:
-                self._host.route(record.resource_id, outcome.backend)
+            if outcome.backends:
+                self._host.route(record.resource_id, outcome.backends)
             state = OperationState.SUCCEEDED
             changes = outcome.changes
         else:
             state = OperationState.FAILED
-            before = read(Service, body).state
+            before = read(ServiceRecord, body).state
             if record.action == UPDATE_SERVICE and before is not None:
                 # A failed update leaves the service as it was: its previous image serves on.
                 state = before
             changes = {}
-        return patched(Service, body, state=state, updated_at=now, **changes)
+        if record.scope.startswith(ACCOUNTS_SCOPE):
+            self._record_deployment(record, body, outcome, now)
+        return patched(ServiceRecord, body, state=state, updated_at=now, **changes)
+
+    def _record_deployment(
+        self, record: OperationRecord, body: dict[str, Any], outcome: Outcome, now: datetime
+    ) -> None:
+        """A 2017-09 deployment (mms-api.md §5.1 Deployment) for this rollout; the one it
+        replaces expires."""
+        service = read(ServiceRecord, body)
+        image_id = str(record.payload.get("image_id") or service.image_id or "")
+        if outcome.ok:
+            for previous in self._store.select("deployments", record.scope, name=service.id):
+                if previous.get("expiredAt") is None:
+                    self._store.put(
+                        "deployments",
+                        record.scope,
+                        previous["id"],
+                        patched(Deployment, previous, expired_at=now),
+                    )
+        deployment = Deployment(
+            id=record.id,
+            image_id=image_id,
+            service_name=service.name,
+            status=(OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED).value,
+            created_at=now,
+            expired_at=None if outcome.ok else now,
+        )
+        self._store.create(
+            "deployments",
+            record.scope,
+            lambda _version: NewObject(deployment.id, stored(deployment)),
+            name=service.id,
+        )

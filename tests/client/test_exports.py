@@ -11,6 +11,7 @@ PUBLIC = {
     "Failure",
     "FailureKind",
     "MmsClient",
+    "MmsClient2017_09",
     "Observation",
     "OperationPoller",
     "PollSchedule",

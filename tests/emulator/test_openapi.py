@@ -13,6 +13,7 @@ from mms_pulumi.emulator.app import create_app
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.schema import (
     ACCOUNT_PATH,
+    ACCOUNT_PATH_2017_09,
     AuthKeys,
     CreateImageRequest,
     CreateManifestRequest,
@@ -25,6 +26,16 @@ from mms_pulumi.schema import (
     RegisterModelRequest,
     Service,
     UpdateServiceRequest,
+)
+from mms_pulumi.schema_2017_09 import (
+    CreateImageRequest2017_09,
+    CreateManifestRequest2017_09,
+    CreateServiceRequest2017_09,
+    Deployment,
+    Image2017_09,
+    Manifest2017_09,
+    Service2017_09,
+    UpdateServiceRequest2017_09,
 )
 
 # (method, path under the account, body the client sends, model the client reads, status)
@@ -47,9 +58,33 @@ CLIENT_CALLS: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | Non
     ("post", "/services/{service_id}/regenerateKeys", RegenerateKeysRequest, AuthKeys, "200"),
     ("get", "/operations/{operation_id}", None, Operation, "200"),
 ]
+# The same for 2017-09 (accounts): MmsClient2017_09's calls and models.
+CLIENT_CALLS_2017_09: list[tuple[str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    ("post", "/models", RegisterModelRequest, Model),
+    ("get", "/models", None, Model),
+    ("get", "/models/{model_id}", None, Model),
+    ("post", "/manifests", CreateManifestRequest2017_09, Manifest2017_09),
+    ("get", "/manifests", None, Manifest2017_09),
+    ("get", "/manifests/{manifest_id}", None, Manifest2017_09),
+    ("post", "/images", CreateImageRequest2017_09, None),
+    ("get", "/images", None, Image2017_09),
+    ("get", "/images/{image_id}", None, Image2017_09),
+    ("post", "/services", CreateServiceRequest2017_09, None),
+    ("put", "/services/{service_id}", UpdateServiceRequest2017_09, None),
+    ("delete", "/services/{service_id}", None, None),
+    ("get", "/services", None, Service2017_09),
+    ("get", "/services/{service_id}", None, Service2017_09),
+    ("get", "/services/{service_id}/keys", None, AuthKeys),
+    ("post", "/services/{service_id}/regenerateKeys", RegenerateKeysRequest, AuthKeys),
+    ("get", "/deployments", None, Deployment),
+    ("get", "/deployments/{deployment_id}", None, Deployment),
+    ("get", "/operations/{operation_id}", None, Operation),
+]
 # Fields the emulator answers beyond what the client reads, each for a documented reason.
 EXTENSIONS = {
-    "ImageRecord": {"version"},  # numbers the images of a manifest; tags imageLocation
+    # numbers the images of a manifest and tags imageLocation; the rest are 2017-09's
+    # (the same routes serve both generations, each answering its own fields)
+    "ImageRecord": {"version", "name", "computeResourceId", "imageBuildLogUri"},
 }
 
 
@@ -136,6 +171,30 @@ def test_the_client_calls_every_mms_operation_the_emulator_documents(
         for method in methods
     }
     assert documented == {(method, path) for method, path, *_ in CLIENT_CALLS}
+
+
+def test_every_2017_09_operation_is_one_the_2017_09_client_calls(
+    document: dict[str, Any],
+) -> None:
+    documented = {
+        (method, path.removeprefix(ACCOUNT_PATH_2017_09))
+        for path, methods in document["paths"].items()
+        if path.startswith(ACCOUNT_PATH_2017_09)
+        for method in methods
+    }
+    assert documented == {(method, path) for method, path, *_ in CLIENT_CALLS_2017_09}
+    for method, path, request_model, response_model in CLIENT_CALLS_2017_09:
+        operation = document["paths"][ACCOUNT_PATH_2017_09 + path][method]
+        if request_model is not None:
+            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert _resolve(document, body)[0] == request_model.__name__
+        if response_model is not None:
+            served = next(
+                operation["responses"][status]["content"]["application/json"]["schema"]
+                for status in ("200", "201")
+                if status in operation["responses"]
+            )
+            _agree(document, served, response_model)
 
 
 def test_a_renamed_field_would_break_the_agreement(document: dict[str, Any]) -> None:

@@ -10,11 +10,13 @@ from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
-from mms_pulumi.emulator.records import public
+from mms_pulumi.emulator.records import ACCOUNTS_SCOPE, public
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.schema import (
     ACCOUNT_PATH,
+    API_VERSION_2017_09,
+    ApiGeneration,
     ErrorBody,
     Page,
     RequestModel,
@@ -25,32 +27,56 @@ from mms_pulumi.schema import (
 ACCOUNT_PREFIX = ACCOUNT_PATH
 # The 2017-09 paging parameters (the 2017-06 seed documents bare arrays, answered by default).
 PAGE_SIZE_PARAM = "count"
+DEFAULT_PAGE_SIZE_2017_09 = 100
 SKIP_TOKEN_PARAM = "$skipToken"
 RequestT = TypeVar("RequestT", bound=RequestModel)
 
 
+def path_generation(path: str) -> ApiGeneration:
+    """The API generation a request path belongs to: ``…/accounts/…`` is 2017-09."""
+    parts = path.split("/")
+    return (
+        ApiGeneration.V2017_09
+        if len(parts) > 6 and parts[6] == "accounts"
+        else (ApiGeneration.V2017_06)
+    )
+
+
 @dataclass(frozen=True)
 class AccountScope:
-    """The (subscription, resource group, hosting account) a request's objects belong to."""
+    """The (subscription, resource group, account) an object belongs to, in one generation:
+    a ``hostingAccounts`` account and an ``accounts`` one of the same name are apart."""
 
     subscription_id: str
     resource_group: str
     hosting_account: str
+    generation: ApiGeneration = ApiGeneration.V2017_06
 
     @property
     def key(self) -> str:
         """The scope key objects are stored under."""
-        return f"{self.subscription_id}/{self.resource_group}/{self.hosting_account}"
+        key = f"{self.subscription_id}/{self.resource_group}/{self.hosting_account}"
+        return key if self.generation is ApiGeneration.V2017_06 else f"{ACCOUNTS_SCOPE}{key}"
 
     @property
     def base_path(self) -> str:
         """The account's host-relative base path, as links to its objects start."""
-        return account_path(self.subscription_id, self.resource_group, self.hosting_account)
+        return account_path(
+            self.subscription_id, self.resource_group, self.hosting_account, self.generation
+        )
+
+    @property
+    def v2017_09(self) -> bool:
+        """Whether the request speaks 2017-09 (``accounts`` paths)."""
+        return self.generation is ApiGeneration.V2017_09
 
 
-def account_scope(subscription_id: str, resource_group: str, hosting_account: str) -> AccountScope:
-    """The account named by the request path."""
-    return AccountScope(subscription_id, resource_group, hosting_account)
+def account_scope(
+    request: Request, subscription_id: str, resource_group: str, hosting_account: str
+) -> AccountScope:
+    """The account named by the request path, in the generation of its path family."""
+    generation = path_generation(request.url.path)
+    return AccountScope(subscription_id, resource_group, hosting_account, generation)
 
 
 def the_emulator(request: Request) -> Emulator:
@@ -132,6 +158,18 @@ def _bad_query(parameter: str, rule: str) -> ApiError:
 
 
 def list_answer(
+    request: Request, items: list[dict[str, Any]], page_size: int, api_version: str
+) -> Any:
+    """A list answer in the shape of the request's generation (see ``_list_answer``)."""
+    if path_generation(request.url.path) is ApiGeneration.V2017_09:
+        # 2017-09 lists are always pages (mms-api.md §5, §7).
+        return _list_answer(
+            request, items, page_size or DEFAULT_PAGE_SIZE_2017_09, API_VERSION_2017_09
+        )
+    return _list_answer(request, items, page_size, api_version)
+
+
+def _list_answer(
     request: Request, items: list[dict[str, Any]], page_size: int, api_version: str
 ) -> Any:
     """A bare array as the seed documents, or ``{value, nextLink}`` pages when paging is on.

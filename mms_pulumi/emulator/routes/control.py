@@ -73,7 +73,7 @@ def stats(emulator: EmulatorDep) -> dict[str, Any]:
         "requests": dict(emulator.requests),
         "faults": dict(emulator.faults.counts),
         "objects": emulator.store.counts(),
-        "backends": len(emulator.store.backends()),
+        "backends": sum(len(group) for group in emulator.store.replicas().values()),
     }
 
 
@@ -102,7 +102,7 @@ def reset(emulator: EmulatorDep) -> dict[str, Any]:
 
     Fault settings stay as they are; ``DELETE /_emulator/faults`` clears them.
     """
-    for service_id in list(emulator.store.backends()):
+    for service_id in list(emulator.store.replicas()):
         emulator.host.stop(service_id)
     emulator.store.reset()
     collect_garbage(emulator.settings.bundles_dir, [])

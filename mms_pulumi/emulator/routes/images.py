@@ -11,6 +11,7 @@ from mms_pulumi.emulator.errors import not_found
 from mms_pulumi.emulator.records import (
     OPERATION_ID,
     ImageRecord,
+    ManifestRecord2017_09,
     patched,
     public,
     read,
@@ -20,6 +21,7 @@ from mms_pulumi.emulator.records import (
 from mms_pulumi.emulator.routes._common import (
     ACCOUNT_PREFIX,
     AccountDep,
+    AccountScope,
     EmulatorDep,
     JsonBody,
     accepted,
@@ -34,6 +36,7 @@ from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NewObject
 from mms_pulumi.emulator.work import BUILD_IMAGE
 from mms_pulumi.schema import CreateImageRequest, OperationState, ResponseRegistryInfo
+from mms_pulumi.schema_2017_09 import CreateImageRequest2017_09, Image2017_09
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["images"])
@@ -46,8 +49,13 @@ router = APIRouter(tags=["images"])
     **answers(None, 202),
 )
 def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = None) -> Response:
-    """Start an image build; answers 202 with ``Operation-Location``."""
-    request = parse(CreateImageRequest, body)
+    """Start an image build; answers 202 with ``Operation-Location``. 2017-09 images have a
+    ``name`` and a ``computeResourceId`` instead of ``registryInfo`` (§5.1 ImageRequest)."""
+    request: CreateImageRequest | CreateImageRequest2017_09 = (
+        parse(CreateImageRequest2017_09, body)
+        if account.v2017_09
+        else parse(CreateImageRequest, body)
+    )
     if emulator.store.get("manifests", account.key, request.manifest_id) is None:
         raise reference_error("manifest_id", f"no manifest {request.manifest_id} in this account")
 
@@ -56,18 +64,25 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
         operation = emulator.runner.new_operation(
             BUILD_IMAGE, account.key, account.base_path, ident
         )
+        generation_fields: dict[str, Any] = (
+            {"name": request.name, "compute_resource_id": request.compute_resource_id}
+            if isinstance(request, CreateImageRequest2017_09)
+            else {
+                # The password is used for nothing here and never kept (see ImageRecord).
+                "registry_info": ResponseRegistryInfo(
+                    user=request.registry_info.user, location=request.registry_info.location
+                )
+            }
+        )
         image = ImageRecord(
             id=ident,
             image_type=request.image_type,
-            # The password is used for nothing here and never kept (see ImageRecord).
-            registry_info=ResponseRegistryInfo(
-                user=request.registry_info.user, location=request.registry_info.location
-            ),
-            description=request.description,
+            description=request.description or "",
             manifest_id=request.manifest_id,
             created_time=utc_now(),
             creation_state=OperationState.NOT_STARTED,
             version=version,
+            **generation_fields,
         )
         return NewObject(ident, stored(image, {OPERATION_ID: operation.id}), operation)
 
@@ -80,14 +95,21 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
     return accepted(new.operation)
 
 
-def _shown(image: dict[str, Any], emulator: Emulator, account_key: str) -> dict[str, Any]:
-    """An image with ``creationState`` following its build while it runs."""
+def shown_image(image: dict[str, Any], emulator: Emulator, account: AccountScope) -> dict[str, Any]:
+    """An image as the account's generation shows it, ``creationState`` following its
+    build while it runs; in 2017-09 with its manifest embedded (§5.1 Image)."""
     state = read(ImageRecord, image).creation_state
     if state is not None and not state.is_terminal:
-        record = emulator.store.get_operation(account_key, image.get(OPERATION_ID, ""))
+        record = emulator.store.get_operation(account.key, image.get(OPERATION_ID, ""))
         if record is not None and record.state != state:
             image = patched(ImageRecord, image, creation_state=record.state)
-    return public(image)
+    if not account.v2017_09:
+        return public(image)
+    shown = read(Image2017_09, image)
+    manifest = emulator.store.get("manifests", account.key, image.get("manifestId", ""))
+    if manifest is not None:
+        shown = shown.model_copy(update={"manifest": read(ManifestRecord2017_09, manifest)})
+    return shown.to_wire()
 
 
 @router.get("/images", **answers(list[ImageRecord]))
@@ -96,18 +118,25 @@ def list_images(
     account: AccountDep,
     emulator: EmulatorDep,
     manifest_id: Annotated[str | None, Query(alias="manifestId")] = None,
+    manifest_name: Annotated[str | None, Query(alias="manifestName")] = None,
 ) -> Any:
-    """Every image of the account, or those of one manifest (a 2017-09 filter)."""
+    """Every image of the account, or those of one manifest (2017-09 filters)."""
     found = emulator.store.select("images", account.key, name=manifest_id)
-    items = [_shown(image, emulator, account.key) for image in found]
+    if manifest_name is not None:
+        named = {
+            body["id"]
+            for body in emulator.store.select("manifests", account.key, name=manifest_name)
+        }
+        found = [image for image in found if image.get("manifestId") in named]
+    items = [shown_image(image, emulator, account) for image in found]
     settings = emulator.settings
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
 @router.get("/images/{image_id}", **answers(ImageRecord))
 def get_image(image_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
-    """One image (the seed echoes ``registryInfo`` with its password)."""
+    """One image."""
     image = emulator.store.get("images", account.key, image_id)
     if image is None:
         raise not_found("image", image_id)
-    return _shown(image, emulator, account.key)
+    return shown_image(image, emulator, account)

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import auth_problem
+from mms_pulumi.emulator.records import ACCOUNTS_SCOPE
 from mms_pulumi.emulator.routes._common import EmulatorDep
 from mms_pulumi.emulator.routes.services import current_keys
 from mms_pulumi.emulator.services import Health
@@ -124,11 +125,17 @@ def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -
 
 
 def _check_key(service_id: str, request: Request, emulator: Emulator) -> None:
-    if emulator.store.get_any("services", service_id) is None:
+    found = emulator.store.get_any("services", service_id)
+    if found is None:
         raise ApiError(404, f"No service with id {service_id}.")
     header = request.headers.get("authorization")
-    # An emulator guarded by a token guards its services too.
-    required = emulator.settings.require_scoring_keys or emulator.settings.token is not None
+    # A 2017-09 service always wants a key (mms-api.md §5.2: the CLI sends its primary
+    # key); an emulator guarded by a token guards its services too.
+    required = (
+        found[0].startswith(ACCOUNTS_SCOPE)
+        or emulator.settings.require_scoring_keys
+        or emulator.settings.token is not None
+    )
     if header is None and not required:
         return
     token = emulator.settings.token

@@ -11,6 +11,7 @@ from mms_pulumi.emulator.errors import ApiError, not_found
 from mms_pulumi.emulator.records import (
     OPERATION_ID,
     ImageRecord,
+    ServiceRecord,
     new_keys,
     patched,
     public,
@@ -32,6 +33,7 @@ from mms_pulumi.emulator.routes._common import (
     parse,
     reference_error,
 )
+from mms_pulumi.emulator.routes.images import shown_image
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NameTaken, NewObject
@@ -40,10 +42,18 @@ from mms_pulumi.schema import (
     AuthKeys,
     CreateServiceRequest,
     Image,
+    Model,
     OperationState,
     RegenerateKeysRequest,
     Service,
     UpdateServiceRequest,
+)
+from mms_pulumi.schema_2017_09 import (
+    CreateServiceRequest2017_09,
+    Image2017_09,
+    Service2017_09,
+    ServiceSettings,
+    UpdateServiceRequest2017_09,
 )
 
 PREFIX = ACCOUNT_PREFIX
@@ -68,6 +78,19 @@ def _scoring_uri(request: Request, service_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/api/v1/service/{service_id}/score"
 
 
+def _settings_of(request: object) -> dict[str, Any]:
+    """The 2017-09 settings a create or update request gives, by field name, as stored
+    (nested objects in their wire shape); nothing for a 2017-06 request."""
+    if not isinstance(request, ServiceSettings):
+        return {}
+    names = set(ServiceSettings.model_fields)
+    given = request.model_dump(by_alias=False, exclude_none=True, include=names)
+    return {
+        name: getattr(request, name).to_wire() if isinstance(value, dict) else value
+        for name, value in given.items()
+    }
+
+
 def _name_taken(name: str) -> ApiError:
     return ApiError(
         409,
@@ -85,8 +108,17 @@ def _name_taken(name: str) -> ApiError:
 def create_service(
     request: Request, account: AccountDep, emulator: EmulatorDep, body: JsonBody = None
 ) -> Response:
-    """Start deploying a service; 409 when the name is taken, 202 otherwise."""
-    create = parse(CreateServiceRequest, body)
+    """Start deploying a service; 409 when the name is taken, 202 otherwise. A 2017-09
+    service targets a compute resource and takes replica and monitoring settings (§5.1)."""
+    create: CreateServiceRequest | CreateServiceRequest2017_09 = (
+        parse(CreateServiceRequest2017_09, body)
+        if account.v2017_09
+        else parse(CreateServiceRequest, body)
+    )
+    pull_secret = create.acr_image_pull_secret if isinstance(create, CreateServiceRequest) else None
+    settings = _settings_of(create)
+    if isinstance(create, CreateServiceRequest2017_09):
+        settings["compute_resource"] = create.compute_resource.to_wire()
     # Checked here for the answer's sake, and again in the insert's transaction for races.
     if emulator.store.select("services", account.key, name=create.name):
         raise _name_taken(create.name)
@@ -102,20 +134,21 @@ def create_service(
             {
                 "image_id": image.id,
                 "manifest_id": image.manifest_id,
-                "acr_image_pull_secret": create.acr_image_pull_secret,
+                "acr_image_pull_secret": pull_secret,
                 "scoring_uri": _scoring_uri(request, ident),
             },
         )
         stamp = utc_now()
-        service = Service(
+        service = ServiceRecord(
             id=ident,
             name=create.name,
             image_id=image.id,
             manifest_id=image.manifest_id,
-            acr_image_pull_secret=create.acr_image_pull_secret,
+            acr_image_pull_secret=pull_secret,
             created_at=stamp,
             updated_at=stamp,
             state=OperationState.NOT_STARTED,
+            **settings,
         )
         return NewObject(ident, stored(service, {OPERATION_ID: operation.id}), operation)
 
@@ -143,14 +176,22 @@ def update_service(
     emulator: EmulatorDep,
     body: JsonBody = None,
 ) -> Response:
-    """Roll a service to another image (``imageId``, or the newest image of ``manifestId``)."""
+    """Roll a service to another image (``imageId``, or the newest image of ``manifestId``);
+    in 2017-09 ``imageId`` is optional and the settings of §5.1 ServiceUpdateRequest change."""
     service = emulator.store.get("services", account.key, service_id)
     if service is None:
         raise not_found("service", service_id)
-    update = parse(UpdateServiceRequest, body)
-    image_id = update.image_id or _newest_image_of(emulator, account, update.manifest_id or "")
+    current = read(ServiceRecord, service)
+    if account.v2017_09:
+        changes = parse(UpdateServiceRequest2017_09, body)
+        image_id = changes.image_id or current.image_id or ""
+        pull_secret = None
+        settings = _settings_of(changes)
+    else:
+        update = parse(UpdateServiceRequest, body)
+        image_id = update.image_id or _newest_image_of(emulator, account, update.manifest_id or "")
+        pull_secret, settings = update.acr_image_pull_secret, {}
     image = _built_image(emulator, account, image_id)
-    current = read(Service, service)
     operation = emulator.runner.new_operation(
         UPDATE_SERVICE,
         account.key,
@@ -159,8 +200,9 @@ def update_service(
         {
             "image_id": image.id,
             "manifest_id": image.manifest_id,
-            "acr_image_pull_secret": update.acr_image_pull_secret,
+            "acr_image_pull_secret": pull_secret or current.acr_image_pull_secret,
             "scoring_uri": current.scoring_uri or _scoring_uri(request, service_id),
+            "settings": settings,
         },
     )
     emulator.store.start_operation(
@@ -240,17 +282,15 @@ def delete_service(service_id: str, account: AccountDep, emulator: EmulatorDep) 
 
 
 def _shown(
-    service: dict[str, Any], emulator: Emulator, account_key: str, request: Request
+    service: dict[str, Any], emulator: Emulator, account: AccountScope, request: Request
 ) -> dict[str, Any]:
-    """A service as MMS shows it: ``state`` follows a running deployment (NotStarted,
-    Running) or update (Running), and ``scoringUri`` names this emulator as the caller
-    reached it (its port may change across restarts)."""
-    current = read(Service, service)
+    """A service as the account's generation shows it: ``state`` follows a running
+    deployment (NotStarted, Running) or update (Running) and the health of its scoring
+    processes, and ``scoringUri`` names this emulator as the caller reached it (its port
+    may change across restarts). 2017-09 embeds image, manifest and models (§5.1)."""
+    current = read(ServiceRecord, service)
     changes: dict[str, Any] = {}
-    if current.image_id:
-        image = emulator.store.get("images", account_key, current.image_id)
-        changes["image"] = read(Image, image) if image is not None else None
-    record = emulator.store.get_operation(account_key, service.get(OPERATION_ID, ""))
+    record = emulator.store.get_operation(account.key, service.get(OPERATION_ID, ""))
     if record is not None and not record.state.is_terminal:
         in_flight = record.state
         changes["state"] = OperationState.RUNNING if record.action == UPDATE_SERVICE else in_flight
@@ -263,7 +303,22 @@ def _shown(
             changes["state"] = OperationState.RUNNING
         elif health is Health.FAILED:
             changes["state"] = OperationState.FAILED
-    return public(patched(Service, service, **changes) if changes else service)
+    image = emulator.store.get("images", account.key, current.image_id or "")
+    if not account.v2017_09:
+        changes["image"] = read(Image, image) if image is not None else None
+        return public(patched(Service, service, **changes))
+    shown = read(Service2017_09, service).model_copy(update=changes)
+    if image is not None:
+        embedded = Image2017_09.model_validate(shown_image(image, emulator, account))
+        manifest = embedded.manifest
+        models = [
+            read(Model, body)
+            for model_id in (manifest.model_ids if manifest else [])
+            if (body := emulator.store.get("models", account.key, model_id)) is not None
+        ]
+        shown = shown.model_copy(update={"image": embedded, "manifest": manifest, "models": models})
+    answer: dict[str, Any] = shown.to_wire()
+    return answer
 
 
 @router.get("/services", **answers(list[Service]))
@@ -273,16 +328,52 @@ def list_services(
     emulator: EmulatorDep,
     name: str | None = None,
     service_name: Annotated[str | None, Query(alias="serviceName")] = None,
+    model_id: Annotated[str | None, Query(alias="modelId")] = None,
+    model_name: Annotated[str | None, Query(alias="modelName")] = None,
+    manifest_id: Annotated[str | None, Query(alias="manifestId")] = None,
+    manifest_name: Annotated[str | None, Query(alias="manifestName")] = None,
+    image_id: Annotated[str | None, Query(alias="imageId")] = None,
+    compute_resource_id: Annotated[str | None, Query(alias="computeResourceId")] = None,
 ) -> Any:
-    """Every service of the account, or the one of a name (``serviceName`` is how the
-    2017-09 clients asked)."""
+    """Every service of the account, or those matching every filter given (``name`` as
+    the 2017-06 clients asked; the rest are the 2017-09 filters of §5)."""
     wanted = name if name is not None else service_name
-    items = [
-        _shown(s, emulator, account.key, request)
+    shown = [
+        _shown(s, emulator, account, request)
         for s in emulator.store.select("services", account.key, name=wanted)
+    ]
+    items = [
+        item
+        for item in shown
+        if _matches(
+            item, model_id, model_name, manifest_id, manifest_name, image_id, compute_resource_id
+        )
     ]
     settings = emulator.settings
     return list_answer(request, items, settings.page_size, settings.api_version)
+
+
+def _matches(
+    service: dict[str, Any],
+    model_id: str | None,
+    model_name: str | None,
+    manifest_id: str | None,
+    manifest_name: str | None,
+    image_id: str | None,
+    compute_resource_id: str | None,
+) -> bool:
+    """Whether a shown service passes every filter given (unset filters pass)."""
+    models = service.get("models") or []
+    manifest = service.get("manifest") or {}
+    checks = (
+        (model_id, [m.get("id") for m in models]),
+        (model_name, [m.get("name") for m in models]),
+        (manifest_id, [service.get("manifestId") or manifest.get("id")]),
+        (manifest_name, [manifest.get("name")]),
+        (image_id, [service.get("imageId")]),
+        (compute_resource_id, [(service.get("computeResource") or {}).get("id")]),
+    )
+    return all(wanted is None or wanted in values for wanted, values in checks)
 
 
 @router.get("/services/{service_id}", **answers(Service))
@@ -293,4 +384,4 @@ def get_service(
     service = emulator.store.get("services", account.key, service_id)
     if service is None:
         raise not_found("service", service_id)
-    return _shown(service, emulator, account.key, request)
+    return _shown(service, emulator, account, request)
