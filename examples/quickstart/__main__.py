@@ -86,3 +86,5 @@ pulumi.export("image_id", image.id)
 pulumi.export("service_id", service.id)
 pulumi.export("service_state", service.state)
 pulumi.export("scoring_uri", service.scoring_uri)
+# A secret output: `pulumi stack output primary_key --show-secrets` prints it.
+pulumi.export("primary_key", service.primary_key)

@@ -53,8 +53,10 @@ FIELDS = (
     FieldSpec("manifest_id", OnChange.UPDATE, default=None),
     FieldSpec("acr_image_pull_secret", OnChange.UPDATE),
 )
-OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri")
-SECRETS = ("kube_config",)
+OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "secondary_key")
+# The scoring keys are outputs, secret like the kubeconfig: callers score with
+# ``Authorization: Bearer <primary_key>`` (the emulator refuses a wrong key).
+SECRETS = ("kube_config", "primary_key", "secondary_key")
 
 
 class ServiceProvider(MmsProvider):
@@ -83,11 +85,13 @@ class ServiceProvider(MmsProvider):
         if existing is not None:
             say(f"service {request.name}: adopting existing service {existing.id}")
             service = self._wait_until_settled(client, existing)
-            return dynamic.CreateResult(service.id, self.sealed(self._outputs(props, service)))
+            outputs = self._outputs(props, service, _keys(client, service.id))
+            return dynamic.CreateResult(service.id, self.sealed(outputs))
         poller = client.begin_create_service(request)
         say(f"service {request.name}: deployment started, operation {poller.operation_id}")
         service = self._finish(client, poller, request.name, cleanup=True)
-        return dynamic.CreateResult(service.id, self.sealed(self._outputs(props, service)))
+        outputs = self._outputs(props, service, _keys(client, service.id))
+        return dynamic.CreateResult(service.id, self.sealed(outputs))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Roll the service to the new image, manifest or pull secret, and wait."""
@@ -100,11 +104,14 @@ class ServiceProvider(MmsProvider):
         poller = client.begin_update_service(id_, request)
         say(f"service {news['name']}: update started, operation {poller.operation_id}")
         service = self._finish(client, poller, news["name"], cleanup=False)
-        return dynamic.UpdateResult(self.sealed(self._outputs(news, service)))
+        return dynamic.UpdateResult(
+            self.sealed(self._outputs(news, service, _keys(client, service.id)))
+        )
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
-        service = self.get_live(id_, props, self.client(props).get_service)
+        client = self.client(props)
+        service = self.get_live(id_, props, client.get_service)
         if service is None:
             return dynamic.ReadResult(id_="", outs={})
         live: dict[str, Any] = {
@@ -119,9 +126,8 @@ class ServiceProvider(MmsProvider):
             # MMS never returns the kubeconfig; the recorded one is the truth we have.
             live["kube_config"] = props["kube_config"]
         live = {key: value for key, value in live.items() if value is not None}
-        return dynamic.ReadResult(
-            id_, self.sealed(self._outputs(live, service)), self.sealed(inputs_of(FIELDS, live))
-        )
+        outputs = self._outputs(live, service, _keys(client, service.id))
+        return dynamic.ReadResult(id_, self.sealed(outputs), self.sealed(inputs_of(FIELDS, live)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the service; one that is already gone counts as deleted."""
@@ -189,14 +195,28 @@ class ServiceProvider(MmsProvider):
             ) from err
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], service: schema.Service) -> dict[str, Any]:
+    def _outputs(
+        inputs: Mapping[str, Any], service: schema.Service, keys: schema.AuthKeys | None
+    ) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
             "state": service.state.value if service.state else None,
             "created_at": iso(service.created_at),
             "updated_at": iso(service.updated_at),
             "scoring_uri": service.scoring_uri,
+            "primary_key": keys.primary_key if keys else None,
+            "secondary_key": keys.secondary_key if keys else None,
         }
+
+
+def _keys(client: MmsClient, service_id: str) -> schema.AuthKeys | None:
+    """The service's scoring keys; ``None`` where the service has none to give (404)."""
+    from mms_pulumi.errors import NotFoundError
+
+    try:
+        return client.get_service_keys(service_id)
+    except NotFoundError:
+        return None
 
 
 class Service(MmsResource, module="mms", name="Service"):
@@ -216,6 +236,8 @@ class Service(MmsResource, module="mms", name="Service"):
     created_at: pulumi.Output[str | None]
     updated_at: pulumi.Output[str | None]
     scoring_uri: pulumi.Output[str | None]
+    primary_key: pulumi.Output[str | None]
+    secondary_key: pulumi.Output[str | None]
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from pulumi.runtime import rpc
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
@@ -93,6 +94,17 @@ def test_quickstart_lifecycle(emulator: EmulatorProcess, tmp_path: Path) -> None
     assert set(result.ops().values()) == {"create"}
     assert unwrap(result.outputs["service_state"]) == "Succeeded"
     assert score(result.outputs)["churn"] == [True]
+    # The scoring key is a secret output: wrapped, never plaintext in state, and it scores.
+    assert rpc.is_rpc_secret(result.outputs["primary_key"])
+    key = unwrap(result.outputs["primary_key"])
+    assert key and key not in engine.state.text()
+    keyed = requests.post(
+        unwrap(result.outputs["scoring_uri"]),
+        json={"customers": [{"tenure_months": 4, "monthly_charges": 100, "support_calls": 5}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert keyed.status_code == 200, keyed.text
     check_invariants(engine, emulator, account)
 
     engine.preview(expect_no_changes=True)
