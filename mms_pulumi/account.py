@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mms_pulumi.emulator.settings import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
-from mms_pulumi.schema import API_VERSION
+from mms_pulumi.schema import API_VERSION, generation_of
 
 CONFIG_NAMESPACE = "mms"
 
@@ -117,6 +117,12 @@ def account_problems(account: Mapping[str, Any]) -> list[tuple[str, str]]:
                     "(a secret) or MMS_TOKEN",
                 )
             )
+    version = account.get("api_version")
+    if isinstance(version, str) and version.strip():
+        try:
+            generation_of(version)
+        except ValueError as err:
+            problems.append(("api_version", f"{err}; set it with {_setting_hint('api_version')}"))
     return problems
 
 

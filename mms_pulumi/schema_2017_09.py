@@ -141,7 +141,7 @@ class ServiceSettings(RequestModel):
     """What both create and update take (§5.1 ServiceCreateRequest / ServiceUpdateRequest)."""
 
     num_replicas: Annotated[int, Field(ge=0)] | None = None
-    auto_scaler: AutoScaler | None = None
+    autoscaler: Annotated[AutoScaler | None, Field(alias="autoScaler")] = None
     container_resource_reservation: ContainerResourceReservation | None = None
     max_concurrent_requests_per_container: PositiveInt | None = None
     app_insights_enabled: bool | None = None
@@ -149,11 +149,7 @@ class ServiceSettings(RequestModel):
 
     @model_validator(mode="after")
     def _replicas_or_autoscale(self) -> ServiceSettings:
-        if (
-            self.num_replicas is not None
-            and self.auto_scaler
-            and self.auto_scaler.autoscale_enabled
-        ):
+        if self.num_replicas is not None and self.autoscaler and self.autoscaler.autoscale_enabled:
             # §5.1: "cannot be specified if Autoscaler is enabled"; §5.2: the CLI drops it.
             raise PydanticCustomError(
                 "replicas_with_autoscale",
@@ -193,7 +189,7 @@ class Service2017_09(ResponseModel):
     error: ErrorBody | None = None
     compute_resource: dict[str, Any] | None = None
     num_replicas: int | None = None
-    auto_scaler: dict[str, Any] | None = None
+    autoscaler: Annotated[dict[str, Any] | None, Field(alias="autoScaler")] = None
     container_resource_reservation: dict[str, Any] | None = None
     max_concurrent_requests_per_container: int | None = None
     app_insights_enabled: bool | None = None

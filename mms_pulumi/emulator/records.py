@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field
 
 from mms_pulumi.schema import (
     AuthKeys,
@@ -132,7 +134,7 @@ class ServiceRecord(Service):
 
     compute_resource: dict[str, Any] | None = None
     num_replicas: int | None = None
-    auto_scaler: dict[str, Any] | None = None
+    autoscaler: Annotated[dict[str, Any] | None, Field(alias="autoScaler")] = None
     container_resource_reservation: dict[str, Any] | None = None
     max_concurrent_requests_per_container: int | None = None
     app_insights_enabled: bool | None = None
@@ -142,7 +144,7 @@ class ServiceRecord(Service):
 def replicas_of(service: ServiceRecord) -> int:
     """How many scoring processes a service runs: ``numReplicas``, or with autoscaling its
     ``minReplicas`` (the emulator does not scale on load); at least one."""
-    scaler = service.auto_scaler or {}
+    scaler = service.autoscaler or {}
     if scaler.get("autoscaleEnabled"):
         return max(1, int(scaler.get("minReplicas") or 1))
     return max(1, service.num_replicas or 1)

@@ -9,10 +9,21 @@ from mms_pulumi.resources.manifest import (
     TargetRuntimeArgs,
 )
 from mms_pulumi.resources.model import Model, ModelProvider
-from mms_pulumi.resources.service import Service, ServiceProvider
+from mms_pulumi.resources.service import (
+    AutoscalerArgs,
+    ComputeResourceArgs,
+    ContainerResourceReservationArgs,
+    DataCollectionArgs,
+    Service,
+    ServiceProvider,
+)
 
 __all__ = [
     "AssetArgs",
+    "AutoscalerArgs",
+    "ComputeResourceArgs",
+    "ContainerResourceReservationArgs",
+    "DataCollectionArgs",
     "Image",
     "ImageProvider",
     "Manifest",

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pulumi.dynamic as dynamic
 from pulumi.runtime import rpc
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from mms_pulumi.account import Account, LocalEmulator, account_problems
 from mms_pulumi.auth import TOKEN_ENV
@@ -29,6 +29,7 @@ from mms_pulumi.client._defaults import OPERATION_TIMEOUT
 from mms_pulumi.resources._fields import (
     DiffPlan,
     FieldSpec,
+    contains_unknown,
     plan_diff,
     python_parts,
     under_unknown,
@@ -36,10 +37,17 @@ from mms_pulumi.resources._fields import (
     with_defaults,
 )
 from mms_pulumi.resources._workers import widen_plugin_pool
-from mms_pulumi.schema import FieldProblem, Operation, RequestModel, validate_request
+from mms_pulumi.schema import (
+    ApiGeneration,
+    FieldProblem,
+    Operation,
+    RequestModel,
+    generation_of,
+    validate_request,
+)
 
 if TYPE_CHECKING:
-    from mms_pulumi.client import MmsClient
+    from mms_pulumi.client import MmsClient, MmsClient2017_09
 
 # Marks the props of a ``.get`` so ``read`` can tell a lookup (missing object = error) from a
 # refresh (missing object = deleted).
@@ -62,7 +70,7 @@ class ProviderSettings:
 
 T = TypeVar("T")
 
-_clients: dict[tuple[Account, str | None], MmsClient] = {}
+_clients: dict[tuple[Account, str | None], MmsClient | MmsClient2017_09] = {}
 _clients_lock = threading.Lock()
 _reached: set[LocalEmulator] = set()
 _reach_lock = threading.Lock()
@@ -87,18 +95,24 @@ def placement(props: Mapping[str, Any]) -> dict[str, Any]:
     return {key: props[key] for key in ("account", EMULATOR_KEY) if props.get(key) is not None}
 
 
-def client_for(account: Account, token: str | None) -> MmsClient:
-    """The process-wide client of an account, created on first use and shared by all threads."""
+def client_for(account: Account, token: str | None) -> MmsClient | MmsClient2017_09:
+    """The process-wide client of an account, created on first use and shared by all threads;
+    the account's api-version picks the client of its generation."""
     key = (account, token)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            from mms_pulumi.client import MmsClient
+            from mms_pulumi.client import MmsClient, MmsClient2017_09
 
             credential = token
             if credential is None and is_loopback(account.endpoint):
                 credential = _local_token()
-            client = MmsClient(
+            kind = (
+                MmsClient2017_09
+                if generation_of_account(account.to_props()) is ApiGeneration.V2017_09
+                else MmsClient
+            )
+            client = kind(
                 account.endpoint,
                 account.subscription_id,
                 account.resource_group,
@@ -138,6 +152,10 @@ class MmsProvider(dynamic.ResourceProvider):
 
     kind: ClassVar[str]
     request_model: ClassVar[type[RequestModel]]
+    # The request model of each generation, where 2017-09's differs from ``request_model``.
+    request_models: ClassVar[Mapping[ApiGeneration, type[RequestModel]]] = {}
+    # Inputs that belong to one generation only: given to the other, they are an error.
+    only_in: ClassVar[Mapping[str, ApiGeneration]] = {}
     fields: ClassVar[Sequence[FieldSpec]]
     # Wire fields with one allowed value, sent on every request rather than taken as inputs.
     fixed_wire: ClassVar[Mapping[str, Any]] = {}
@@ -168,7 +186,7 @@ class MmsProvider(dynamic.ResourceProvider):
         """Settings from ``configure``, or defaults when the engine did not configure us."""
         return getattr(self, "_settings", ProviderSettings())
 
-    def client(self, props: Mapping[str, Any]) -> MmsClient:
+    def client(self, props: Mapping[str, Any]) -> MmsClient | MmsClient2017_09:
         """The client of the account a resource's props record; a recorded local emulator
         that is not running is started first."""
         account = Account.from_props(props["account"])
@@ -228,12 +246,21 @@ class MmsProvider(dynamic.ResourceProvider):
         """Bring known inputs into the form MMS requires; subclasses extend."""
         return inputs
 
+    def request_model_for(self, props: Mapping[str, Any]) -> type[RequestModel]:
+        """The request model of the generation the props' account speaks."""
+        return self.request_models.get(
+            generation_of_account(props.get("account")), self.request_model
+        )
+
     def problems(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
-        """Every rule the inputs break: the wire schema, unknown keys, the account."""
-        body = {**wire_inputs(self.request_model, inputs), **self.fixed_wire}
+        """Every rule the inputs break: the wire schema of the account's generation, inputs
+        of the other generation, unknown keys, the account."""
+        model = self.request_model_for(inputs)
+        body = {**wire_inputs(model, inputs), **self.fixed_wire}
         # Typos first: "not a known field; allowed: ..." reads better than the wire's wording.
-        problems = unknown_keys(self.request_model, body)
-        _, wire_problems = validate_request(self.request_model, body)
+        problems = unknown_keys(model, body)
+        problems += self.other_generation_inputs(inputs)
+        _, wire_problems = validate_request(model, body)
         reported = {problem.path for problem in problems}
         problems += [problem for problem in wire_problems if problem.path not in reported]
         account = inputs.get("account")
@@ -244,6 +271,20 @@ class MmsProvider(dynamic.ResourceProvider):
         elif account is not None:
             problems.append(FieldProblem(("account",), "must be an object"))
         return problems
+
+    def other_generation_inputs(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
+        """A problem for each input of the generation the account does not speak."""
+        speaks = generation_of_account(inputs.get("account"))
+        return [
+            FieldProblem(
+                (name,),
+                f"belongs to the {belongs.value} API ({belongs.account_segment} paths) and this "
+                f"account speaks {speaks.value} (mms:apiVersion): remove it, or set "
+                f"mms:apiVersion to {belongs.value}",
+            )
+            for name, belongs in self.only_in.items()
+            if belongs is not speaks and inputs.get(name) is not None
+        ]
 
     # --- diff --------------------------------------------------------------------------------
 
@@ -286,9 +327,33 @@ def wire_inputs(model: type[BaseModel], props: Mapping[str, Any]) -> dict[str, A
 
 
 def wire_request(provider: MmsProvider, props: Mapping[str, Any]) -> Any:
-    """The provider's wire request built from checked inputs."""
-    body = {**wire_inputs(provider.request_model, props), **provider.fixed_wire}
-    return provider.request_model.model_validate(body)
+    """The provider's wire request (of the account's generation) built from checked inputs."""
+    model = provider.request_model_for(props)
+    body = {**wire_inputs(model, props), **provider.fixed_wire}
+    return model.model_validate(body)
+
+
+def canonical(model: type[BaseModel], value: Any) -> Any:
+    """A fully known nested input in canonical form (defaults filled, snake_case keys);
+    anything else as is, for ``check`` to report."""
+    if contains_unknown(value) or not isinstance(value, Mapping) or unknown_keys(model, value):
+        return value
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError:
+        return value
+    return parsed.model_dump(mode="json", by_alias=False, exclude_none=True)
+
+
+def generation_of_account(account: Any) -> ApiGeneration:
+    """The API generation an account's props speak (2017-06 when unknown or unset)."""
+    version = account.get("api_version") if isinstance(account, Mapping) else None
+    if isinstance(version, str):
+        try:
+            return generation_of(version)
+        except ValueError:
+            pass  # account_problems reports it
+    return ApiGeneration.V2017_06
 
 
 def inputs_of(specs: Sequence[FieldSpec], props: Mapping[str, Any]) -> dict[str, Any]:

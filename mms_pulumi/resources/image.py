@@ -6,7 +6,7 @@ waits for the build inside the hook, so ``image.id`` is ready for a Service.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,20 +31,23 @@ from mms_pulumi.resources._resource import (
     build_props,
     secret_options,
 )
-from mms_pulumi.schema import CreateImageRequest, OperationState
+from mms_pulumi.schema import ApiGeneration, CreateImageRequest, OperationState
+from mms_pulumi.schema_2017_09 import CreateImageRequest2017_09, Image2017_09
 
 if TYPE_CHECKING:
-    from mms_pulumi.client import MmsClient
+    from mms_pulumi.client import MmsClient, MmsClient2017_09
 
 FIELDS = (
     FieldSpec("manifest_id"),
-    FieldSpec("registry_info"),
+    FieldSpec("registry_info"),  # 2017-06
+    FieldSpec("name", default=None),  # 2017-09
+    FieldSpec("compute_resource_id", default=None),  # 2017-09
     FieldSpec("image_type", default="Docker"),
     FieldSpec("description", default=""),
     FieldSpec("account"),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
-OUTPUTS = ("created_time", "creation_state", "image_location")
+OUTPUTS = ("created_time", "creation_state", "image_location", "version", "image_build_log_uri")
 SECRETS = ("registry_info",)
 
 
@@ -62,6 +65,12 @@ class ImageProvider(ImmutableMmsProvider):
 
     kind = "image"
     request_model = CreateImageRequest
+    request_models = {ApiGeneration.V2017_09: CreateImageRequest2017_09}
+    only_in = {
+        "registry_info": ApiGeneration.V2017_06,
+        "name": ApiGeneration.V2017_09,
+        "compute_resource_id": ApiGeneration.V2017_09,
+    }
     fields = FIELDS
     secret_fields = SECRETS
 
@@ -101,35 +110,38 @@ class ImageProvider(ImmutableMmsProvider):
         return dynamic.CreateResult(image.id, self.sealed(self._outputs(props, image)))
 
     @staticmethod
-    def _identical(client: MmsClient, request: CreateImageRequest) -> schema.Image | None:
+    def _identical(
+        client: MmsClient | MmsClient2017_09, request: Any
+    ) -> schema.Image | Image2017_09 | None:
         """The newest image built (or building) from exactly this request, if any."""
+        candidates: list[schema.Image | Image2017_09] = list(client.list_images())
         matches = [
             image
-            for image in client.list_images()
-            if image.manifest_id == request.manifest_id
-            and image.image_type == request.image_type
-            and image.description == request.description
-            and image.registry_info is not None
-            and (image.registry_info.user, image.registry_info.location)
-            == (request.registry_info.user, request.registry_info.location)
+            for image in candidates
+            if _same_image(image, request)
             and image.creation_state not in (OperationState.FAILED, OperationState.CANCELLED)
         ]
         return matches[-1] if matches else None
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live image; a vanished one reads as deleted. The password stays ours."""
-        image = self.get_live(id_, props, self.client(props).get_image)
+        getter: Callable[[str], schema.Image | Image2017_09] = self.client(props).get_image
+        image = self.get_live(id_, props, getter)
         if image is None:
             return dynamic.ReadResult(id_="", outs={})
         recorded = props.get("registry_info") or {}
         live: dict[str, Any] = {
             "image_type": image.image_type,
-            "description": image.description,
+            "description": image.description or "",
             **placement(props),
         }
-        if image.manifest_id or props.get("manifest_id"):
-            live["manifest_id"] = image.manifest_id or props["manifest_id"]
-        if image.registry_info is not None:
+        manifest_id = _manifest_of(image) or props.get("manifest_id")
+        if manifest_id:
+            live["manifest_id"] = manifest_id
+        if isinstance(image, Image2017_09):
+            live["name"] = image.name
+            live["compute_resource_id"] = image.compute_resource_id
+        elif image.registry_info is not None:
             # MMS echoes the password; never take it from the answer, keep the recorded one.
             live["registry_info"] = {
                 "user": image.registry_info.user,
@@ -142,13 +154,40 @@ class ImageProvider(ImmutableMmsProvider):
         )
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], image: schema.Image) -> dict[str, Any]:
+    def _outputs(inputs: Mapping[str, Any], image: schema.Image | Image2017_09) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
             "created_time": iso(image.created_time),
             "creation_state": image.creation_state.value if image.creation_state else None,
             "image_location": image.image_location,
+            "version": getattr(image, "version", None),
+            "image_build_log_uri": getattr(image, "image_build_log_uri", None),
         }
+
+
+def _manifest_of(image: schema.Image | Image2017_09) -> str | None:
+    """The manifest an image was built from (2017-09 embeds the manifest itself)."""
+    if isinstance(image, Image2017_09):
+        return image.manifest.id if image.manifest is not None else None
+    return image.manifest_id
+
+
+def _same_image(image: schema.Image | Image2017_09, request: Any) -> bool:
+    """Whether an image was built from exactly this request (of its generation)."""
+    if _manifest_of(image) != request.manifest_id or image.image_type != request.image_type:
+        return False
+    if isinstance(image, Image2017_09):
+        return (image.name, image.compute_resource_id) == (
+            request.name,
+            request.compute_resource_id,
+        ) and (image.description or "") == (request.description or "")
+    registry = image.registry_info
+    return (
+        image.description == request.description
+        and registry is not None
+        and (registry.user, registry.location)
+        == (request.registry_info.user, request.registry_info.location)
+    )
 
 
 class Image(MmsResource, module="mms", name="Image"):
@@ -166,22 +205,34 @@ class Image(MmsResource, module="mms", name="Image"):
     created_time: pulumi.Output[str | None]
     creation_state: pulumi.Output[str | None]
     image_location: pulumi.Output[str | None]
+    version: pulumi.Output[int | None]
+    image_build_log_uri: pulumi.Output[str | None]
+    name: pulumi.Output[str | None]
+    compute_resource_id: pulumi.Output[str | None]
 
     def __init__(
         self,
         resource_name: str,
         *,
         manifest_id: pulumi.Input[str],
-        registry_info: pulumi.Input[RegistryInfoArgs | Mapping[str, Any]],
+        registry_info: pulumi.Input[RegistryInfoArgs | Mapping[str, Any]] | None = None,
+        name: pulumi.Input[str] | None = None,
+        compute_resource_id: pulumi.Input[str] | None = None,
         image_type: pulumi.Input[str] | None = None,
         description: pulumi.Input[str] | None = None,
         account: AccountInput = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Build an image from ``manifest_id``; waits for the build during ``pulumi up``."""
+        """Build an image from ``manifest_id``; waits for the build during ``pulumi up``.
+
+        2017-06 (``hostingAccounts``) images take ``registry_info``; 2017-09 (``accounts``)
+        ones a ``name`` and a ``compute_resource_id`` instead (``mms:apiVersion``).
+        """
         inputs = {
             "manifest_id": manifest_id,
             "registry_info": registry_info,
+            "name": name,
+            "compute_resource_id": compute_resource_id,
             "image_type": image_type,
             "description": description,
         }

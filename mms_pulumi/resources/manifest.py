@@ -1,35 +1,41 @@
 """``Manifest``: the models, driver program, assets and runtime an image is built from.
 
-Manifests are immutable and have no delete in MMS: any change creates a new manifest.
+Manifests are immutable and have no delete in MMS: any change creates a new manifest. In
+2017-09 (``mms:apiVersion``) a manifest needs a ``name`` and a ``driver_program``, its
+runtime is ``Python`` or ``SparkPython``, and its ``properties`` are a string map.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
-from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 
 from mms_pulumi import schema
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     ImmutableMmsProvider,
+    canonical,
+    generation_of_account,
     inputs_of,
     iso,
     placement,
     wire_request,
 )
-from mms_pulumi.resources._fields import FieldSpec, OnChange, contains_unknown, unknown_keys
+from mms_pulumi.resources._fields import FieldSpec, OnChange, contains_unknown
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
 from mms_pulumi.schema import (
+    ApiGeneration,
     Asset,
     CreateManifestRequest,
     FieldProblem,
     TargetRuntime,
 )
+from mms_pulumi.schema_2017_09 import CreateManifestRequest2017_09, Manifest2017_09
 
 FIELDS = (
     FieldSpec("model_ids"),
@@ -71,15 +77,15 @@ class TargetRuntimeArgs:
     properties: RuntimePropertiesArgs | Mapping[str, Any] | None = None
 
 
-def _canonical(model: type[BaseModel], value: Any) -> Any:
-    """A fully known nested input in canonical form (defaults filled); anything else as is."""
-    if contains_unknown(value) or not isinstance(value, Mapping) or unknown_keys(model, value):
-        return value
-    try:
-        parsed = model.model_validate(value)
-    except ValidationError:
-        return value
-    return parsed.model_dump(mode="json", by_alias=False, exclude_none=True)
+def _camel_properties(runtime: Any) -> Any:
+    """A 2017-09 target runtime with its ``properties`` keys as the wire spells them
+    (``pip_requirements`` → ``pipRequirements``): there they are a free string map."""
+    if contains_unknown(runtime) or not isinstance(runtime, Mapping):
+        return runtime
+    properties = runtime.get("properties")
+    if not isinstance(properties, Mapping):
+        return dict(runtime)
+    return {**runtime, "properties": {to_camel(k): v for k, v in properties.items()}}
 
 
 class ManifestProvider(ImmutableMmsProvider):
@@ -87,6 +93,7 @@ class ManifestProvider(ImmutableMmsProvider):
 
     kind = "manifest"
     request_model = CreateManifestRequest
+    request_models = {ApiGeneration.V2017_09: CreateManifestRequest2017_09}
     fields = FIELDS
     fixed_wire = {"model_type": MODEL_TYPE}
 
@@ -94,8 +101,11 @@ class ManifestProvider(ImmutableMmsProvider):
         """Fill nested defaults so recorded state and live reads compare equal."""
         assets = inputs.get("assets")
         if isinstance(assets, list):
-            inputs["assets"] = [_canonical(Asset, asset) for asset in assets]
-        inputs["target_runtime"] = _canonical(TargetRuntime, inputs.get("target_runtime"))
+            inputs["assets"] = [canonical(Asset, asset) for asset in assets]
+        if generation_of_account(inputs.get("account")) is ApiGeneration.V2017_09:
+            inputs["target_runtime"] = _camel_properties(inputs.get("target_runtime"))
+        else:
+            inputs["target_runtime"] = canonical(TargetRuntime, inputs.get("target_runtime"))
         if inputs["target_runtime"] is None:
             del inputs["target_runtime"]
         return inputs
@@ -118,19 +128,30 @@ class ManifestProvider(ImmutableMmsProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Create the manifest; MMS checks that every model id is registered in the account."""
-        manifest = self.client(props).create_manifest(wire_request(self, props))
+        client = self.client(props)
+        manifest = client.create_manifest(wire_request(self, props))
         return dynamic.CreateResult(manifest.id, self._outputs(props, manifest))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live manifest; a vanished one reads as deleted."""
-        manifest = self.get_live(id_, props, self.client(props).get_manifest)
+        client = self.client(props)
+        getter: Callable[[str], schema.Manifest | Manifest2017_09] = client.get_manifest
+        manifest = self.get_live(id_, props, getter)
         if manifest is None:
             return dynamic.ReadResult(id_="", outs={})
+        if isinstance(manifest, Manifest2017_09):
+            wire = manifest.target_runtime or {}
+            runtime: Any = {
+                "runtime_type": wire.get("runtimeType"),
+                **({"properties": wire["properties"]} if wire.get("properties") else {}),
+            }
+        else:
+            runtime = manifest.target_runtime.model_dump(mode="json", by_alias=False)
         live = self.normalize(
             {
                 "model_ids": list(manifest.model_ids),
                 "assets": [a.model_dump(mode="json", by_alias=False) for a in manifest.assets],
-                "target_runtime": manifest.target_runtime.model_dump(mode="json", by_alias=False),
+                "target_runtime": runtime,
                 "driver_program": manifest.driver_program,
                 "description": manifest.description,
                 "name": manifest.name,
@@ -141,7 +162,9 @@ class ManifestProvider(ImmutableMmsProvider):
         return dynamic.ReadResult(id_, self._outputs(live, manifest), inputs_of(FIELDS, live))
 
     @staticmethod
-    def _outputs(inputs: Mapping[str, Any], manifest: schema.Manifest) -> dict[str, Any]:
+    def _outputs(
+        inputs: Mapping[str, Any], manifest: schema.Manifest | Manifest2017_09
+    ) -> dict[str, Any]:
         return {**inputs_of(FIELDS, inputs), "created_time": iso(manifest.created_time)}
 
 

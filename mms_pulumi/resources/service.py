@@ -1,25 +1,31 @@
 """``Service``: a web service running an image (create, update and delete are real).
 
-``name``, ``kube_config`` and the account replace the service; ``image_id``,
-``manifest_id`` and ``acr_image_pull_secret`` roll it in place with Update Service. A
-replacement that keeps the name deletes the old service first, because names are unique
-per account.
+``name``, ``kube_config`` (2017-06), ``compute_resource`` (2017-09) and the account replace
+the service; ``image_id``, ``manifest_id`` and ``acr_image_pull_secret`` (2017-06) and the
+replica and monitoring settings (2017-09, what ServiceUpdateRequest takes) roll it in place
+with Update Service. A replacement that keeps the name deletes the old service first,
+because names are unique per account.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi.dynamic as dynamic
+from pydantic import BaseModel
+from pydantic.alias_generators import to_snake
 
 from mms_pulumi import schema
 from mms_pulumi.account import Account
+from mms_pulumi.client import MmsClient2017_09
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     MmsProvider,
+    canonical,
     inputs_of,
     iso,
     placement,
@@ -35,23 +41,45 @@ from mms_pulumi.resources._resource import (
     secret_options,
 )
 from mms_pulumi.schema import (
+    ApiGeneration,
     CreateServiceRequest,
     OperationState,
     UpdateServiceRequest,
     normalize_kube_config,
 )
+from mms_pulumi.schema_2017_09 import (
+    AutoScaler,
+    ComputeResource,
+    ContainerResourceReservation,
+    CreateServiceRequest2017_09,
+    DataCollection,
+    Service2017_09,
+    UpdateServiceRequest2017_09,
+)
 
 if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient, OperationPoller
 
+# The 2017-09 settings (mms-api.md §5.1), each updated in place by ServiceUpdateRequest;
+# nested ones with the model that canonicalizes them.
+SETTINGS_2017_09: dict[str, type[BaseModel] | None] = {
+    "num_replicas": None,
+    "autoscaler": AutoScaler,
+    "container_resource_reservation": ContainerResourceReservation,
+    "max_concurrent_requests_per_container": None,
+    "app_insights_enabled": None,
+    "data_collection": DataCollection,
+}
 FIELDS = (
     FieldSpec("name", OnChange.REPLACE),
     FieldSpec("kube_config", OnChange.REPLACE),
+    FieldSpec("compute_resource", OnChange.REPLACE, default=None),
     FieldSpec("account", OnChange.REPLACE),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
     FieldSpec("image_id", OnChange.UPDATE),
     FieldSpec("manifest_id", OnChange.UPDATE, default=None),
     FieldSpec("acr_image_pull_secret", OnChange.UPDATE),
+    *(FieldSpec(name, OnChange.UPDATE, default=None) for name in SETTINGS_2017_09),
 )
 OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "secondary_key")
 # The scoring keys are outputs, secret like the kubeconfig: callers score with
@@ -59,11 +87,54 @@ OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "s
 SECRETS = ("kube_config", "primary_key", "secondary_key")
 
 
+@dataclass(frozen=True)
+class ComputeResourceArgs:
+    """Where a 2017-09 service runs: the ML compute environment's ARM id."""
+
+    id: pulumi.Input[str]
+    type: pulumi.Input[str] | None = None  # "Cluster"
+
+
+@dataclass(frozen=True)
+class AutoscalerArgs:
+    """A 2017-09 service's replica bounds (``numReplicas`` must then be left out)."""
+
+    autoscale_enabled: pulumi.Input[bool] | None = None
+    min_replicas: pulumi.Input[int] | None = None
+    max_replicas: pulumi.Input[int] | None = None
+    refresh_period_in_seconds: pulumi.Input[int] | None = None
+    target_utilization: pulumi.Input[int] | None = None
+
+
+@dataclass(frozen=True)
+class ContainerResourceReservationArgs:
+    """CPU and memory reserved per container, as Kubernetes quantities (``"0.1"``, ``"1Gi"``)."""
+
+    cpu: pulumi.Input[str] | None = None
+    memory: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class DataCollectionArgs:
+    """Where a 2017-09 service collects its inputs and outputs."""
+
+    storage_enabled: pulumi.Input[bool] | None = None
+    event_hub_enabled: pulumi.Input[bool] | None = None
+
+
 class ServiceProvider(MmsProvider):
     """Deploys, rolls and deletes services, waiting on each MMS operation."""
 
     kind = "service"
     request_model = CreateServiceRequest
+    request_models = {ApiGeneration.V2017_09: CreateServiceRequest2017_09}
+    only_in = {
+        "kube_config": ApiGeneration.V2017_06,
+        "acr_image_pull_secret": ApiGeneration.V2017_06,
+        "manifest_id": ApiGeneration.V2017_06,
+        "compute_resource": ApiGeneration.V2017_09,
+        **dict.fromkeys(SETTINGS_2017_09, ApiGeneration.V2017_09),
+    }
     fields = FIELDS
     unique_name_fields = ("name", "account")
     secret_fields = SECRETS
@@ -75,6 +146,9 @@ class ServiceProvider(MmsProvider):
             # An unparseable one is left as is: check() reports it through the schema's rule.
             with contextlib.suppress(ValueError):
                 inputs["kube_config"] = normalize_kube_config(kube_config)
+        for name, model in (("compute_resource", ComputeResource), *SETTINGS_2017_09.items()):
+            if model is not None and inputs.get(name) is not None:
+                inputs[name] = canonical(model, inputs[name])
         return inputs
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -96,12 +170,20 @@ class ServiceProvider(MmsProvider):
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Roll the service to the new image, manifest or pull secret, and wait."""
         client = self.client(news)
-        request = UpdateServiceRequest(
-            image_id=news["image_id"],
-            manifest_id=news.get("manifest_id"),
-            acr_image_pull_secret=news["acr_image_pull_secret"],
-        )
-        poller = client.begin_update_service(id_, request)
+        poller: OperationPoller[Any]
+        if isinstance(client, MmsClient2017_09):
+            settings = {name: news.get(name) for name in SETTINGS_2017_09}
+            update = UpdateServiceRequest2017_09.model_validate(
+                {"image_id": news["image_id"], **settings}
+            )
+            poller = client.begin_update_service(id_, update)
+        else:
+            request = UpdateServiceRequest(
+                image_id=news["image_id"],
+                manifest_id=news.get("manifest_id"),
+                acr_image_pull_secret=news["acr_image_pull_secret"],
+            )
+            poller = client.begin_update_service(id_, request)
         say(f"service {news['name']}: update started, operation {poller.operation_id}")
         service = self._finish(client, poller, news["name"], cleanup=False)
         return dynamic.UpdateResult(
@@ -111,17 +193,25 @@ class ServiceProvider(MmsProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
         client = self.client(props)
-        service = self.get_live(id_, props, client.get_service)
+        getter: Callable[[str], schema.Service | Service2017_09] = client.get_service
+        service = self.get_live(id_, props, getter)
         if service is None:
             return dynamic.ReadResult(id_="", outs={})
         live: dict[str, Any] = {
             "name": service.name,
             "image_id": service.image_id or props.get("image_id"),
-            "manifest_id": service.manifest_id or props.get("manifest_id"),
-            "acr_image_pull_secret": service.acr_image_pull_secret
-            or props.get("acr_image_pull_secret"),
             **placement(props),
         }
+        if isinstance(service, Service2017_09):
+            live["compute_resource"] = _snake(service.compute_resource)
+            for name in SETTINGS_2017_09:
+                live[name] = _snake(getattr(service, name))
+            live = self.normalize(live)
+        else:
+            live["manifest_id"] = service.manifest_id or props.get("manifest_id")
+            live["acr_image_pull_secret"] = service.acr_image_pull_secret or props.get(
+                "acr_image_pull_secret"
+            )
         if props.get("kube_config") is not None:
             # MMS never returns the kubeconfig; the recorded one is the truth we have.
             live["kube_config"] = props["kube_config"]
@@ -139,10 +229,15 @@ class ServiceProvider(MmsProvider):
     # --- helpers -----------------------------------------------------------------------------
 
     def _adoptable(
-        self, client: MmsClient, request: CreateServiceRequest, account: Account
-    ) -> schema.Service | None:
+        self, client: MmsClient | MmsClient2017_09, request: Any, account: Account
+    ) -> schema.Service | Service2017_09 | None:
         """A service of this name left by an interrupted create, or an error for any other."""
-        for service in client.list_services(name=request.name):
+        named: list[schema.Service | Service2017_09] = list(
+            client.list_services(service_name=request.name)
+            if isinstance(client, MmsClient2017_09)
+            else client.list_services(name=request.name)
+        )
+        for service in named:
             if service.name != request.name:
                 continue
             if service.image_id == request.image_id and service.state is not OperationState.FAILED:
@@ -159,24 +254,28 @@ class ServiceProvider(MmsProvider):
             )
         return None
 
-    def _wait_until_settled(self, client: MmsClient, service: schema.Service) -> schema.Service:
-        return self._finish(client, client.wait_on_service(service.id), service.name, cleanup=True)
+    def _wait_until_settled(
+        self, client: MmsClient | MmsClient2017_09, service: schema.Service | Service2017_09
+    ) -> schema.Service | Service2017_09:
+        poller: OperationPoller[Any] = client.wait_on_service(service.id)
+        return self._finish(client, poller, service.name, cleanup=True)
 
     def _finish(
         self,
-        client: MmsClient,
-        poller: OperationPoller[schema.Service],
+        client: MmsClient | MmsClient2017_09,
+        poller: OperationPoller[Any],
         name: str,
         *,
         cleanup: bool,
-    ) -> schema.Service:
+    ) -> schema.Service | Service2017_09:
         from mms_pulumi.errors import OperationFailedError, OperationTimeoutError
 
         try:
-            return poller.result(
+            done: schema.Service | Service2017_09 = poller.result(
                 timeout=self.settings.operation_timeout,
                 progress=progress_printer("service", name),
             )
+            return done
         except OperationFailedError as err:
             removed = ""
             if cleanup and err.resource_id:
@@ -196,7 +295,9 @@ class ServiceProvider(MmsProvider):
 
     @staticmethod
     def _outputs(
-        inputs: Mapping[str, Any], service: schema.Service, keys: schema.AuthKeys | None
+        inputs: Mapping[str, Any],
+        service: schema.Service | Service2017_09,
+        keys: schema.AuthKeys | None,
     ) -> dict[str, Any]:
         return {
             **inputs_of(FIELDS, inputs),
@@ -209,7 +310,14 @@ class ServiceProvider(MmsProvider):
         }
 
 
-def _keys(client: MmsClient, service_id: str) -> schema.AuthKeys | None:
+def _snake(value: Any) -> Any:
+    """A wire object (camelCase keys, at any depth) with this package's snake_case keys."""
+    if isinstance(value, Mapping):
+        return {to_snake(key): _snake(item) for key, item in value.items()}
+    return value
+
+
+def _keys(client: MmsClient | MmsClient2017_09, service_id: str) -> schema.AuthKeys | None:
     """The service's scoring keys; ``None`` where the service has none to give (404)."""
     from mms_pulumi.errors import NotFoundError
 
@@ -236,6 +344,9 @@ class Service(MmsResource, module="mms", name="Service"):
     created_at: pulumi.Output[str | None]
     updated_at: pulumi.Output[str | None]
     scoring_uri: pulumi.Output[str | None]
+    compute_resource: pulumi.Output[dict[str, Any] | None]
+    num_replicas: pulumi.Output[int | None]
+    autoscaler: pulumi.Output[dict[str, Any] | None]
     primary_key: pulumi.Output[str | None]
     secondary_key: pulumi.Output[str | None]
 
@@ -245,22 +356,51 @@ class Service(MmsResource, module="mms", name="Service"):
         *,
         name: pulumi.Input[str],
         image_id: pulumi.Input[str],
-        kube_config: pulumi.Input[str],
-        acr_image_pull_secret: pulumi.Input[str],
+        kube_config: pulumi.Input[str] | None = None,
+        acr_image_pull_secret: pulumi.Input[str] | None = None,
         manifest_id: pulumi.Input[str] | None = None,
+        compute_resource: pulumi.Input[ComputeResourceArgs | Mapping[str, Any]] | None = None,
+        num_replicas: pulumi.Input[int] | None = None,
+        autoscaler: pulumi.Input[AutoscalerArgs | Mapping[str, Any]] | None = None,
+        container_resource_reservation: pulumi.Input[
+            ContainerResourceReservationArgs | Mapping[str, Any]
+        ]
+        | None = None,
+        max_concurrent_requests_per_container: pulumi.Input[int] | None = None,
+        app_insights_enabled: pulumi.Input[bool] | None = None,
+        data_collection: pulumi.Input[DataCollectionArgs | Mapping[str, Any]] | None = None,
         account: AccountInput = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Deploy ``image_id`` as service ``name``; the kubeconfig is kept secret."""
+        """Deploy ``image_id`` as service ``name``.
+
+        2017-06 (``hostingAccounts``) services take ``kube_config`` (kept secret) and
+        ``acr_image_pull_secret``; 2017-09 (``accounts``, ``mms:apiVersion``) ones a
+        ``compute_resource`` and optionally the replica and monitoring settings.
+        """
         inputs = {
             "name": name,
             "image_id": image_id,
             "manifest_id": manifest_id,
             "kube_config": kube_config,
             "acr_image_pull_secret": acr_image_pull_secret,
+            "compute_resource": compute_resource,
+            "num_replicas": num_replicas,
+            "autoscaler": autoscaler,
+            "container_resource_reservation": container_resource_reservation,
+            "max_concurrent_requests_per_container": max_concurrent_requests_per_container,
+            "app_insights_enabled": app_insights_enabled,
+            "data_collection": data_collection,
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ServiceProvider(), resource_name, props, secret_options(opts, SECRETS))
 
 
-__all__ = ["Service", "ServiceProvider"]
+__all__ = [
+    "AutoscalerArgs",
+    "ComputeResourceArgs",
+    "ContainerResourceReservationArgs",
+    "DataCollectionArgs",
+    "Service",
+    "ServiceProvider",
+]
