@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 FIELDS = (
     FieldSpec("manifest_id"),
     FieldSpec("registry_info"),  # 2017-06
-    FieldSpec("name", default=None),  # 2017-09
-    FieldSpec("compute_resource_id", default=None),  # 2017-09
+    FieldSpec("name"),  # 2017-09
+    FieldSpec("compute_resource_id"),  # 2017-09
     FieldSpec("image_type", default="Docker"),
     FieldSpec("description", default=""),
     FieldSpec("account"),

@@ -73,7 +73,7 @@ SETTINGS_2017_09: dict[str, type[BaseModel] | None] = {
 FIELDS = (
     FieldSpec("name", OnChange.REPLACE),
     FieldSpec("kube_config", OnChange.REPLACE),
-    FieldSpec("compute_resource", OnChange.REPLACE, default=None),
+    FieldSpec("compute_resource", OnChange.REPLACE),
     FieldSpec("account", OnChange.REPLACE),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
     FieldSpec("image_id", OnChange.UPDATE),

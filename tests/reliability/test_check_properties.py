@@ -67,13 +67,13 @@ def test_model_check_names_exactly_the_bad_fields(
     )
     for field, reason in found.items():
         assert reason.startswith(f"model {field} ")
-    good_name = isinstance(name, Unknown) or (isinstance(name, str) and NAME.match(name))
+    good_name = isinstance(name, Unknown) or (isinstance(name, str) and NAME.fullmatch(name))
     assert ("name" in found) != bool(good_name)
-    good_url = isinstance(url, Unknown) or (isinstance(url, str) and bool(TEXT.match(url)))
+    good_url = isinstance(url, Unknown) or (isinstance(url, str) and bool(TEXT.fullmatch(url)))
     assert ("url" in found) != good_url
     if isinstance(tags, list) and all(isinstance(t, str) for t in tags):
         for index, tag in enumerate(tags):
-            assert (f"tags[{index}]" in found) != bool(TAG.match(tag))
+            assert (f"tags[{index}]" in found) != bool(TAG.fullmatch(tag))
 
 
 @FAST
