@@ -43,6 +43,7 @@ from mms_pulumi.resources._resource import (
 from mms_pulumi.schema import (
     ApiGeneration,
     CreateServiceRequest,
+    KeyType,
     OperationState,
     UpdateServiceRequest,
     normalize_kube_config,
@@ -70,6 +71,8 @@ SETTINGS_2017_09: dict[str, type[BaseModel] | None] = {
     "app_insights_enabled": None,
     "data_collection": DataCollection,
 }
+# Input → the scoring key a change of it regenerates (``regenerateKeys``).
+ROTATIONS = {"primary_key_version": KeyType.PRIMARY, "secondary_key_version": KeyType.SECONDARY}
 FIELDS = (
     FieldSpec("name", OnChange.REPLACE),
     FieldSpec("kube_config", OnChange.REPLACE),
@@ -80,6 +83,8 @@ FIELDS = (
     FieldSpec("manifest_id", OnChange.UPDATE, default=None),
     FieldSpec("acr_image_pull_secret", OnChange.UPDATE),
     *(FieldSpec(name, OnChange.UPDATE, default=None) for name in SETTINGS_2017_09),
+    # Declarative key rotation: any change of one of these regenerates that key in place.
+    *(FieldSpec(name, OnChange.UPDATE, default=None) for name in ROTATIONS),
 )
 OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "secondary_key")
 # The scoring keys are outputs, secret like the kubeconfig: callers score with
@@ -167,9 +172,20 @@ class ServiceProvider(MmsProvider):
         outputs = self._outputs(props, service, _keys(client, service.id))
         return dynamic.CreateResult(service.id, self.sealed(outputs))
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        """Roll the service to the new image, manifest or pull secret, and wait."""
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        """Roll the service to the new image, manifest, pull secret or settings, and wait;
+        regenerate the keys whose ``*_key_version`` changed."""
         client = self.client(news)
+        changed = set(self.plan(olds, news).changed)
+        for name, key_type in ROTATIONS.items():
+            if name in changed:
+                client.regenerate_service_keys(id_, key_type)
+                say(f"service {news['name']}: {key_type.value.lower()} key regenerated")
+        if changed <= set(ROTATIONS):
+            service: schema.Service | Service2017_09 = client.get_service(id_)
+            return dynamic.UpdateResult(
+                self.sealed(self._outputs(news, service, _keys(client, id_)))
+            )
         poller: OperationPoller[Any]
         if isinstance(client, MmsClient2017_09):
             settings = {name: news.get(name) for name in SETTINGS_2017_09}
@@ -200,6 +216,8 @@ class ServiceProvider(MmsProvider):
         live: dict[str, Any] = {
             "name": service.name,
             "image_id": service.image_id or props.get("image_id"),
+            # Labels of the keys' generations: ours alone, MMS does not know them.
+            **{name: props.get(name) for name in ROTATIONS},
             **placement(props),
         }
         if isinstance(service, Service2017_09):
@@ -347,6 +365,8 @@ class Service(MmsResource, module="mms", name="Service"):
     compute_resource: pulumi.Output[dict[str, Any] | None]
     num_replicas: pulumi.Output[int | None]
     autoscaler: pulumi.Output[dict[str, Any] | None]
+    primary_key_version: pulumi.Output[str | None]
+    secondary_key_version: pulumi.Output[str | None]
     primary_key: pulumi.Output[str | None]
     secondary_key: pulumi.Output[str | None]
 
@@ -369,6 +389,8 @@ class Service(MmsResource, module="mms", name="Service"):
         max_concurrent_requests_per_container: pulumi.Input[int] | None = None,
         app_insights_enabled: pulumi.Input[bool] | None = None,
         data_collection: pulumi.Input[DataCollectionArgs | Mapping[str, Any]] | None = None,
+        primary_key_version: pulumi.Input[str] | None = None,
+        secondary_key_version: pulumi.Input[str] | None = None,
         account: AccountInput = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -376,7 +398,9 @@ class Service(MmsResource, module="mms", name="Service"):
 
         2017-06 (``hostingAccounts``) services take ``kube_config`` (kept secret) and
         ``acr_image_pull_secret``; 2017-09 (``accounts``, ``mms:apiVersion``) ones a
-        ``compute_resource`` and optionally the replica and monitoring settings.
+        ``compute_resource`` and optionally the replica and monitoring settings. Changing
+        ``primary_key_version`` or ``secondary_key_version`` (any string, e.g. a date)
+        regenerates that scoring key in place: the old one stops working at once.
         """
         inputs = {
             "name": name,
@@ -391,6 +415,8 @@ class Service(MmsResource, module="mms", name="Service"):
             "max_concurrent_requests_per_container": max_concurrent_requests_per_container,
             "app_insights_enabled": app_insights_enabled,
             "data_collection": data_collection,
+            "primary_key_version": primary_key_version,
+            "secondary_key_version": secondary_key_version,
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ServiceProvider(), resource_name, props, secret_options(opts, SECRETS))

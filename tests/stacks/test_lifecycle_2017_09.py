@@ -54,6 +54,7 @@ def _program() -> dict[str, Any]:
         image_id=image.id,
         compute_resource={"id": config.get("compute") or COMPUTE},
         num_replicas=int(config.get("replicas") or "2"),
+        primary_key_version=config.get("keyVersion"),
     )
     return {
         "scoring_uri": service.scoring_uri,
@@ -89,9 +90,8 @@ def test_the_2017_09_stack_lifecycle(emulator: EmulatorProcess, tmp_path: Path) 
     assert unwrap(result.outputs["image_version"]) == 1
     uri = unwrap(result.outputs["scoring_uri"])
     assert requests.post(uri, json=CUSTOMERS, timeout=10).status_code == 401
-    keyed = requests.post(
-        uri, json=CUSTOMERS, headers={"Authorization": f"Bearer {key}"}, timeout=10
-    )
+    bearer = {"Authorization": f"Bearer {key}"}
+    keyed = requests.post(uri, json=CUSTOMERS, headers=bearer, timeout=10)
     assert keyed.status_code == 200, keyed.text
 
     engine.up(expect_no_changes=True)
@@ -106,7 +106,18 @@ def test_the_2017_09_stack_lifecycle(emulator: EmulatorProcess, tmp_path: Path) 
         assert len(mms.list_deployments(service_id=service_id)) == 2
     scaled.refresh(expect_no_changes=True)
 
-    moved = _engine(emulator, tmp_path, replicas="3", compute=COMPUTE + "2")
+    # Declarative rotation: a new key version regenerates the primary key in place.
+    rotated = _engine(emulator, tmp_path, replicas="3", keyVersion="2026-12")
+    assert rotated.preview().ops()["churn-svc"] == "update"
+    new_key = unwrap(rotated.up().outputs["primary_key"])
+    assert new_key != key and new_key not in rotated.state.text()
+    assert requests.post(uri, json=CUSTOMERS, headers=bearer, timeout=10).status_code == 401
+    fresh = {"Authorization": f"Bearer {new_key}"}
+    assert requests.post(uri, json=CUSTOMERS, headers=fresh, timeout=10).status_code == 200
+    rotated.up(expect_no_changes=True)
+    rotated.refresh(expect_no_changes=True)
+
+    moved = _engine(emulator, tmp_path, replicas="3", keyVersion="2026-12", compute=COMPUTE + "2")
     assert moved.preview().ops()["churn-svc"] == "replace"
     new_id = unwrap(moved.up().outputs["service_id"])
     assert new_id != service_id
