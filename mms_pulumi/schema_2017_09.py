@@ -172,7 +172,19 @@ class UpdateServiceRequest2017_09(ServiceSettings):
     image_id: NonEmpty | None = None
 
 
-class Service2017_09(ResponseModel):
+class SettingsEcho(ResponseModel):
+    """The 2017-09 settings as a service answer echoes them (wire objects kept as given)."""
+
+    compute_resource: dict[str, Any] | None = None
+    num_replicas: int | None = None
+    autoscaler: Annotated[dict[str, Any] | None, Field(alias="autoScaler")] = None
+    container_resource_reservation: dict[str, Any] | None = None
+    max_concurrent_requests_per_container: int | None = None
+    app_insights_enabled: bool | None = None
+    data_collection: dict[str, Any] | None = None
+
+
+class Service2017_09(SettingsEcho):
     """A service as 2017-09 answers it (§5.1 ServiceResponse): the image (with its
     manifest), the manifest and models embedded, and the settings echoed."""
 
@@ -187,13 +199,6 @@ class Service2017_09(ResponseModel):
     manifest: Manifest2017_09 | None = None
     models: list[Model] = Field(default_factory=list)
     error: ErrorBody | None = None
-    compute_resource: dict[str, Any] | None = None
-    num_replicas: int | None = None
-    autoscaler: Annotated[dict[str, Any] | None, Field(alias="autoScaler")] = None
-    container_resource_reservation: dict[str, Any] | None = None
-    max_concurrent_requests_per_container: int | None = None
-    app_insights_enabled: bool | None = None
-    data_collection: dict[str, Any] | None = None
 
 
 class Deployment(ResponseModel):
@@ -222,6 +227,7 @@ __all__ = [
     "Manifest2017_09",
     "Service2017_09",
     "ServiceSettings",
+    "SettingsEcho",
     "TargetRuntime2017_09",
     "UpdateServiceRequest2017_09",
 ]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
-
-from pydantic import Field
+from typing import Any, TypeVar
 
 from mms_pulumi.schema import (
     AuthKeys,
@@ -24,7 +22,7 @@ from mms_pulumi.schema import (
     Service,
     TargetRuntime,
 )
-from mms_pulumi.schema_2017_09 import Manifest2017_09
+from mms_pulumi.schema_2017_09 import Manifest2017_09, SettingsEcho
 
 # Private keys of stored bodies (never sent).
 OPERATION_ID = "_operationId"
@@ -128,17 +126,9 @@ def build_view(manifest: Manifest2017_09) -> Manifest:
     )
 
 
-class ServiceRecord(Service):
+class ServiceRecord(Service, SettingsEcho):
     """A service as stored: the 2017-06 fields and the 2017-09 settings (mms-api.md §5.1
     ServiceCreateRequest), each generation answering with its own model."""
-
-    compute_resource: dict[str, Any] | None = None
-    num_replicas: int | None = None
-    autoscaler: Annotated[dict[str, Any] | None, Field(alias="autoScaler")] = None
-    container_resource_reservation: dict[str, Any] | None = None
-    max_concurrent_requests_per_container: int | None = None
-    app_insights_enabled: bool | None = None
-    data_collection: dict[str, Any] | None = None
 
 
 def replicas_of(service: ServiceRecord) -> int:
