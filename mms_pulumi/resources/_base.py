@@ -322,8 +322,13 @@ class ImmutableMmsProvider(MmsProvider):
 
 
 def wire_inputs(model: type[BaseModel], props: Mapping[str, Any]) -> dict[str, Any]:
-    """The props that are fields of a wire request model."""
-    return {name: props[name] for name in model.model_fields if name in props}
+    """The props that are fields of a wire request model (``None``: not given, so a
+    required field reads as missing and an optional one takes its default)."""
+    return {
+        name: props[name]
+        for name in model.model_fields
+        if name in props and props[name] is not None
+    }
 
 
 def wire_request(provider: MmsProvider, props: Mapping[str, Any]) -> Any:

@@ -312,3 +312,68 @@ def test_check_and_diff_take_missing_structs_as_empty(provider: Any) -> None:
     assert provider.check({}, None).failures
     assert provider.diff("id", None, None).changes is False
     assert provider.diff("id", {}, None).changes is False
+
+
+# --- the 2017-09 generation (mms:apiVersion) -------------------------------------------------
+
+ACCOUNT_2017_09 = {**ACCOUNT, "api_version": "2017-09-01-preview"}
+
+
+def test_switching_an_image_to_2017_09_names_each_input_that_must_change() -> None:
+    found = failures(ImageProvider(), image_inputs(account=ACCOUNT_2017_09))
+    assert "belongs to the 2017-06-01-privatepreview API" in found["registry_info"]
+    assert "set mms:apiVersion to 2017-06-01-privatepreview" in found["registry_info"]
+    assert found["name"] == "image name is required"
+    assert found["compute_resource_id"] == "image compute_resource_id is required"
+    assert "hunter2" not in str(found)
+    fixed = image_inputs(
+        account=ACCOUNT_2017_09, registry_info=None, name="img", compute_resource_id="/c"
+    )
+    assert failures(ImageProvider(), fixed) == {}
+    back = failures(ImageProvider(), image_inputs(name="img", compute_resource_id="/c"))
+    assert set(back) == {"name", "compute_resource_id"}  # 2017-09 inputs on a 2017-06 account
+
+
+def test_a_2017_09_manifest_needs_a_name_a_driver_and_its_runtime() -> None:
+    found = failures(
+        ManifestProvider(),
+        manifest_inputs(account=ACCOUNT_2017_09, driver_program=None),
+    )
+    assert found["name"] == "manifest name is required"
+    assert found["driver_program"] == "manifest driver_program is required"
+    assert "'SparkPython' or 'Python'" in found["target_runtime.runtime_type"]
+    good = manifest_inputs(
+        account=ACCOUNT_2017_09,
+        name="churn",
+        target_runtime={"runtime_type": "Python", "properties": {"pip_requirements": "u"}},
+    )
+    assert failures(ManifestProvider(), good) == {}
+    assert checked(ManifestProvider(), good)["target_runtime"]["properties"] == {
+        "pipRequirements": "u"
+    }
+
+
+def test_a_2017_09_service_takes_its_settings_and_rotations_update_in_place() -> None:
+    provider = ServiceProvider()
+    inputs = service_inputs(
+        account=ACCOUNT_2017_09,
+        kube_config=None,
+        acr_image_pull_secret=None,
+        manifest_id=None,
+        compute_resource={"id": "/c"},
+        num_replicas=2.0,  # numbers arrive as floats
+        autoscaler={"autoscale_enabled": False},
+    )
+    assert failures(provider, inputs) == {}
+    news = checked(provider, inputs)
+    assert news["num_replicas"] == 2
+    assert news["autoscaler"]["max_replicas"] == 10  # defaults filled: refresh compares equal
+    assert news["compute_resource"] == {"id": "/c", "type": "Cluster"}
+    both = failures(provider, {**inputs, "autoscaler": {"autoscale_enabled": True}})
+    assert "numReplicas cannot be given" in str(both)
+    olds = {**news, "state": "Succeeded"}
+    assert provider.diff("svc", olds, {**news, "num_replicas": 3}).replaces == []
+    assert provider.diff("svc", olds, {**news, "primary_key_version": "2"}).replaces == []
+    assert provider.diff("svc", olds, {**news, "compute_resource": {"id": "/d"}}).replaces == [
+        "compute_resource"
+    ]
