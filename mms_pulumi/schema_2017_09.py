@@ -34,6 +34,19 @@ Description = Annotated[str, StringConstraints(max_length=MANIFEST_DESCRIPTION_M
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
+class RegisterModelRequest2017_09(RequestModel):
+    """Body of ``POST models`` in 2017-09 (§5.1 Model): the 2017-06 name and tag limits are
+    not restated, and the official a27 CLI sent long file names and tags like ``my-tag``;
+    only what any id refuses (empty, control characters, over 4096) is refused."""
+
+    name: NonEmpty
+    url: NonEmpty
+    mime_type: NonEmpty
+    description: Description | None = ""
+    tags: list[NonEmpty] = Field(default_factory=list)
+    unpack: bool = False
+
+
 class TargetRuntime2017_09(RequestModel):
     """§5.1: ``runtimeType`` and a string → string ``properties`` map (both required; the
     CLI sent ``pipRequirements`` / ``condaEnvFile`` URLs in it, §5.2)."""
@@ -225,6 +238,7 @@ __all__ = [
     "Deployment",
     "Image2017_09",
     "Manifest2017_09",
+    "RegisterModelRequest2017_09",
     "Service2017_09",
     "ServiceSettings",
     "SettingsEcho",

@@ -49,7 +49,12 @@ from mms_pulumi.schema import (
     account_path,
     generation_of,
 )
-from mms_pulumi.schema_2017_09 import Image2017_09, Manifest2017_09, Service2017_09
+from mms_pulumi.schema_2017_09 import (
+    Image2017_09,
+    Manifest2017_09,
+    RegisterModelRequest2017_09,
+    Service2017_09,
+)
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 CreatedT = TypeVar(
@@ -154,9 +159,17 @@ class _AccountClient:
 
     # --- models ------------------------------------------------------------------------------
 
-    def register_model(self, request: RegisterModelRequest | Mapping[str, Any]) -> Model:
-        """Register a model (a new version of its name); MMS answers 201 (or 200)."""
-        body = as_request(RegisterModelRequest, request)
+    def register_model(
+        self, request: RegisterModelRequest | RegisterModelRequest2017_09 | Mapping[str, Any]
+    ) -> Model:
+        """Register a model (a new version of its name); MMS answers 201 (or 200). 2017-09
+        takes any name and tags (its reference restates no limits)."""
+        given = request.to_wire() if isinstance(request, RequestModel) else request
+        body: RegisterModelRequest | RegisterModelRequest2017_09 = (
+            as_request(RegisterModelRequest2017_09, given)
+            if self.generation is ApiGeneration.V2017_09
+            else as_request(RegisterModelRequest, given)
+        )
         return self._create_now(
             Model,
             "models",

@@ -39,6 +39,7 @@ from mms_pulumi.schema_2017_09 import (
     CreateServiceRequest2017_09,
     Image2017_09,
     Manifest2017_09,
+    RegisterModelRequest2017_09,
     Service2017_09,
 )
 
@@ -88,7 +89,9 @@ MANIFEST_FIELDS = (
 IMAGE_FIELDS = ("manifest_id", "image_type", "description")
 
 
-def model_match(model: Model, request: RegisterModelRequest, since: datetime) -> Match:
+def model_match(
+    model: Model, request: RegisterModelRequest | RegisterModelRequest2017_09, since: datetime
+) -> Match:
     """A model of the same name, url, mimeType, description, tags and unpack, made since."""
     same = _same(model, request, MODEL_FIELDS)
     return _dated(model.created_at, since) if same else Match.OTHER

@@ -63,7 +63,9 @@ class RequestContext:
             return
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        client_request_id = Headers(scope=scope).get(CLIENT_REQUEST_ID)
+        # Real MMS answered one on every response (mms-api.md §2), and the 2017-09 CLI reads
+        # it in its error path (azure-cli-ml 0.1.0a27 `image.py`): made up when none came.
+        client_request_id = Headers(scope=scope).get(CLIENT_REQUEST_ID) or str(uuid.uuid4())
         method, path = scope["method"], scope["path"]
         status = "dropped"
 
@@ -77,8 +79,7 @@ class RequestContext:
                     if name.lower() not in (REQUEST_ID.encode(), CLIENT_REQUEST_ID.encode())
                 ]
                 headers.append((REQUEST_ID.encode(), request_id.encode()))
-                if client_request_id:
-                    headers.append((CLIENT_REQUEST_ID.encode(), client_request_id.encode()))
+                headers.append((CLIENT_REQUEST_ID.encode(), client_request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

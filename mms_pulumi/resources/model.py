@@ -23,7 +23,8 @@ from mms_pulumi.resources._base import (
 )
 from mms_pulumi.resources._fields import FieldSpec, OnChange
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
-from mms_pulumi.schema import RegisterModelRequest
+from mms_pulumi.schema import ApiGeneration, RegisterModelRequest
+from mms_pulumi.schema_2017_09 import RegisterModelRequest2017_09
 
 FIELDS = (
     FieldSpec("name"),
@@ -43,6 +44,7 @@ class ModelProvider(ImmutableMmsProvider):
 
     kind = "model"
     request_model = RegisterModelRequest
+    request_models = {ApiGeneration.V2017_09: RegisterModelRequest2017_09}
     fields = FIELDS
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:

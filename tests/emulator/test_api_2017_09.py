@@ -247,3 +247,22 @@ def test_lists_are_pages_with_next_links(api: Api2017_09) -> None:
         names += [m["name"] for m in page["value"]]
         link = page.get("nextLink")
     assert names == [f"m{index}" for index in range(5)]
+
+
+def test_2017_09_models_take_any_name_and_tags_and_every_answer_has_a_client_id(
+    api: Api2017_09,
+) -> None:
+    """The 2017-09 reference restates no name or tag limits, and the a27 CLI sent long file
+    names and tags like ``my-tag``; 2017-06 keeps the seed's limits."""
+    body = {
+        "name": "a-rather-long-model-file-name-v2.pkl",
+        "url": (QUICKSTART / "churn-model.json").as_uri(),
+        "mimeType": "application/json",
+        "tags": ["my-tag", "v1.2"],
+    }
+    answer = api.call("POST", "models", body)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-ms-client-request-id"]  # made up: the a27 CLI sends none
+    assert api.call("POST", "models", {**body, "name": "bad\x00name"}).status_code == 400
+    legacy = Api(api.base_url, "legacy-names")
+    assert legacy.call("POST", "models", body).status_code == 400

@@ -24,6 +24,7 @@ from mms_pulumi.emulator.routes._common import (
 )
 from mms_pulumi.emulator.store import NewObject
 from mms_pulumi.schema import Model, RegisterModelRequest
+from mms_pulumi.schema_2017_09 import RegisterModelRequest2017_09
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["models"])
@@ -38,7 +39,11 @@ router = APIRouter(tags=["models"])
 )
 def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) -> JSONResponse:
     """Register a model: a new id, the next version of its name; answers 200."""
-    request = parse(RegisterModelRequest, body)
+    request: RegisterModelRequest | RegisterModelRequest2017_09 = (
+        parse(RegisterModelRequest2017_09, body)
+        if account.v2017_09
+        else parse(RegisterModelRequest, body)
+    )
 
     def make(version: int | None) -> NewObject:
         model = Model(
@@ -47,7 +52,7 @@ def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) 
             version=version or 1,
             url=request.url,
             mime_type=request.mime_type,
-            description=request.description,
+            description=request.description or "",
             tags=list(request.tags),
             unpack=request.unpack,
             created_at=utc_now(),
