@@ -6,6 +6,7 @@ workflow never runs (cluster set-up, local Docker mode). :func:`install` adds a 
 import finder: a module that no installed package provides becomes a stand-in whose unknown
 names are inert placeholder classes (importable, subclassable, callable). Real packages
 (requests, PyYAML, tabulate, setuptools' ``pkg_resources``) are always used as they are.
+Both 0.1.0a20 and 0.1.0a27 run on these.
 
 Only what the deploy workflow touches has behaviour, and none of it builds a request or reads
 an answer: ``CLIError``; ``Profile`` (the subscription id and the bearer token, from
@@ -35,6 +36,7 @@ STANDING_IN_FOR = (
     "azure.mgmt",
     "azure.ml",
     "azure.storage",
+    "azureml",  # 0.1.0a27 imports azure-ml-api-sdk under this name
     "dateutil",
     "docker",
     "kubernetes",
@@ -84,6 +86,23 @@ class Profile:
     def get_raw_token(self, resource: str | None = None) -> tuple[Any, ...]:
         return ("Bearer", self.token, {}), self.subscription, "tenant"
 
+    def get_login_credentials(self, *_args: Any, **_kwargs: Any) -> tuple[Any, ...]:
+        """What 0.1.0a27 asks (``_util.get_auth_header``): credentials whose signed session
+        carries the bearer token."""
+        return _SignedCredentials(self.token), self.subscription, "tenant"
+
+
+class _SignedCredentials:
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def signed_session(self) -> Any:
+        import requests
+
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self._token}"
+        return session
+
 
 def _ignore(*_args: Any, **_kwargs: Any) -> None:
     """Command-table registration (``cli_command``, ``register_cli_argument``…)."""
@@ -118,6 +137,7 @@ BEHAVIOUR: dict[str, dict[str, Any]] = {
         "get_config_dir": lambda: os.environ.get("AZURE_CONFIG_DIR", str(Path.home() / ".azure"))
     },
     "azure.ml.api.realtime.services": {"generate_main": generate_main},
+    "azureml.api.realtime.services": {"generate_main": generate_main},
 }
 
 

@@ -8,11 +8,6 @@ cannot be reached); ``standins.py`` supplies the long-gone modules it imports an
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +15,11 @@ import pytest
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
+from tests.compat.conftest import ACCOUNT, official_wheel, run_workflow
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "azure-cli-ml==0.1.0a20"
 TOKEN = "compat-aad-token"
-ACCOUNT = {"subscription": "compat-sub", "resource_group": "compat-rg", "account": "compat"}
 STEPS = [
     "model register",
     "model show (id)",
@@ -52,57 +47,11 @@ pytestmark = pytest.mark.emulator(operation_seconds=0.2, token=TOKEN, secrets=(T
 
 
 @pytest.fixture(scope="module")
-def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The official wheel, unpacked (never modified)."""
-    download = tmp_path_factory.mktemp("wheel")
-    fetched = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(download), PACKAGE],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    wheels = list(download.glob("azure_cli_ml-*.whl"))
-    if fetched.returncode != 0 or not wheels:
-        pytest.skip(f"{PACKAGE} could not be downloaded: {fetched.stderr.strip()[-300:]}")
-    unpacked = download / "unpacked"
-    with zipfile.ZipFile(wheels[0]) as archive:
-        archive.extractall(unpacked)
-    return unpacked
-
-
-@pytest.fixture(scope="module")
-def workflow(
-    wheel_dir: Path, emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
+def workflow(emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the CLI's workflow once; its step results and the ids it made."""
+    wheel = official_wheel(tmp_path_factory, PACKAGE)
     work = tmp_path_factory.mktemp("cli-a20")
-    results = work / "results.json"
-    env = {
-        **os.environ,
-        "MMS_COMPAT_SUBSCRIPTION": ACCOUNT["subscription"],
-        "MMS_COMPAT_RESOURCE_GROUP": ACCOUNT["resource_group"],
-        "MMS_COMPAT_ACCOUNT": ACCOUNT["account"],
-        "MMS_COMPAT_TOKEN": TOKEN,
-    }
-    ran = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "cli_a20_workflow.py"),
-            str(wheel_dir),
-            emulator.base_url,
-            str(work),
-            str(results),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert results.exists(), (
-        f"the workflow did not run:\n{ran.stdout[-2000:]}\n{ran.stderr[-3000:]}"
-    )
-    outcome: dict[str, Any] = json.loads(results.read_text())
-    return outcome
+    return run_workflow("cli_a20_workflow.py", wheel, emulator.base_url, work, TOKEN)
 
 
 def test_every_step_of_the_deploy_workflow_completes(workflow: dict[str, Any]) -> None:
