@@ -88,6 +88,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
             settings.bundles_dir,
             run_services=settings.run_services,
             file_roots=settings.file_roots,
+            logs_dir=settings.logs_dir,
         )
         runner = OperationRunner(store, worker, faults, settings.operation_seconds)
         emulator = Emulator(settings, store, faults, host, runner, Counter())

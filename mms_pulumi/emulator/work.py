@@ -35,6 +35,12 @@ from mms_pulumi.emulator.store import NewObject, OperationRecord, Store
 from mms_pulumi.schema import Manifest, Model, OperationState, OperationType
 from mms_pulumi.schema_2017_09 import Deployment
 
+
+def build_log_path(logs_dir: Path, image_id: str) -> Path:
+    """Where an image's build log is kept."""
+    return logs_dir / "builds" / f"{image_id}.log"
+
+
 # Operation payload key: the scoring process a deploy started and has not routed yet.
 PENDING_PROCESS = "pending_process"
 
@@ -90,11 +96,13 @@ class Worker:
         *,
         run_services: bool = True,
         file_roots: Sequence[Path] = (Path("/"),),
+        logs_dir: Path | None = None,
     ) -> None:
         self._store = store
         self._host = host
         self._bundles_dir = bundles_dir
         self._file_roots = tuple(file_roots)
+        self._logs_dir = logs_dir or bundles_dir.parent / "logs"
         self._run_services = run_services
         self._handlers: dict[str, tuple[Run, Finish]] = {
             BUILD_IMAGE: (self._build, self._finish_build),
@@ -156,13 +164,30 @@ class Worker:
         )
 
     def _finish_build(
-        self, _record: OperationRecord, outcome: Outcome, body: dict[str, Any], _now: datetime
+        self, record: OperationRecord, outcome: Outcome, body: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
         state = OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED
+        self._write_build_log(record, outcome, state, now)
         return {
             **patched(ImageRecord, body, creation_state=state, **outcome.changes),
             **outcome.private,
         }
+
+    def _write_build_log(
+        self, record: OperationRecord, outcome: Outcome, state: OperationState, now: datetime
+    ) -> None:
+        """The build's log, served as the 2017-09 ``imageBuildLogUri``: what it made, or
+        the failure with every detail."""
+        lines = [f"{now.isoformat()} image {record.resource_id}: build {state.value}"]
+        if outcome.ok:
+            lines.append(f"image location: {outcome.changes.get('image_location')}")
+            lines.append(f"driver: {outcome.private.get(DRIVER) or 'none'}")
+        elif outcome.error is not None:
+            lines.append(str(outcome.error.get("message", "")))
+            lines += [f"- {d.get('message', '')}" for d in outcome.error.get("details", [])]
+        path = build_log_path(self._logs_dir, record.resource_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
 
     # --- service deploy / update -------------------------------------------------------------
 

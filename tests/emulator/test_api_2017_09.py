@@ -142,6 +142,8 @@ def test_images_are_named_target_compute_and_embed_their_manifest(api: Api2017_0
     assert image["manifest"]["id"] == manifest["id"] and image["manifest"]["name"] == "scorer"
     assert image["imageLocation"].endswith("/scorer-image:1")
     assert "registryInfo" not in image
+    log = api.session.get(image["imageBuildLogUri"], timeout=10)
+    assert log.status_code == 200 and "build Succeeded" in log.text
     page = api.call(
         "GET", "images", params={"api-version": API_VERSION_2017_09, "manifestName": "scorer"}
     )

@@ -17,6 +17,7 @@ from mms_pulumi.emulator.bundles import collect_garbage
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.routes._common import EmulatorDep, JsonBody
+from mms_pulumi.emulator.work import build_log_path
 from mms_pulumi.schema import EmulatorHealth
 
 PREFIX = "/_emulator"
@@ -94,6 +95,15 @@ def service_logs(service_id: str, emulator: EmulatorDep) -> PlainTextResponse:
     except FileNotFoundError:
         text = ""
     return PlainTextResponse(text)
+
+
+@router.get("/images/{image_id}/buildlog", response_class=PlainTextResponse)
+def build_log(image_id: str, emulator: EmulatorDep) -> PlainTextResponse:
+    """An image's build log (the 2017-09 ``imageBuildLogUri`` points here)."""
+    path = build_log_path(emulator.settings.logs_dir, image_id)
+    if emulator.store.get_any("images", image_id) is None or not path.is_file():
+        raise ApiError(404, f"No build log for image {image_id}.")
+    return PlainTextResponse(path.read_text(errors="replace"))
 
 
 @router.post("/reset")

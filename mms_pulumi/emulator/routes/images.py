@@ -95,7 +95,12 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
     return accepted(new.operation)
 
 
-def shown_image(image: dict[str, Any], emulator: Emulator, account: AccountScope) -> dict[str, Any]:
+def shown_image(
+    image: dict[str, Any],
+    emulator: Emulator,
+    account: AccountScope,
+    request: Request | None = None,
+) -> dict[str, Any]:
     """An image as the account's generation shows it, ``creationState`` following its
     build while it runs; in 2017-09 with its manifest embedded (§5.1 Image)."""
     state = read(ImageRecord, image).creation_state
@@ -106,6 +111,10 @@ def shown_image(image: dict[str, Any], emulator: Emulator, account: AccountScope
     if not account.v2017_09:
         return public(image)
     shown = read(Image2017_09, image)
+    if request is not None and emulator.settings.control_enabled and state is not None:
+        # Where the build's log is read (a blob SAS URL at real MMS).
+        log = f"{str(request.base_url).rstrip('/')}/_emulator/images/{shown.id}/buildlog"
+        shown = shown.model_copy(update={"image_build_log_uri": log})
     manifest = emulator.store.get("manifests", account.key, image.get("manifestId", ""))
     if manifest is not None:
         shown = shown.model_copy(update={"manifest": read(ManifestRecord2017_09, manifest)})
@@ -128,15 +137,15 @@ def list_images(
             for body in emulator.store.select("manifests", account.key, name=manifest_name)
         }
         found = [image for image in found if image.get("manifestId") in named]
-    items = [shown_image(image, emulator, account) for image in found]
+    items = [shown_image(image, emulator, account, request) for image in found]
     settings = emulator.settings
     return list_answer(request, items, settings.page_size, settings.api_version)
 
 
 @router.get("/images/{image_id}", **answers(ImageRecord))
-def get_image(image_id: str, account: AccountDep, emulator: EmulatorDep) -> Any:
+def get_image(image_id: str, request: Request, account: AccountDep, emulator: EmulatorDep) -> Any:
     """One image."""
     image = emulator.store.get("images", account.key, image_id)
     if image is None:
         raise not_found("image", image_id)
-    return shown_image(image, emulator, account)
+    return shown_image(image, emulator, account, request)

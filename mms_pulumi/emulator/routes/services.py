@@ -309,7 +309,7 @@ def _shown(
         return public(patched(Service, service, **changes))
     shown = read(Service2017_09, service).model_copy(update=changes)
     if image is not None:
-        embedded = Image2017_09.model_validate(shown_image(image, emulator, account))
+        embedded = Image2017_09.model_validate(shown_image(image, emulator, account, request))
         manifest = embedded.manifest
         models = [
             read(Model, body)
