@@ -1,5 +1,7 @@
-"""The four MMS resources, their providers and their typed nested-input classes."""
+"""The four MMS resources, their providers, their typed nested-input classes, and the
+``Deployment`` component that composes them."""
 
+from mms_pulumi.resources.deployment import Deployment, DeploymentArgs
 from mms_pulumi.resources.image import Image, ImageProvider, RegistryInfoArgs
 from mms_pulumi.resources.manifest import (
     AssetArgs,
@@ -16,6 +18,7 @@ from mms_pulumi.resources.service import (
     DataCollectionArgs,
     Service,
     ServiceProvider,
+    SmokeTestArgs,
 )
 
 __all__ = [
@@ -24,6 +27,8 @@ __all__ = [
     "ComputeResourceArgs",
     "ContainerResourceReservationArgs",
     "DataCollectionArgs",
+    "Deployment",
+    "DeploymentArgs",
     "Image",
     "ImageProvider",
     "Manifest",
@@ -34,5 +39,6 @@ __all__ = [
     "RuntimePropertiesArgs",
     "Service",
     "ServiceProvider",
+    "SmokeTestArgs",
     "TargetRuntimeArgs",
 ]

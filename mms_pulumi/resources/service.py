@@ -40,9 +40,11 @@ from mms_pulumi.resources._resource import (
     build_props,
     secret_options,
 )
+from mms_pulumi.resources._smoke import run_smoke_test, smoke_test_of, smoke_test_problems
 from mms_pulumi.schema import (
     ApiGeneration,
     CreateServiceRequest,
+    FieldProblem,
     KeyType,
     OperationState,
     UpdateServiceRequest,
@@ -85,6 +87,8 @@ FIELDS = (
     *(FieldSpec(name, OnChange.UPDATE, default=None) for name in SETTINGS_2017_09),
     # Declarative key rotation: any change of one of these regenerates that key in place.
     *(FieldSpec(name, OnChange.UPDATE, default=None) for name in ROTATIONS),
+    # Checked after each create or update; changing it alone changes nothing live.
+    FieldSpec("smoke_test", OnChange.IGNORE, default=None),
 )
 OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "secondary_key")
 # The scoring keys are outputs, secret like the kubeconfig: callers score with
@@ -127,6 +131,18 @@ class DataCollectionArgs:
     event_hub_enabled: pulumi.Input[bool] | None = None
 
 
+@dataclass(frozen=True)
+class SmokeTestArgs:
+    """A request the service must answer before ``pulumi up`` calls it done: ``input`` is
+    POSTed (as JSON) to its scoring URI, with its key where it has one; the answer must have
+    ``expect_status`` (default 200) and, when ``expect`` is given, equal it as JSON."""
+
+    input: Any
+    expect: Any = None
+    expect_status: pulumi.Input[int] | None = None
+    timeout: pulumi.Input[float] | None = None
+
+
 class ServiceProvider(MmsProvider):
     """Deploys, rolls and deletes services, waiting on each MMS operation."""
 
@@ -156,6 +172,10 @@ class ServiceProvider(MmsProvider):
                 inputs[name] = canonical(model, inputs[name])
         return inputs
 
+    def problems(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
+        """The wire rules, plus a usable ``smoke_test``."""
+        return [*super().problems(inputs), *smoke_test_problems(inputs.get("smoke_test"))]
+
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Deploy the service and wait; adopt an unfinished deployment of the same image."""
         client = self.client(props)
@@ -169,7 +189,15 @@ class ServiceProvider(MmsProvider):
         poller = client.begin_create_service(request)
         say(f"service {request.name}: deployment started, operation {poller.operation_id}")
         service = self._finish(client, poller, request.name, cleanup=True)
-        outputs = self._outputs(props, service, _keys(client, service.id))
+        keys = _keys(client, service.id)
+        problem = self._smoke(props, service, keys)
+        if problem is not None:
+            client.delete_service(service.id)
+            raise RuntimeError(
+                f"service {request.name}: the smoke test failed: {problem}. The new service "
+                f"{service.id} was deleted; fix the driver or the image and run `pulumi up` again."
+            )
+        outputs = self._outputs(props, service, keys)
         return dynamic.CreateResult(service.id, self.sealed(outputs))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
@@ -186,25 +214,40 @@ class ServiceProvider(MmsProvider):
             return dynamic.UpdateResult(
                 self.sealed(self._outputs(news, service, _keys(client, id_)))
             )
-        poller: OperationPoller[Any]
-        if isinstance(client, MmsClient2017_09):
-            settings = {name: news.get(name) for name in SETTINGS_2017_09}
-            update = UpdateServiceRequest2017_09.model_validate(
-                {"image_id": news["image_id"], **settings}
-            )
-            poller = client.begin_update_service(id_, update)
-        else:
-            request = UpdateServiceRequest(
-                image_id=news["image_id"],
-                manifest_id=news.get("manifest_id"),
-                acr_image_pull_secret=news["acr_image_pull_secret"],
-            )
-            poller = client.begin_update_service(id_, request)
+        poller = _roll(client, id_, news)
         say(f"service {news['name']}: update started, operation {poller.operation_id}")
         service = self._finish(client, poller, news["name"], cleanup=False)
-        return dynamic.UpdateResult(
-            self.sealed(self._outputs(news, service, _keys(client, service.id)))
-        )
+        keys = _keys(client, service.id)
+        problem = self._smoke(news, service, keys)
+        if problem is not None:
+            # Roll back to what state still records, so the stack stays consistent with MMS.
+            say(f"service {news['name']}: smoke test failed; rolling back to {olds['image_id']}")
+            failed = f"service {news['name']}: the smoke test of image {news['image_id']} failed: "
+            try:
+                back = self._finish(client, _roll(client, id_, olds), news["name"], cleanup=False)
+            except Exception as err:
+                raise RuntimeError(
+                    f"{failed}{problem}. Rolling back to image {olds['image_id']} failed too "
+                    f"({err}); run `pulumi refresh` to record what the service runs now."
+                ) from err
+            raise RuntimeError(
+                f"{failed}{problem}. The service was rolled back to image {back.image_id}, "
+                "which is serving again; fix the driver or the image and run `pulumi up` again."
+            )
+        return dynamic.UpdateResult(self.sealed(self._outputs(news, service, keys)))
+
+    def _smoke(
+        self,
+        props: Mapping[str, Any],
+        service: schema.Service | Service2017_09,
+        keys: schema.AuthKeys | None,
+    ) -> str | None:
+        """Run the props' smoke test against the service; why it failed, or ``None``."""
+        test = smoke_test_of(props.get("smoke_test"))
+        if test is None:
+            return None
+        say(f"service {service.name}: smoke test")
+        return run_smoke_test(service.scoring_uri, keys.primary_key if keys else None, test)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
@@ -216,8 +259,8 @@ class ServiceProvider(MmsProvider):
         live: dict[str, Any] = {
             "name": service.name,
             "image_id": service.image_id or props.get("image_id"),
-            # Labels of the keys' generations: ours alone, MMS does not know them.
-            **{name: props.get(name) for name in ROTATIONS},
+            # Labels of the keys' generations and the smoke test: ours alone.
+            **{name: props.get(name) for name in (*ROTATIONS, "smoke_test")},
             **placement(props),
         }
         if isinstance(service, Service2017_09):
@@ -328,6 +371,22 @@ class ServiceProvider(MmsProvider):
         }
 
 
+def _roll(client: MmsClient | MmsClient2017_09, id_: str, props: Mapping[str, Any]) -> Any:
+    """Start rolling the service to what ``props`` say (an update, or a rollback to olds)."""
+    if isinstance(client, MmsClient2017_09):
+        settings = {name: props.get(name) for name in SETTINGS_2017_09}
+        update = UpdateServiceRequest2017_09.model_validate(
+            {"image_id": props["image_id"], **settings}
+        )
+        return client.begin_update_service(id_, update)
+    request = UpdateServiceRequest(
+        image_id=props["image_id"],
+        manifest_id=props.get("manifest_id"),
+        acr_image_pull_secret=props["acr_image_pull_secret"],
+    )
+    return client.begin_update_service(id_, request)
+
+
 def _snake(value: Any) -> Any:
     """A wire object (camelCase keys, at any depth) with this package's snake_case keys."""
     if isinstance(value, Mapping):
@@ -391,6 +450,7 @@ class Service(MmsResource, module="mms", name="Service"):
         data_collection: pulumi.Input[DataCollectionArgs | Mapping[str, Any]] | None = None,
         primary_key_version: pulumi.Input[str] | None = None,
         secondary_key_version: pulumi.Input[str] | None = None,
+        smoke_test: SmokeTestArgs | Mapping[str, Any] | None = None,
         account: AccountInput = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -400,7 +460,9 @@ class Service(MmsResource, module="mms", name="Service"):
         ``acr_image_pull_secret``; 2017-09 (``accounts``, ``mms:apiVersion``) ones a
         ``compute_resource`` and optionally the replica and monitoring settings. Changing
         ``primary_key_version`` or ``secondary_key_version`` (any string, e.g. a date)
-        regenerates that scoring key in place: the old one stops working at once.
+        regenerates that scoring key in place: the old one stops working at once. A
+        ``smoke_test`` must pass after each create or update: a failed one deletes a new
+        service, or rolls an updated one back to its previous image.
         """
         inputs = {
             "name": name,
@@ -417,6 +479,7 @@ class Service(MmsResource, module="mms", name="Service"):
             "data_collection": data_collection,
             "primary_key_version": primary_key_version,
             "secondary_key_version": secondary_key_version,
+            "smoke_test": smoke_test,
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ServiceProvider(), resource_name, props, secret_options(opts, SECRETS))
@@ -429,4 +492,5 @@ __all__ = [
     "DataCollectionArgs",
     "Service",
     "ServiceProvider",
+    "SmokeTestArgs",
 ]

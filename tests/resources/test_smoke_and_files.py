@@ -1,0 +1,162 @@
+"""Pure parts of the smoke test and of shipping a Deployment's files: no sockets, no MMS."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from mms_pulumi.resources._files import LocalFileError, pack_directory, ship
+from mms_pulumi.resources._smoke import SmokeTest, smoke_test_of, smoke_test_problems, verdict
+from mms_pulumi.resources.deployment import wire_runtime
+from mms_pulumi.schema import ApiGeneration
+
+EXPECTED = {"churn": [True]}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "test", "problem"),
+    [
+        (200, b'{"churn": [true]}', SmokeTest(input={}, expect=EXPECTED), None),
+        (200, b'{"churn":[true]}\n', SmokeTest(input={}, expect=EXPECTED), None),
+        (200, b"anything", SmokeTest(input={}), None),
+        (201, b"", SmokeTest(input={}, expect_status=201), None),
+        (200, b'{"churn": [false]}', SmokeTest(input={}, expect=EXPECTED), "not the expected"),
+        (500, b"Traceback\nValueError", SmokeTest(input={}), "answered 500, not 200: Traceback"),
+        (200, b"<html>", SmokeTest(input={}, expect=EXPECTED), "not JSON: <html>"),
+        (400, b"", SmokeTest(input={}, expect_status=200), "(empty)"),
+    ],
+)
+def test_verdict(status: int, body: bytes, test: SmokeTest, problem: str | None) -> None:
+    answer = verdict(status, body, test)
+    if problem is None:
+        assert answer is None
+    else:
+        assert answer is not None and problem in answer
+
+
+def test_verdict_shows_one_short_line_of_the_answer() -> None:
+    answer = verdict(500, b"x" * 10_000 + b"\nsecond line", SmokeTest(input={}))
+    assert answer is not None and "second line" not in answer and len(answer) < 400
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "rule"),
+    [
+        ("yes", ("smoke_test",), "must be {input"),
+        ({"expect": 1}, ("smoke_test",), "must be {input"),
+        ({"input": 1, "expected": 2}, ("smoke_test",), "unknown keys expected"),
+        ({"input": 1, "expect_status": 99}, ("smoke_test", "expect_status"), "HTTP status"),
+        ({"input": 1, "expect_status": 200.5}, ("smoke_test", "expect_status"), "HTTP status"),
+        ({"input": 1, "expect_status": True}, ("smoke_test", "expect_status"), "HTTP status"),
+        ({"input": 1, "timeout": 0}, ("smoke_test", "timeout"), "positive"),
+        ({"input": {1, 2}}, ("smoke_test", "input"), "JSON data"),
+    ],
+)
+def test_smoke_test_problems(value: object, path: tuple[str, ...], rule: str) -> None:
+    problems = smoke_test_problems(value)
+    assert any(p.path == path and rule in p.rule for p in problems), problems
+
+
+def test_a_good_smoke_test_has_no_problems_and_ints_may_arrive_as_floats() -> None:
+    value = {"input": {"a": 1}, "expect": [1], "expect_status": 200.0, "timeout": 5}
+    assert smoke_test_problems(value) == []
+    assert smoke_test_problems(None) == []
+    assert smoke_test_of(value) == SmokeTest({"a": 1}, [1], 200, 5.0)
+    assert smoke_test_of(None) is None
+
+
+def test_runtime_flags_map_as_the_cli_mapped_them() -> None:
+    assert wire_runtime(None, ApiGeneration.V2017_06) == "ScikitPython"
+    assert wire_runtime(None, ApiGeneration.V2017_09) == "Python"
+    assert wire_runtime("spark-py", ApiGeneration.V2017_09) == "SparkPython"
+    assert wire_runtime("tlc", ApiGeneration.V2017_06) == "Tlc37"
+    assert wire_runtime("CNTKPython", ApiGeneration.V2017_06) == "CNTKPython"
+
+
+def test_a_local_file_is_a_file_url_with_its_content_hash(tmp_path: Path) -> None:
+    driver = tmp_path / "score.py"
+    driver.write_text("def init(): pass\n")
+    first = ship("driver", driver, endpoint_is_local=True, endpoint="http://127.0.0.1:1")
+    digest = hashlib.sha256(driver.read_bytes()).hexdigest()
+    assert first.url == f"{driver.as_uri()}#sha256={digest}" and not first.unpack
+    assert first.name == "score.py"
+    # The same file by str path, file:// URL and FileAsset: one URL.
+    for same in (str(driver), driver.as_uri(), pulumi.FileAsset(str(driver))):
+        assert ship("d", same, endpoint_is_local=True, endpoint="x").url == first.url
+    driver.write_text("def init(): return 1\n")
+    assert ship("d", driver, endpoint_is_local=True, endpoint="x").url != first.url
+
+
+def test_remote_urls_and_remote_assets_pass_through() -> None:
+    url = "https://blob.example.invalid/models/model.pkl?sig=abc"
+    shipped = ship("model", url, endpoint_is_local=False, endpoint="https://mms.example.invalid")
+    assert (shipped.url, shipped.unpack, shipped.name) == (url, False, "model.pkl")
+    archive = ship(
+        "model", pulumi.RemoteArchive(url), endpoint_is_local=False, endpoint="https://x"
+    )
+    assert archive.unpack
+    remote = ship("m", pulumi.RemoteAsset(url), endpoint_is_local=False, endpoint="https://x")
+    assert remote.url == url and not remote.unpack
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("ftp://host/model.pkl", "not an http, https or file URL"),
+        ("https://host/", "names no file"),
+        (pulumi.StringAsset("x"), "StringAsset has no file or URL"),
+        (42, "must be a URL, a path"),
+    ],
+)
+def test_unusable_file_inputs_are_named(value: object, rule: str) -> None:
+    with pytest.raises(LocalFileError, match=rule):
+        ship("model", value, endpoint_is_local=True, endpoint="x")  # type: ignore[arg-type]
+
+
+def test_a_missing_local_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(LocalFileError, match="does not exist"):
+        ship("driver", tmp_path / "nope.py", endpoint_is_local=True, endpoint="x")
+
+
+def test_a_local_file_against_a_remote_endpoint_says_how_to_upload(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(b"m")
+    with pytest.raises(LocalFileError) as raised:
+        ship("model", tmp_path / "model.pkl", endpoint_is_local=False, endpoint="https://mms.x")
+    message = str(raised.value)
+    assert message.startswith("model: ") and "https://mms.x" in message
+    assert "storage.Blob" in message and "FileAsset" in message
+
+
+def test_a_directory_packs_reproducibly_and_unpacks_under_its_name(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "weights").mkdir(parents=True)
+    (model / "weights" / "w.bin").write_bytes(b"\x00\x01")
+    (model / "config.json").write_text("{}")
+    first = pack_directory(model, tmp_path / "packed")
+    second = pack_directory(model, tmp_path / "packed-again")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.name.startswith("model-") and first.name.endswith(".tar.gz")
+    with tarfile.open(first) as tar:
+        assert tar.getnames() == [
+            "model",
+            "model/config.json",
+            "model/weights",
+            "model/weights/w.bin",
+        ]
+        assert {member.mtime for member in tar.getmembers()} == {0}
+    shipped = ship("model", model, endpoint_is_local=True, endpoint="x", packed_dir=tmp_path)
+    assert shipped.unpack and shipped.name == "model" and shipped.url.endswith(".tar.gz")
+    (model / "config.json").write_text('{"v": 2}')
+    assert pack_directory(model, tmp_path / "packed") != first
+
+
+def test_a_directory_with_a_link_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "escape").symlink_to("/etc/passwd")
+    with pytest.raises(LocalFileError, match="link or a special file"):
+        pack_directory(model, tmp_path / "packed")

@@ -1,0 +1,89 @@
+"""What a ``Deployment`` hands its children, through a real program under the SDK's mocks
+(a preview: check and diff only, nothing is called): a 2017-09 account, a model directory,
+Pulumi asset types, dependency files and the service's 2017-09 settings."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from mms_pulumi import ComputeResourceArgs, Deployment, SmokeTestArgs
+from mms_pulumi.schema import API_VERSION_2017_09
+from tests.harness import Engine
+from tests.harness.plugin import unwrap
+from tests.support import account_config
+
+COMPUTE = "/subscriptions/s/resourceGroups/rg/providers/X/operationalizationClusters/c"
+REMOTE_ASSET = "https://blob.example.invalid/schemas/schema.json?sig=abc"
+
+
+def test_deployment_children_get_the_2017_09_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.json").write_text("{}")
+    driver = tmp_path / "score.py"
+    driver.write_text("def init():\n    pass\n\ndef run(input):\n    return input\n")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy\n")
+
+    def program() -> dict[str, Any]:
+        deployment = Deployment(
+            "churn",
+            name="churn",
+            model=model,
+            driver=pulumi.FileAsset(str(driver)),
+            assets=[pulumi.RemoteAsset(REMOTE_ASSET)],
+            pip_requirements=requirements,
+            compute_resource=ComputeResourceArgs(id=COMPUTE),
+            num_replicas=2,
+            smoke_test=SmokeTestArgs(input={"x": 1}, expect={"x": 1}),
+        )
+        return {"scoring_uri": deployment.scoring_uri}
+
+    # Nothing listens on this port: a preview of new resources makes no MMS call.
+    config = {
+        **account_config("http://127.0.0.1:9", f"dep-{uuid.uuid4().hex[:6]}", "t"),
+        "mms:apiVersion": API_VERSION_2017_09,
+    }
+    engine = Engine(
+        program, project="deployment", stack="test", config=config, state_path=tmp_path / "s"
+    )
+    plan = engine.preview()
+    assert plan.ops() == dict.fromkeys(
+        ("churn", "churn-model", "churn-manifest", "churn-image", "churn-service"), "create"
+    )
+    news = {
+        call.name: {key: unwrap(value) for key, value in call.args["news"].items()}
+        for call in plan.calls
+        if call.method == "Check"
+    }
+    assert news["churn-model"]["name"] == "model" and news["churn-model"]["unpack"] is True
+    assert news["churn-model"]["url"].endswith(".tar.gz")
+    manifest = news["churn-manifest"]
+    assert manifest["name"] == "churn" and manifest["driver_program"] == "driver"
+    driver_asset, remote_asset = manifest["assets"]
+    assert driver_asset["url"].startswith(driver.as_uri() + "#sha256=")
+    assert remote_asset == {
+        "id": "schema.json",
+        "url": REMOTE_ASSET,
+        "mime_type": "application/octet-stream",
+    }
+    runtime = manifest["target_runtime"]
+    assert runtime["runtime_type"] == "Python"
+    assert runtime["properties"]["pip_requirements"].startswith(requirements.as_uri())
+    image = news["churn-image"]
+    assert image["name"] == "churn" and image["compute_resource_id"] == COMPUTE
+    assert "registry_info" not in image
+    service = news["churn-service"]
+    assert service["compute_resource"] == {"id": COMPUTE} and service["num_replicas"] == 2
+    assert "manifest_id" not in service
+    assert service["smoke_test"] == {"input": {"x": 1}, "expect": {"x": 1}}
+    # The packed model lies under the project root (here the working directory).
+    assert (tmp_path / ".mms-packed").is_dir()
