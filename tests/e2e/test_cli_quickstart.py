@@ -20,6 +20,7 @@ from mms_pulumi.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
+ONE_CALL = ROOT / "examples" / "one-call"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -45,10 +46,10 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         }
 
 
-def pulumi(env: dict[str, str], *args: str) -> str:
+def pulumi(env: dict[str, str], *args: str, cwd: Path = QUICKSTART) -> str:
     result = subprocess.run(
         ["pulumi", *args, "--non-interactive"],
-        cwd=QUICKSTART,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -109,3 +110,23 @@ def test_quickstart_lifecycle_through_the_cli(cli_env: dict[str, str]) -> None:
     finally:
         pulumi(cli_env, "destroy", "--yes")
         pulumi(cli_env, "stack", "rm", "--yes", stack)
+
+
+def test_one_call_through_the_cli(cli_env: dict[str, str]) -> None:
+    """examples/one-call from nothing to a smoke-tested endpoint in one `up`: the component
+    and its four children, then no changes, then an edit-free destroy."""
+    stack = f"e2e-{uuid.uuid4().hex[:8]}"
+    pulumi(cli_env, "stack", "init", stack, cwd=ONE_CALL)
+    pulumi(cli_env, "config", "set", "mms:endpoint", cli_env["MMS_ENDPOINT"], cwd=ONE_CALL)
+    try:
+        ops = ops_by_type(json.loads(pulumi(cli_env, "preview", "--json", cwd=ONE_CALL)))
+        assert ops.pop("pulumi:pulumi:Stack") == "create"
+        assert ops.pop("mms:index:Deployment") == "create"
+        assert set(ops.values()) == {"create"} and len(ops) == 4
+        pulumi(cli_env, "up", "--yes", cwd=ONE_CALL)
+        outputs = json.loads(pulumi(cli_env, "stack", "output", "--json", cwd=ONE_CALL))
+        assert outputs["scoring_uri"] and outputs["primary_key"] == "[secret]"
+        pulumi(cli_env, "up", "--yes", "--expect-no-changes", cwd=ONE_CALL)
+    finally:
+        pulumi(cli_env, "destroy", "--yes", cwd=ONE_CALL)
+        pulumi(cli_env, "stack", "rm", "--yes", stack, cwd=ONE_CALL)
