@@ -98,6 +98,16 @@ class Plugin:
             channel.close()
             self._channel = None
 
+    @property
+    def pid(self) -> int:
+        """The plugin process's id (for its CPU time)."""
+        return self._process.pid
+
+    @property
+    def stub(self) -> provider_pb2_grpc.ResourceProviderStub:
+        """The gRPC stub, for calls with requests built in advance."""
+        return self._stub
+
     def configure(self, config: Mapping[str, str], secret_keys: Set[str] = frozenset()) -> None:
         """Configure with the stack config, secret keys wrapped as the engine sends them."""
         args = {k: rpc.wrap_rpc_secret(v) if k in secret_keys else v for k, v in config.items()}

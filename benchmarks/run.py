@@ -12,6 +12,7 @@ per resource, cold start of the provider in the plugin, and the emulator's GET t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -23,12 +24,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
+from benchmarks.peers import peers_rows
 from benchmarks.plugin import Plugin, serialized_provider
+from benchmarks.preview import preview_profile
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
 
@@ -36,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart"
 TOKEN = "benchmark-token"
 KUBE = '{"apiVersion":"v1","kind":"Config","clusters":[],"users":[],"contexts":[]}'
+PROVIDER_KINDS = ("model", "manifest", "image", "service")
 PROVIDERS = {
     kind: serialized_provider(provider)
     for kind, provider in (
@@ -130,62 +136,92 @@ def overhead(seconds: float) -> dict[str, float]:
     }
 
 
-def width(count: int, seconds: float, workers: int | None) -> float:
-    """Wall time for ``count`` independent chains created at once."""
+@dataclass(frozen=True)
+class Width:
+    """Wall time of ``count`` chains at once, and the CPU seconds each process used."""
+
+    wall: float
+    plugin_cpu: float
+    emulator_cpu: float  # the emulator and its children
+    benchmark_cpu: float
+
+
+def _cpu(process: psutil.Process, *, children: bool = False) -> float:
+    times = process.cpu_times()
+    total = times.user + times.system
+    if children:
+        total += times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    return total
+
+
+def width(count: int, seconds: float, workers: int | None) -> Width:
+    """Wall time and CPU use for ``count`` independent chains created at once."""
     with stack(seconds, workers=workers, scoring=False) as (emulator, plugin):
+        processes = psutil.Process(plugin.pid), psutil.Process(emulator.pid)
         threads = [
             threading.Thread(target=chain, args=(emulator, plugin, f"{count}-{i}"))
             for i in range(count)
         ]
+        before = (_cpu(processes[0]), _cpu(processes[1], children=True), time.process_time())
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return time.perf_counter() - started
+        wall = time.perf_counter() - started
+        after = (_cpu(processes[0]), _cpu(processes[1], children=True), time.process_time())
+    used = [end - start for start, end in zip(before, after, strict=True)]
+    return Width(wall, *used)
 
 
 def preview_cost(resources: int = 200) -> float:
-    """Milliseconds of Check + Diff per resource (no network: the emulator is not running)."""
-    account = {
-        "endpoint": "http://127.0.0.1:9",
-        "subscription_id": "s",
-        "resource_group": "r",
-        "hosting_account": "a",
-    }
-    with tempfile.TemporaryDirectory() as data, Plugin(Path(data)) as plugin:
-        plugin.configure({}, set())
-        started = time.perf_counter()
-        for index in range(resources):
-            urn = f"urn:pulumi:bench::bench::pulumi-python:dynamic/mms:Model::m{index}"
-            props = {
-                "name": f"m{index}",
-                "url": "file:///m",
-                "mime_type": "a/b",
-                "account": account,
-                "__provider": PROVIDERS["Model"],
-            }
-            checked, _ = plugin.check(urn, props, props)
-            plugin.diff(f"id{index}", urn, {**checked, "version": 1}, checked)
-        return (time.perf_counter() - started) * 1000 / resources
+    """Milliseconds of Check + Diff per resource through the plugin (see ``preview``)."""
+    return preview_profile(resources).grpc_plugin
 
 
-def import_time(statement: str, runs: int = 5) -> float:
-    """Median milliseconds for a fresh interpreter to run an import."""
+# What the plugin imports when it unpickles the four providers of a stack.
+PROVIDER_MODULES = ", ".join(f"mms_pulumi.resources.{kind}" for kind in PROVIDER_KINDS)
+_IMPORT_PROBE = (
+    "import time; t0 = time.perf_counter(); import pulumi.dynamic; t1 = time.perf_counter(); "
+    f"import {PROVIDER_MODULES}; t2 = time.perf_counter(); "
+    "print((t1 - t0) * 1000, (t2 - t1) * 1000)"
+)
+
+
+def import_time(runs: int = 7) -> tuple[float, float]:
+    """Median milliseconds, each in a fresh interpreter with bytecode cached as after an
+    install: ``import pulumi.dynamic``, then the four provider modules on top of it."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], check=True, cwd=ROOT)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    for _ in range(runs + 1):  # the first run writes the bytecode
+        answer = subprocess.run(
+            [sys.executable, "-c", _IMPORT_PROBE],
+            check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        pulumi_ms, ours_ms = (float(part) for part in answer.stdout.split())
+        samples.append((pulumi_ms, ours_ms))
+    samples = samples[1:]
+    return (
+        statistics.median(sample[0] for sample in samples),
+        statistics.median(sample[1] for sample in samples),
+    )
 
 
 def provider_import_is_lean() -> bool:
-    """Whether importing the package leaves FastAPI, uvicorn and azure-identity out."""
+    """Whether the providers' import leaves FastAPI, uvicorn, azure-identity and requests
+    out (a preview makes no request; the client is imported by the first create or read)."""
     probe = (
-        "import sys, mms_pulumi, mms_pulumi.resources, mms_pulumi.client;"
-        "bad=[m for m in ('fastapi','uvicorn','azure.identity','mms_pulumi.emulator.app') "
-        "if m in sys.modules]; sys.exit(1 if bad else 0)"
+        f"import sys, {PROVIDER_MODULES};"
+        "bad=[m for m in ('fastapi','uvicorn','azure.identity','requests',"
+        "'mms_pulumi.emulator.app') if m in sys.modules]; sys.exit(1 if bad else 0)"
     )
     return subprocess.run([sys.executable, "-c", probe], cwd=ROOT).returncode == 0
 
@@ -235,8 +271,16 @@ def main() -> None:
     """Measure and print every figure."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip 10 s operations and 64 chains")
+    parser.add_argument(
+        "--long", action="store_true", help="add 60 s operations to the peers table (3 min more)"
+    )
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers table")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
+
+    if not args.no_peers:
+        durations = [1.0] if args.quick else [1.0, 10.0]
+        rows += peers_rows(durations + ([60.0] if args.long else []))
 
     for seconds in [1.0] if args.quick else [1.0, 10.0]:
         figures = overhead(seconds)
@@ -261,21 +305,50 @@ def main() -> None:
         rows.append(
             (
                 f"{count} chains (1 s ops): stock 4 workers | widened | 4-worker bound | ideal",
-                f"{stock:.1f} s | {widened:.1f} s | {bound:.0f} s | {2 * chain_seconds:.0f} s",
+                f"{stock.wall:.1f} s | {widened.wall:.1f} s | {bound:.0f} s | "
+                f"{2 * chain_seconds:.0f} s",
+            )
+        )
+        rows.append(
+            (
+                f"  widened, CPU s: plugin | emulator | benchmark (wall {widened.wall:.1f} s)",
+                f"{widened.plugin_cpu:.1f} | {widened.emulator_cpu:.1f} | "
+                f"{widened.benchmark_cpu:.1f} = "
+                f"{widened.plugin_cpu + widened.emulator_cpu + widened.benchmark_cpu:.1f}",
             )
         )
 
-    rows.append(("preview: check + diff per resource (200 resources)", f"{preview_cost():.2f} ms"))
-    pulumi_ms = import_time("import pulumi.dynamic")
-    ours_ms = import_time("import pulumi.dynamic, mms_pulumi.resources, mms_pulumi.client")
+    profile = preview_profile()
     rows.append(
         (
-            "cold start: import pulumi.dynamic | + mms_pulumi providers and client",
-            f"{pulumi_ms:.0f} ms | {ours_ms:.0f} ms (+{ours_ms - pulumi_ms:.0f} ms)",
+            "preview, unchanged 200-resource stack: check + diff per resource, through gRPC",
+            f"{profile.grpc_plugin:.2f} ms",
         )
     )
     rows.append(
-        ("provider import free of fastapi, uvicorn, azure-identity", str(provider_import_is_lean()))
+        (
+            "  of which: gRPC round trips | SDK (de)serialization | mms_pulumi check + diff",
+            f"{profile.grpc:.2f} | {profile.sdk:.2f} | {profile.ours:.2f} ms",
+        )
+    )
+    rows.append(
+        (
+            "  plugin CPU per resource | program side: pickling the provider per resource",
+            f"{profile.plugin_cpu:.2f} ms | {profile.pickling:.3f} ms",
+        )
+    )
+    pulumi_ms, ours_ms = import_time()
+    rows.append(
+        (
+            "cold start: import pulumi.dynamic | + the four providers (bytecode cached)",
+            f"{pulumi_ms:.0f} ms | +{ours_ms:.0f} ms",
+        )
+    )
+    rows.append(
+        (
+            "provider import free of fastapi, uvicorn, azure-identity, requests",
+            str(provider_import_is_lean()),
+        )
     )
     rps, p99 = emulator_throughput()
     rows.append(("emulator: GET model, 8 clients", f"{rps:.0f} req/s, p99 {p99:.1f} ms"))

@@ -14,9 +14,10 @@ service gives.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -223,7 +224,21 @@ KUBE_CONFIG_MAX_VALUES = 50_000  # after expanding YAML aliases ("billion laughs
 
 def _check_bounds(node: yaml.Node) -> None:
     """Walk a composed YAML document as its aliases would expand, within the bounds."""
-    pending: list[tuple[yaml.Node, int]] = [(node, 1)]
+    _walk_within_bounds(
+        node,
+        lambda current: (
+            current.value
+            if isinstance(current, yaml.SequenceNode)
+            else [part for pair in current.value for part in pair]
+            if isinstance(current, yaml.MappingNode)
+            else ()
+        ),
+    )
+
+
+def _walk_within_bounds(root: Any, children: Callable[[Any], Iterable[Any]]) -> None:
+    """Visit a tree depth first, refusing one too deep or with too many values."""
+    pending: list[tuple[Any, int]] = [(root, 1)]
     seen = 0
     while pending:
         current, depth = pending.pop()
@@ -235,25 +250,64 @@ def _check_bounds(node: yaml.Node) -> None:
             )
         if depth > KUBE_CONFIG_MAX_DEPTH:
             raise ValueError(f"is nested more than {KUBE_CONFIG_MAX_DEPTH} levels deep")
-        if isinstance(current, yaml.SequenceNode):
-            pending += [(item, depth + 1) for item in current.value]
-        elif isinstance(current, yaml.MappingNode):
-            pending += [(part, depth + 1) for pair in current.value for part in pair]
+        pending += [(child, depth + 1) for child in children(current)]
+
+
+def _json_children(value: Any) -> Iterable[Any]:
+    if isinstance(value, dict):
+        return value.values()
+    return value if isinstance(value, list) else ()
+
+
+# libyaml's loader when PyYAML was built with it: the same safe constructors, in C.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_document(text: str) -> Any:
+    """The kubeconfig's document, bounded in size, depth and alias expansion."""
+    if text.lstrip().startswith("{"):
+        # The seed's own form, single-line JSON, parses in C without a YAML pass; JSON has
+        # no aliases, so bounding the built value is enough.
+        try:
+            document = json.loads(text)
+        except ValueError:
+            pass  # a YAML flow mapping that is not JSON: parse it as YAML below
+        else:
+            _walk_within_bounds(document, _json_children)
+            return document
+    try:
+        return _load_yaml(text, _YamlLoader)
+    except yaml.YAMLError:
+        if _YamlLoader is yaml.SafeLoader:
+            raise
+        # libyaml refuses deep nesting with its own words; the Python loader's walk names
+        # the bound that was passed (or the parse error) as every other path does.
+        return _load_yaml(text, yaml.SafeLoader)
+
+
+def _load_yaml(text: str, loader_class: Any) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_bounds(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def parse_kube_config(text: str) -> dict[str, Any]:
     """Parse a kubeconfig given as YAML or JSON (one line, as the seed asks, or several).
 
     Raises ``ValueError`` saying what is wrong; never echoes the content, which holds
-    credentials. Size, depth and alias expansion are bounded before anything is built.
+    credentials. Size, depth and alias expansion are bounded before anything is built
+    from YAML (a JSON value is bounded right after ``json.loads``, in C, builds it).
     """
     if len(text.encode("utf-8", "surrogatepass")) > KUBE_CONFIG_MAX_BYTES:
         raise ValueError(f"must be at most {KUBE_CONFIG_MAX_BYTES // 1024} KiB")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            _check_bounds(node)
-        document = yaml.safe_load(text)
+        document = _load_document(text)
     except RecursionError:
         raise ValueError(f"is nested more than {KUBE_CONFIG_MAX_DEPTH} levels deep") from None
     except yaml.YAMLError:
@@ -269,14 +323,18 @@ def parse_kube_config(text: str) -> dict[str, Any]:
     return document
 
 
+@functools.lru_cache(maxsize=64)
 def normalize_kube_config(text: str) -> str:
-    """Return the kubeconfig as single-line JSON, the form the seed asks for (newlines stripped)."""
+    """Return the kubeconfig as single-line JSON, the form the seed asks for (newlines stripped).
+
+    Cached: a stack's services usually share one kubeconfig, and preview checks each twice.
+    """
     return json.dumps(parse_kube_config(text), separators=(",", ":"), sort_keys=True)
 
 
 def _check_kube_config(text: str) -> str:
     try:
-        parse_kube_config(text)
+        normalize_kube_config(text)
     except ValueError as err:
         raise PydanticCustomError("kube_config", str(err)) from None
     return text
@@ -304,6 +362,9 @@ class WireModel(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
         frozen=True,
+        # Validators are built on first use: a plugin process validates a few of these
+        # models, and import time is paid by every `pulumi preview`.
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:

@@ -4,8 +4,18 @@ speaks to the real plugin (a tiny preview, no timing asserted)."""
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
+from benchmarks.peers import (
+    ORACLE,
+    STRATEGIES,
+    ExponentialSchedule,
+    FixedSchedule,
+    RetryAfterSchedule,
+    run_side_by_side,
+    schedule_looks,
+)
 from benchmarks.run import preview_cost
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -27,3 +37,27 @@ def test_benchmarks_import_nothing_from_the_tests() -> None:
 
 def test_the_benchmark_drives_the_real_plugin() -> None:
     assert preview_cost(resources=2) > 0
+
+
+def test_peer_schedules_look_when_their_sources_say() -> None:
+    # The 2017 CLI: at once, then every 5 s.
+    assert schedule_looks(FixedSchedule(interval=5.0), 12) == [0.0, 5.0, 10.0, 15.0]
+    # azure-core: 30 s before every look (no Retry-After), or what Retry-After says.
+    core = RetryAfterSchedule()
+    assert schedule_looks(core, 40) == [30.0, 60.0]
+    assert core.next_delay(30.0, retry_after=2.0) == 2.0
+    # Terraform: at once, then 0.2, 0.4, 0.8 ... capped at 10 s.
+    looks = schedule_looks(ExponentialSchedule(), 40)
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(looks)]
+    assert gaps[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4]
+    assert set(gaps[6:]) == {10.0}
+    # Every schedule stops at the deadline.
+    for schedule in (*STRATEGIES.values(), ORACLE):
+        assert schedule.next_delay(1.0, remaining=0.01) <= 0.01
+
+
+def test_side_by_side_drives_the_same_client_and_counts_looks() -> None:
+    results = run_side_by_side(0.2, {"fixed 0.1 s": FixedSchedule(interval=0.1)})
+    assert set(results) == {"fixed 0.1 s", "oracle"}
+    # Two operations (build, deployment), each looked at at least once.
+    assert all(result.looks >= 2 and result.wall > 0 for result in results.values())

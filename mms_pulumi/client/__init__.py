@@ -4,23 +4,74 @@
 the entry points; the decision functions (``is_retryable``,
 ``decide_retry``, ``parse_retry_after``, ``PollSchedule``) are exported too, so callers
 and tests can reason about the client's timing without running it.
+
+Names are imported on first use: the providers import ``_defaults`` in every Pulumi plugin
+process, and a preview, which makes no request, should not pay for ``requests``.
 """
 
-from mms_pulumi.client._client import MmsClient
-from mms_pulumi.client._client_2017_09 import MmsClient2017_09
-from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule, Progress
-from mms_pulumi.client._retry import (
-    Failure,
-    FailureKind,
-    RetryDecision,
-    RetryPolicy,
-    Stop,
-    decide_retry,
-    is_retryable,
-    parse_retry_after,
-    retry_delay,
-)
-from mms_pulumi.client._transport import Response, Transport
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mms_pulumi._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from mms_pulumi.client._client import (
+        MmsClient,
+    )
+    from mms_pulumi.client._client_2017_09 import (
+        MmsClient2017_09,
+    )
+    from mms_pulumi.client._polling import (
+        Observation,
+        OperationPoller,
+        PollSchedule,
+        Progress,
+        Schedule,
+    )
+    from mms_pulumi.client._retry import (
+        Failure,
+        FailureKind,
+        RetryDecision,
+        RetryPolicy,
+        Stop,
+        decide_retry,
+        is_retryable,
+        parse_retry_after,
+        retry_delay,
+    )
+    from mms_pulumi.client._transport import (
+        Response,
+        Transport,
+    )
+
+_EXPORTS = {
+    "mms_pulumi.client._client": ("MmsClient",),
+    "mms_pulumi.client._client_2017_09": ("MmsClient2017_09",),
+    "mms_pulumi.client._polling": (
+        "Observation",
+        "OperationPoller",
+        "PollSchedule",
+        "Progress",
+        "Schedule",
+    ),
+    "mms_pulumi.client._retry": (
+        "Failure",
+        "FailureKind",
+        "RetryDecision",
+        "RetryPolicy",
+        "Stop",
+        "decide_retry",
+        "is_retryable",
+        "parse_retry_after",
+        "retry_delay",
+    ),
+    "mms_pulumi.client._transport": (
+        "Response",
+        "Transport",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Failure",
@@ -34,6 +85,7 @@ __all__ = [
     "Response",
     "RetryDecision",
     "RetryPolicy",
+    "Schedule",
     "Stop",
     "Transport",
     "decide_retry",
@@ -41,3 +93,9 @@ __all__ = [
     "parse_retry_after",
     "retry_delay",
 ]
+
+__getattr__ = lazy_attributes(__name__, globals(), _MODULE_OF)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

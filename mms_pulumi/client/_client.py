@@ -16,7 +16,7 @@ from mms_pulumi.client import _defaults
 from mms_pulumi.client._bodies import as_request, read, read_item, segment
 from mms_pulumi.client._operations import RESULT_MODELS, OperationPollers
 from mms_pulumi.client._paging import iterate_items
-from mms_pulumi.client._polling import OperationPoller, PollSchedule
+from mms_pulumi.client._polling import OperationPoller, PollSchedule, Schedule
 from mms_pulumi.client._reconcile import (
     Match,
     image_match,
@@ -68,7 +68,9 @@ class _AccountClient:
 
     ``credential`` is a token string, an azure-core ``TokenCredential``, or ``None`` for
     ``MMS_TOKEN`` and then azure-identity. Requests are retried where that is safe (see
-    ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``.
+    ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``,
+    which looks at the operation on ``schedule`` (default: ``PollSchedule`` capped at
+    ``polling_interval``; any object with ``floor`` and ``next_delay`` will do).
     """
 
     generation: ClassVar[ApiGeneration]
@@ -86,6 +88,7 @@ class _AccountClient:
         connect_timeout: float = _defaults.CONNECT_TIMEOUT,
         read_timeout: float = _defaults.READ_TIMEOUT,
         polling_interval: float = _defaults.POLLING_INTERVAL,
+        schedule: Schedule | None = None,
         max_retries: int = _defaults.MAX_RETRIES,
         retry_backoff_factor: float = _defaults.RETRY_BACKOFF_FACTOR,
         retry_backoff_max: float = _defaults.RETRY_BACKOFF_MAX,
@@ -132,7 +135,7 @@ class _AccountClient:
             self._transport,
             self._account,
             api_version,
-            PollSchedule(interval=polling_interval),
+            schedule or PollSchedule(interval=polling_interval),
             self.results,
         )
 

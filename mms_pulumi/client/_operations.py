@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel
 
 from mms_pulumi.client._bodies import read, segment
-from mms_pulumi.client._polling import Observation, OperationPoller, PollSchedule
+from mms_pulumi.client._polling import Observation, OperationPoller, Schedule
 from mms_pulumi.client._retry import parse_retry_after
 from mms_pulumi.client._transport import Response, Transport
 from mms_pulumi.errors import MmsError
@@ -45,7 +45,7 @@ class OperationPollers:
         transport: Transport,
         account_url: str,
         api_version: str,
-        schedule: PollSchedule,
+        schedule: Schedule,
         results: Mapping[OperationType, type[BaseModel]] = RESULT_MODELS,
     ) -> None:
         self._transport = transport

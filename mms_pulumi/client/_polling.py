@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from mms_pulumi.client import _defaults
 from mms_pulumi.client._retry import DeadlineReached
@@ -27,6 +27,23 @@ R = TypeVar("R")
 # progress(old_state, new_state, operation): called on every observed state change; the
 # first observation of a wait reports ``None`` as the old state.
 Progress = Callable[[OperationState | None, OperationState, Operation], None]
+
+
+class Schedule(Protocol):
+    """When a poller looks at an operation: ``floor`` seconds after the 202 first, then
+    ``next_delay`` after each look that found it unfinished. ``PollSchedule`` is ours;
+    ``benchmarks/peers.py`` has the other tools' strategies, driving the same poller."""
+
+    @property
+    def floor(self) -> float:
+        """Seconds from the 202 to the first look."""
+        ...
+
+    def next_delay(
+        self, elapsed: float, *, retry_after: float | None = None, remaining: float | None = None
+    ) -> float:
+        """Seconds until the next look, ``elapsed`` seconds after the poller started."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ class OperationPoller(Generic[T]):
         what: str,
         observe: Callable[[float | None], Observation],
         get_result: Callable[[Operation, float | None], T],
-        schedule: PollSchedule,
+        schedule: Schedule,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         check_at_once: bool = False,

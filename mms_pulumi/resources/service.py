@@ -21,7 +21,6 @@ from pydantic.alias_generators import to_snake
 
 from mms_pulumi import schema
 from mms_pulumi.account import Account
-from mms_pulumi.client import MmsClient2017_09
 from mms_pulumi.resources._base import (
     EMULATOR_KEY,
     MmsProvider,
@@ -61,7 +60,7 @@ from mms_pulumi.schema_2017_09 import (
 )
 
 if TYPE_CHECKING:
-    from mms_pulumi.client import MmsClient, OperationPoller
+    from mms_pulumi.client import MmsClient, MmsClient2017_09, OperationPoller
 
 # The 2017-09 settings (mms-api.md §5.1), each updated in place by ServiceUpdateRequest;
 # nested ones with the model that canonicalizes them.
@@ -293,6 +292,8 @@ class ServiceProvider(MmsProvider):
         self, client: MmsClient | MmsClient2017_09, request: Any, account: Account
     ) -> schema.Service | Service2017_09 | None:
         """A service of this name left by an interrupted create, or an error for any other."""
+        from mms_pulumi.client import MmsClient2017_09  # not at import: a preview needs none
+
         named: list[schema.Service | Service2017_09] = list(
             client.list_services(service_name=request.name)
             if isinstance(client, MmsClient2017_09)
@@ -373,6 +374,8 @@ class ServiceProvider(MmsProvider):
 
 def _roll(client: MmsClient | MmsClient2017_09, id_: str, props: Mapping[str, Any]) -> Any:
     """Start rolling the service to what ``props`` say (an update, or a rollback to olds)."""
+    from mms_pulumi.client import MmsClient2017_09
+
     if isinstance(client, MmsClient2017_09):
         settings = {name: props.get(name) for name in SETTINGS_2017_09}
         update = UpdateServiceRequest2017_09.model_validate(

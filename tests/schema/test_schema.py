@@ -158,6 +158,26 @@ def test_kube_config_accepts_yaml_and_single_line_json() -> None:
     assert "abc" not in repr(request)
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ('{"clusters": ' + "[" * 100 + "]" * 100 + "}", "nested more than 64 levels"),
+        ("[" * 5000 + "]" * 5000, "nested more than 64 levels"),
+        ('{"clusters": [' + ",".join(["1"] * 60_000) + "]}", "more than 50000 values"),
+        ("{clusters: [" + ",".join(["1"] * 60_000) + "]}", "more than 50000 values"),
+    ],
+)
+def test_kube_config_bounds_hold_on_the_json_and_the_yaml_paths(text: str, rule: str) -> None:
+    with pytest.raises(ValueError, match=rule):
+        parse_kube_config(text)
+
+
+def test_a_yaml_flow_mapping_that_is_not_json_still_parses() -> None:
+    text = "{kind: Config, clusters: [], users: [], contexts: [], current-context: c}"
+    assert parse_kube_config(text)["current-context"] == "c"
+    assert normalize_kube_config(text) == normalize_kube_config(json.dumps(parse_kube_config(text)))
+
+
 @pytest.mark.parametrize("text", ["{}", "[1, 2]", "kind: Secret\nclusters: []", ": : :"])
 def test_kube_config_rejects_non_kubeconfigs(text: str) -> None:
     with pytest.raises(ValueError, match="kubeconfig"):
