@@ -1,7 +1,11 @@
 """What `pulumi preview` costs per resource, and where the time goes.
 
 A preview of an existing stack sends each resource a Check (state inputs, program inputs)
-and a Diff (state outputs, checked inputs) and nothing else. The engine is Go: its share
+and a Diff (state outputs, checked inputs) and nothing else, one resource after another:
+the engine's step generator calls them inline unless ``PULUMI_PARALLEL_DIFF`` is set
+(pulumi/pulumi ``pkg/resource/deploy/step_generator.go``, the ``!sg.deployment.opts.
+ParallelDiff`` branch before ``diffResource``; ``Options.ParallelDiff`` in ``deployment.go``,
+off by default), so each resource costs two round trips in series. The engine is Go: its share
 is building and reading the protobuf messages, which the benchmark therefore builds before
 the clock starts (a Python serializer in the timed loop would measure the benchmark). The
 stack is 200 resources, 50 each of Model, Manifest, Image and Service, all unchanged.
@@ -26,7 +30,7 @@ from typing import Any
 
 import psutil
 import pulumi.dynamic
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
@@ -166,9 +170,15 @@ class PreviewProfile:
 
     grpc_plugin: float  # what a preview pays: through the plugin process
     plugin_cpu: float  # the plugin process's CPU time for it (its gRPC server included)
+    grpc_floor: float  # two empty round trips (GetPluginInfo) to the same plugin
     sdk_in_process: float  # the SDK's servicer without gRPC (its (de)serialization + ours)
     ours: float  # our providers' check and diff alone
     pickling: float  # program side: pickling the provider into __provider
+
+    @property
+    def beyond_floor(self) -> float:
+        """What a preview pays per resource beyond two round trips to any plugin."""
+        return max(0.0, self.grpc_plugin - self.grpc_floor)
 
     @property
     def sdk(self) -> float:
@@ -202,6 +212,10 @@ def preview_profile(resources: int = 200) -> PreviewProfile:
         _preview(plugin.stub.Check, plugin.stub.Diff, stack)
         after = process.cpu_times()
         plugin_cpu = (after.user + after.system - before.user - before.system) * 1000 / resources
+        empty = empty_pb2.Empty()
+        floor = _timed(
+            lambda: [plugin.stub.GetPluginInfo(empty) for _ in range(2 * resources)], resources
+        )
     servicer = sdk_servicer()
     in_process = _timed(
         lambda: _preview(
@@ -226,6 +240,7 @@ def preview_profile(resources: int = 200) -> PreviewProfile:
     return PreviewProfile(
         grpc_plugin=through_grpc,
         plugin_cpu=plugin_cpu,
+        grpc_floor=floor,
         sdk_in_process=in_process,
         ours=_timed(ours, resources),
         pickling=_timed(lambda: [pickle_one() for _ in range(resources)], resources),

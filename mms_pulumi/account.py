@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mms_pulumi.emulator.settings import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
+from mms_pulumi.emulator.defaults import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import API_VERSION, generation_of
 
 CONFIG_NAMESPACE = "mms"

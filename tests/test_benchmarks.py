@@ -16,7 +16,7 @@ from benchmarks.peers import (
     run_side_by_side,
     schedule_looks,
 )
-from benchmarks.run import preview_cost
+from benchmarks.run import overhead, preview_cost
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -61,3 +61,8 @@ def test_side_by_side_drives_the_same_client_and_counts_looks() -> None:
     assert set(results) == {"fixed 0.1 s", "oracle"}
     # Two operations (build, deployment), each looked at at least once.
     assert all(result.looks >= 2 and result.wall > 0 for result in results.values())
+
+
+def test_the_chain_figures_read_the_emulator_counters() -> None:
+    figures = overhead(0.2)
+    assert figures["polls_per_operation"] >= 1 and figures["requests_per_resource"] > 0

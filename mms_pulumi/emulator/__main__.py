@@ -19,15 +19,17 @@ from pathlib import Path
 import uvicorn
 
 from mms_pulumi.emulator.app import create_app
-from mms_pulumi.emulator.faults import FaultSettings
-from mms_pulumi.emulator.settings import (
+from mms_pulumi.emulator.defaults import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
+    DEFAULT_OPERATION_SECONDS,
+    DEFAULT_PORT,
+)
+from mms_pulumi.emulator.faults import FaultSettings
+from mms_pulumi.emulator.settings import (
     DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_OPERATION_SECONDS,
     DEFAULT_PAGE_SIZE,
-    DEFAULT_PORT,
     FILE_ROOTS_ENV,
     LOG_LEVELS,
     EmulatorSettings,

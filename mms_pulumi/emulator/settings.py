@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mms_pulumi.emulator.defaults import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_OPERATION_SECONDS,
+    DEFAULT_PORT,
+)
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.schema import API_VERSION
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5080
-DEFAULT_DATA_DIR = ".mms-emulator"
-DEFAULT_OPERATION_SECONDS = 2.0
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PAGE_SIZE = 0
 DEFAULT_LOG_LEVEL = "info"

@@ -24,7 +24,6 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel, ValidationError
 
 from mms_pulumi.account import Account, LocalEmulator, account_problems
-from mms_pulumi.auth import TOKEN_ENV
 from mms_pulumi.client._defaults import OPERATION_TIMEOUT
 from mms_pulumi.resources._fields import (
     DiffPlan,
@@ -125,6 +124,8 @@ def client_for(account: Account, token: str | None) -> MmsClient | MmsClient2017
 
 
 def _local_token() -> str:
+    from mms_pulumi.auth import TOKEN_ENV  # with the client: not needed for a preview
+
     return os.environ.get(TOKEN_ENV) or EMULATOR_TOKEN
 
 

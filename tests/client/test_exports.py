@@ -19,6 +19,7 @@ PUBLIC = {
     "Response",
     "RetryDecision",
     "RetryPolicy",
+    "Schedule",
     "Stop",
     "Transport",
     "decide_retry",
