@@ -1,12 +1,16 @@
-"""Figures for how long `pulumi up` takes with mms-pulumi, measured through the real plugin.
+"""Figures for how long `pulumi up` and `pulumi preview` take with mms-pulumi, measured
+through the real plugin.
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.run`` (about 3 minutes;
-``--quick`` skips the 10 s operations and the 64-chain widths).
+Run from the repository root: ``.venv/bin/python -m benchmarks.run`` (about 6 minutes;
+``--quick`` skips the 10 s operations and the 64-chain widths, ``--long`` adds 60 s
+operations to the peers table, ``--no-peers`` leaves that table out).
 
-Prints one table: the overhead ratio of a model → manifest → image → service chain over
-the emulator's own operation time, polls per operation and requests per resource, wall
-time for 1 to 64 parallel chains with the plugin's stock 4 workers and widened, preview cost
-per resource, cold start of the provider in the plugin, and the emulator's GET throughput.
+Prints one table: our waiting against the peers' strategies side by side (``peers``), the
+overhead of a model → manifest → image → service chain over the emulator's own operation
+time with polls and requests, wall time and CPU per process for 1 to 64 parallel chains
+with the plugin's stock 4 workers and widened, the preview's cost per resource layer by
+layer (``preview``), the providers' cold start in the plugin, and the emulator's GET
+throughput.
 """
 
 from __future__ import annotations
