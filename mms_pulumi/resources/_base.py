@@ -271,7 +271,7 @@ class MmsProvider(dynamic.ResourceProvider):
             ]
         elif account is not None:
             problems.append(FieldProblem(("account",), "must be an object"))
-        return problems
+        return problems + local_file_problems(inputs)
 
     def other_generation_inputs(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
         """A problem for each input of the generation the account does not speak."""
@@ -349,6 +349,42 @@ def canonical(model: type[BaseModel], value: Any) -> Any:
     except ValidationError:
         return value
     return parsed.model_dump(mode="json", by_alias=False, exclude_none=True)
+
+
+def local_file_rule(endpoint: str) -> str:
+    """Why a local file cannot go to a remote MMS, and what to compose in front instead."""
+    return (
+        f"is a local file, and the MMS endpoint {endpoint} fetches files from URLs it can "
+        "reach: it cannot read this machine's disk. Upload the file first and pass its URL, "
+        "e.g. with pulumi-azure-native: `blob = storage.Blob(..., source=pulumi.FileAsset("
+        "path))` and a SAS URL of it as the input (MMS expected a shared access signature "
+        "URL); or run against the local emulator (unset mms:endpoint)"
+    )
+
+
+def local_file_problems(inputs: Mapping[str, Any]) -> list[FieldProblem]:
+    """A problem for each ``file:`` URL in the inputs when the endpoint is not this machine
+    (only the local emulator reads ``file://`` URLs)."""
+    account = inputs.get("account")
+    endpoint = account.get("endpoint") if isinstance(account, Mapping) else None
+    if not isinstance(endpoint, str) or is_loopback(endpoint):
+        return []
+    found: list[FieldProblem] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, str) and value[:5].lower() == "file:":
+            found.append(FieldProblem(path, local_file_rule(endpoint)))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, (*path, str(key)))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+
+    for name, value in inputs.items():
+        if name not in ("account", EMULATOR_KEY, "__provider"):
+            walk(value, (name,))
+    return found
 
 
 def generation_of_account(account: Any) -> ApiGeneration:

@@ -27,6 +27,8 @@ from typing import Any
 
 import pulumi
 
+from mms_pulumi.resources._base import local_file_rule
+
 PACKED_DIR = ".mms-packed"
 _CHUNK = 1 << 20
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -53,13 +55,7 @@ class ShippedFile:
 
 def remote_upload_hint(field: str, local: str, endpoint: str) -> str:
     """Why a local file cannot go to a remote MMS, and what to compose in front instead."""
-    return (
-        f"{field}: {local} is a local file, and the MMS endpoint {endpoint} fetches files "
-        "from URLs it can reach: it cannot read this machine's disk. Upload the file first "
-        "and pass its URL, e.g. with pulumi-azure-native: `blob = storage.Blob(..., "
-        "source=pulumi.FileAsset(path))` and a SAS URL of it as the input (MMS expected a "
-        "shared access signature URL); or run against the local emulator (unset mms:endpoint)."
-    )
+    return f"{field}: {local} {local_file_rule(endpoint)}"
 
 
 def ship(

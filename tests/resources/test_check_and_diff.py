@@ -377,3 +377,20 @@ def test_a_2017_09_service_takes_its_settings_and_rotations_update_in_place() ->
     assert provider.diff("svc", olds, {**news, "compute_resource": {"id": "/d"}}).replaces == [
         "compute_resource"
     ]
+
+
+REMOTE = {**ACCOUNT, "endpoint": "https://mms.example.invalid"}
+
+
+def test_a_local_file_against_a_remote_endpoint_fails_check_naming_the_field() -> None:
+    checked = ModelProvider().check({}, model_inputs(account=REMOTE))
+    [failure] = checked.failures
+    assert failure.property == "url"
+    assert "is a local file" in failure.reason and "https://mms.example.invalid" in failure.reason
+    assert "storage.Blob" in failure.reason
+    manifest = ManifestProvider().check({}, manifest_inputs(account=REMOTE))
+    assert [failure.property for failure in manifest.failures] == ["assets[0].url"]
+    # The same files are fine for the local emulator, and a URL is fine anywhere.
+    assert ModelProvider().check({}, model_inputs()).failures == []
+    remote_url = model_inputs(account=REMOTE, url="https://blob.example.invalid/m.json?sig=x")
+    assert ModelProvider().check({}, remote_url).failures == []
