@@ -23,23 +23,7 @@ from mms_pulumi import Deployment, SmokeTestArgs
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "quickstart"
 
-# A kubeconfig for the local emulator, which never contacts a cluster. With a real MMS
-# account, set your own: `pulumi config set --secret kubeConfig "$(cat ~/.kube/config)"`.
-LOCAL_KUBE_CONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: "https://127.0.0.1:6443"}
-users:
-- name: local
-  user: {token: local-cluster-token}
-contexts:
-- name: local
-  context: {cluster: local, user: local}
-current-context: local
-"""
-
+# With a real MMS account: `pulumi config set --secret kubeConfig "$(cat ~/.kube/config)"`.
 config = pulumi.Config()
 churn = Deployment(
     "churn",
@@ -47,14 +31,15 @@ churn = Deployment(
     model=config.get("model") or QUICKSTART / "churn-model.json",
     driver=config.get("driver") or QUICKSTART / "score.py",
     runtime="scikit-py",
+    # On the local emulator the registry, kubeconfig and pull secret may be left out;
+    # these show where a real account's go (set them as secret config).
     registry_info={
         "user": "one-call",
         "location": "registry.local.invalid",
         "password": config.get_secret("registryPassword")
         or pulumi.Output.secret("local-registry-password"),
     },
-    kube_config=config.get_secret("kubeConfig") or pulumi.Output.secret(LOCAL_KUBE_CONFIG),
-    acr_image_pull_secret="acr-pull",
+    kube_config=config.get_secret("kubeConfig"),
     # A new customer about to leave and a loyal one: the model must tell them apart.
     smoke_test=SmokeTestArgs(
         input={

@@ -13,26 +13,12 @@ from pathlib import Path
 import pulumi
 
 from mms_pulumi import Image, Manifest, Model, Service
+from mms_pulumi.emulator.defaults import LOCAL_KUBE_CONFIG
 
 HERE = Path(__file__).resolve().parent
 
-# A kubeconfig for the local emulator, which never contacts a cluster. With a real MMS
+# With no kubeConfig, the local emulator's (it never contacts a cluster). With a real MMS
 # account, set your own: `pulumi config set --secret kubeConfig "$(cat ~/.kube/config)"`.
-LOCAL_KUBE_CONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: "https://127.0.0.1:6443"}
-users:
-- name: local
-  user: {token: local-cluster-token}
-contexts:
-- name: local
-  context: {cluster: local, user: local}
-current-context: local
-"""
-
 config = pulumi.Config()
 service_name = config.get("serviceName") or "churn"
 kube_config = config.get_secret("kubeConfig") or pulumi.Output.secret(LOCAL_KUBE_CONFIG)

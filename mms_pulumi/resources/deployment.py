@@ -17,6 +17,13 @@ from typing import Any
 
 import pulumi
 
+from mms_pulumi.emulator.defaults import (
+    LOCAL_COMPUTE_RESOURCE_ID,
+    LOCAL_IMAGE_PULL_SECRET,
+    LOCAL_KUBE_CONFIG,
+    LOCAL_REGISTRY,
+    LOCAL_REGISTRY_PASSWORD,
+)
 from mms_pulumi.resources._base import generation_of_account, is_loopback
 from mms_pulumi.resources._files import FileInput, LocalFileError, ShippedFile, ship
 from mms_pulumi.resources._resource import AccountInput, placement_props
@@ -62,7 +69,8 @@ class DeploymentArgs:
     CLI flag (``python``, ``spark-py``, ``scikit-py``, ``cntk-py``, ``tlc``) or a wire value.
     The service settings are those of the account's API generation: ``registry_info``,
     ``kube_config`` and ``acr_image_pull_secret`` for 2017-06; ``compute_resource`` and the
-    replica and monitoring settings for 2017-09.
+    replica and monitoring settings for 2017-09. On the local emulator the registry,
+    kubeconfig, pull secret and compute resource may be left out (it uses none of them).
     """
 
     name: pulumi.Input[str]
@@ -103,6 +111,21 @@ def wire_runtime(runtime: str | None, generation: ApiGeneration) -> str:
 def asset_id(shipped: ShippedFile) -> str:
     """An extra asset's id: its file name cut to 32 characters, as the CLI made it."""
     return shipped.name[:ASSET_ID_CHARS]
+
+
+def with_local_defaults(args: DeploymentArgs, generation: ApiGeneration) -> DeploymentArgs:
+    """On the local emulator, what MMS needs but the emulator never uses may be left out:
+    the registry, kubeconfig and pull secret (2017-06) or the compute resource (2017-09)."""
+    if generation is ApiGeneration.V2017_09:
+        compute = args.compute_resource or {"id": LOCAL_COMPUTE_RESOURCE_ID}
+        return dataclasses.replace(args, compute_resource=compute)
+    return dataclasses.replace(
+        args,
+        registry_info=args.registry_info
+        or {**LOCAL_REGISTRY, "password": pulumi.Output.secret(LOCAL_REGISTRY_PASSWORD)},
+        kube_config=args.kube_config or pulumi.Output.secret(LOCAL_KUBE_CONFIG),
+        acr_image_pull_secret=args.acr_image_pull_secret or LOCAL_IMAGE_PULL_SECRET,
+    )
 
 
 def compute_resource_id(compute: ComputeResourceArgs | Mapping[str, Any] | None) -> Any:
@@ -171,6 +194,8 @@ class Deployment(pulumi.ComponentResource):
         }
         child = pulumi.ResourceOptions(parent=self)
         account = args.account
+        if local:
+            args = with_local_defaults(args, generation)
 
         self.model = Model(
             f"{resource_name}-model",
@@ -240,28 +265,20 @@ class Deployment(pulumi.ComponentResource):
             account=account,
             opts=child,
         )
-        self.scoring_uri = self.service.scoring_uri
-        self.service_id = self.service.id
-        self.image_id = self.image.id
-        self.manifest_id = self.manifest.id
-        self.model_id = self.model.id
-        self.model_version = self.model.version
-        self.state = self.service.state
-        self.primary_key = self.service.primary_key
-        self.secondary_key = self.service.secondary_key
-        self.register_outputs(
-            {
-                "scoring_uri": self.scoring_uri,
-                "service_id": self.service_id,
-                "image_id": self.image_id,
-                "manifest_id": self.manifest_id,
-                "model_id": self.model_id,
-                "model_version": self.model_version,
-                "state": self.state,
-                "primary_key": self.primary_key,
-                "secondary_key": self.secondary_key,
-            }
-        )
+        outputs: dict[str, pulumi.Output[Any]] = {
+            "scoring_uri": self.service.scoring_uri,
+            "service_id": self.service.id,
+            "image_id": self.image.id,
+            "manifest_id": self.manifest.id,
+            "model_id": self.model.id,
+            "model_version": self.model.version,
+            "state": self.service.state,
+            "primary_key": self.service.primary_key,
+            "secondary_key": self.service.secondary_key,
+        }
+        for output, value in outputs.items():
+            setattr(self, output, value)
+        self.register_outputs(outputs)
 
 
 __all__ = ["Deployment", "DeploymentArgs"]

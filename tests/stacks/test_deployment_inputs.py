@@ -87,3 +87,28 @@ def test_deployment_children_get_the_2017_09_inputs(
     assert service["smoke_test"] == {"input": {"x": 1}, "expect": {"x": 1}}
     # The packed model lies under the project root (here the working directory).
     assert (tmp_path / ".mms-packed").is_dir()
+
+
+def test_on_the_local_emulator_a_deployment_needs_only_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.json").write_text("{}")
+    (tmp_path / "score.py").write_text("def init():\n    pass\n\ndef run(input):\n    return 1\n")
+
+    def program() -> dict[str, Any]:
+        one = Deployment("one", name="one", model="model.json", driver="score.py")
+        return {"scoring_uri": one.scoring_uri}
+
+    account = account_config("http://127.0.0.1:9", f"dep-{uuid.uuid4().hex[:6]}", "t")
+    engine = Engine(
+        program, project="deployment", stack="test", config=account, state_path=tmp_path / "s"
+    )
+    plan = engine.preview()
+    assert set(plan.ops().values()) == {"create"}
+    news = {call.name: call.args["news"] for call in plan.calls if call.method == "Check"}
+    service, image = news["one-service"], news["one-image"]
+    assert unwrap(service["acr_image_pull_secret"]) == "acr-pull"
+    assert "kind: Config" in unwrap(service["kube_config"])
+    assert unwrap(image["registry_info"])["location"] == "registry.local.invalid"
+    assert unwrap(news["one-manifest"]["target_runtime"])["runtime_type"] == "ScikitPython"
