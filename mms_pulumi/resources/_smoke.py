@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from mms_pulumi.resources._fields import contains_unknown
 from mms_pulumi.schema import FieldProblem
@@ -92,12 +93,36 @@ def verdict(status: int, body: bytes, test: SmokeTest) -> str | None:
     return None
 
 
-def run_smoke_test(scoring_uri: str | None, key: str | None, test: SmokeTest) -> str | None:
-    """POST the test's input to the service; why it failed, or ``None`` when it passed."""
-    import requests
+def scoring_uri_problem(scoring_uri: str | None, mms_endpoint: str) -> str | None:
+    """Why the key must not go to ``scoring_uri``, or ``None`` (pure).
+
+    Only http(s) URLs are called; and a service of the local emulator scores on this
+    machine, so a scoring URI elsewhere is refused rather than handed the key.
+    """
+    from mms_pulumi.resources._base import is_loopback
 
     if not scoring_uri:
         return "the service reports no scoringUri to call"
+    parts = urlsplit(scoring_uri)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "the service's scoringUri is not an http or https URL; nothing was sent"
+    if is_loopback(mms_endpoint) and not is_loopback(scoring_uri):
+        return (
+            f"the service's scoringUri is on {parts.hostname}, not on this machine like the "
+            "local MMS it came from; the key was not sent"
+        )
+    return None
+
+
+def run_smoke_test(
+    scoring_uri: str | None, key: str | None, test: SmokeTest, *, mms_endpoint: str
+) -> str | None:
+    """POST the test's input to the service; why it failed, or ``None`` when it passed."""
+    import requests
+
+    refused = scoring_uri_problem(scoring_uri, mms_endpoint)
+    if refused is not None or scoring_uri is None:
+        return refused
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"

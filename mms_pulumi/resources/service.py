@@ -246,7 +246,9 @@ class ServiceProvider(MmsProvider):
         if test is None:
             return None
         say(f"service {service.name}: smoke test")
-        return run_smoke_test(service.scoring_uri, keys.primary_key if keys else None, test)
+        endpoint = Account.from_props(props["account"]).endpoint
+        key = keys.primary_key if keys else None
+        return run_smoke_test(service.scoring_uri, key, test, mms_endpoint=endpoint)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""

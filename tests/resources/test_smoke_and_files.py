@@ -10,7 +10,13 @@ import pulumi
 import pytest
 
 from mms_pulumi.resources._files import LocalFileError, pack_directory, ship
-from mms_pulumi.resources._smoke import SmokeTest, smoke_test_of, smoke_test_problems, verdict
+from mms_pulumi.resources._smoke import (
+    SmokeTest,
+    scoring_uri_problem,
+    smoke_test_of,
+    smoke_test_problems,
+    verdict,
+)
 from mms_pulumi.resources.deployment import wire_runtime
 from mms_pulumi.schema import ApiGeneration
 
@@ -160,3 +166,20 @@ def test_a_directory_with_a_link_is_refused(tmp_path: Path) -> None:
     (model / "escape").symlink_to("/etc/passwd")
     with pytest.raises(LocalFileError, match="link or a special file"):
         pack_directory(model, tmp_path / "packed")
+
+
+@pytest.mark.parametrize(
+    ("uri", "endpoint", "problem"),
+    [
+        ("http://127.0.0.1:5080/score/s1", "http://127.0.0.1:5080", None),
+        ("http://scoring.example.invalid/score", "https://mms.example.invalid", None),
+        (None, "http://127.0.0.1:5080", "no scoringUri"),
+        ("ftp://127.0.0.1/score", "http://127.0.0.1:5080", "not an http or https URL"),
+        ("http://evil.example.invalid/s", "http://127.0.0.1:5080", "the key was not sent"),
+    ],
+)
+def test_the_key_goes_only_where_a_service_of_that_mms_scores(
+    uri: str | None, endpoint: str, problem: str | None
+) -> None:
+    answer = scoring_uri_problem(uri, endpoint)
+    assert answer is None if problem is None else (answer is not None and problem in answer)
