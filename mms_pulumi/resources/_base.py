@@ -363,8 +363,8 @@ def local_file_rule(endpoint: str) -> str:
 
 
 def local_file_problems(inputs: Mapping[str, Any]) -> list[FieldProblem]:
-    """A problem for each ``file:`` URL in the inputs when the endpoint is not this machine
-    (only the local emulator reads ``file://`` URLs)."""
+    """A problem for each ``file://`` URL in the inputs when the endpoint is not this
+    machine (only the local emulator reads ``file://`` URLs)."""
     account = inputs.get("account")
     endpoint = account.get("endpoint") if isinstance(account, Mapping) else None
     if not isinstance(endpoint, str) or is_loopback(endpoint):
@@ -372,7 +372,7 @@ def local_file_problems(inputs: Mapping[str, Any]) -> list[FieldProblem]:
     found: list[FieldProblem] = []
 
     def walk(value: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(value, str) and value[:5].lower() == "file:":
+        if isinstance(value, str) and value[:7].lower() == "file://":
             found.append(FieldProblem(path, local_file_rule(endpoint)))
         elif isinstance(value, Mapping):
             for key, item in value.items():
@@ -382,7 +382,8 @@ def local_file_problems(inputs: Mapping[str, Any]) -> list[FieldProblem]:
                 walk(item, (*path, index))
 
     for name, value in inputs.items():
-        if name not in ("account", EMULATOR_KEY, "__provider"):
+        # Only URLs: a description or a smoke test's input may say "file://" as text.
+        if name not in ("account", EMULATOR_KEY, "__provider", "description", "smoke_test"):
             walk(value, (name,))
     return found
 

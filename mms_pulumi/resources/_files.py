@@ -33,9 +33,10 @@ PACKED_DIR = ".mms-packed"
 _CHUNK = 1 << 20
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-FileInput = str | os.PathLike[str] | pulumi.Asset | pulumi.Archive
-"""A file for MMS: a URL, a local path (file or directory), or a Pulumi asset or archive
-(``FileAsset``, ``FileArchive``, ``RemoteAsset``, ``RemoteArchive``)."""
+FileInput = str | os.PathLike[str] | pulumi.Asset | pulumi.Archive | pulumi.Output[str]
+"""A file for MMS: a URL (also one known only at deploy time, an ``Output[str]``), a local
+path (file or directory), or a Pulumi asset or archive (``FileAsset``, ``FileArchive``,
+``RemoteAsset``, ``RemoteArchive``)."""
 
 
 class LocalFileError(ValueError):
@@ -47,9 +48,9 @@ class LocalFileError(ValueError):
 class ShippedFile:
     """A file as MMS sees it: the URL it fetches and whether it unpacks the archive."""
 
-    url: str
+    url: pulumi.Input[str]
     unpack: bool
-    name: str  # file name without directories, for default ids and names
+    name: pulumi.Input[str]  # file name without directories, for default ids and names
     local: Path | None  # the local file or directory, when it is one
 
 
@@ -68,8 +69,13 @@ def ship(
 ) -> ShippedFile:
     """The URL MMS fetches for one file input; a local directory is packed first, into
     ``packed_dir`` (default: ``.mms-packed`` at the project root)."""
+    if isinstance(value, pulumi.Output):
+        # A URL known only at deploy time, e.g. a storage blob's SAS URL: MMS fetches it;
+        # a file:// one against a remote endpoint is refused by the children's check.
+        return ShippedFile(value, False, value.apply(url_file_name), None)
     if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
         return _remote(field, str(value.uri), unpack=isinstance(value, pulumi.RemoteArchive))
+    archive_file = isinstance(value, pulumi.FileArchive)
     if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
         path: Any = value.path
     elif isinstance(value, pulumi.Asset | pulumi.Archive):
@@ -79,7 +85,13 @@ def ship(
         )
     elif isinstance(value, str) and _SCHEME.match(value):
         if value.lower().startswith("file:"):
-            path = urllib.request.url2pathname(urllib.parse.urlsplit(value).path)
+            parts = urllib.parse.urlsplit(value)
+            if parts.netloc not in ("", "localhost"):
+                raise LocalFileError(
+                    f"{field}: {value} names a file on another host ({parts.netloc}); give a "
+                    "path on this machine or an http(s) URL"
+                )
+            path = urllib.request.url2pathname(parts.path)
         else:
             return _remote(field, value, unpack=False)
     elif isinstance(value, str | os.PathLike):
@@ -100,14 +112,24 @@ def ship(
             f"{field}: {local} does not exist or is not a regular file or directory; "
             "give the path of the model, driver or asset to ship"
         )
-    return ShippedFile(_file_url(local, file_digest(local)), False, local.name, local)
+    try:
+        digest = file_digest(local)
+    except OSError as err:
+        raise LocalFileError(f"{field}: {local} cannot be read ({err.strerror or err})") from None
+    # A FileArchive names an archive to unpack at build (a .tar.gz, as the CLI made).
+    return ShippedFile(_file_url(local, digest), archive_file, local.name, local)
+
+
+def url_file_name(url: str) -> str:
+    """The last segment of a URL's path (the name MMS gives the fetched file)."""
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
 
 
 def _remote(field: str, url: str, *, unpack: bool) -> ShippedFile:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise LocalFileError(f"{field}: {url} is not an http, https or file URL")
-    name = Path(urllib.parse.unquote(parts.path)).name
+    name = url_file_name(url)
     if not name:
         raise LocalFileError(f"{field}: {url} names no file (its path has no last segment)")
     return ShippedFile(url, unpack, name, None)
@@ -138,7 +160,9 @@ def pack_directory(directory: Path, into: Path) -> Path:
     """Pack ``directory`` as a reproducible ``<name>-<digest>.tar.gz`` under ``into``.
 
     Members are named ``<name>/…`` (the CLI's layout), sorted, with times, owners and
-    groups cleared, so the same content always gives the same bytes and the same name.
+    groups cleared, so the same content always gives the same bytes and the same name;
+    ``.mms-packed``, ``.mms-emulator`` and ``__pycache__`` are left out (and ``into``, should
+    it lie inside).
     Links and special files are refused: an archive MMS unpacks holds regular files only.
     """
     into.mkdir(parents=True, exist_ok=True)
@@ -150,13 +174,32 @@ def pack_directory(directory: Path, into: Path) -> Path:
             gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped,
             tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
-            for path in [directory, *sorted(directory.rglob("*"))]:
+            for path in [directory, *_members(directory, into)]:
                 _add_member(tar, directory, path)
         archive = into / f"{directory.name}-{file_digest(staging)[:16]}.tar.gz"
         staging.replace(archive)
     finally:
         staging.unlink(missing_ok=True)
     return archive
+
+
+# Never packed: our own state (packed archives, the emulator's data) and bytecode, which
+# would change the digest on every run without any change a person made.
+SKIPPED_NAMES = frozenset({PACKED_DIR, ".mms-emulator", "__pycache__"})
+
+
+def _members(directory: Path, into: Path) -> list[Path]:
+    """The directory's contents in a stable order, our own state and bytecode left out."""
+    into = into.resolve()
+    found = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).parts
+        if SKIPPED_NAMES.intersection(relative) or path.resolve() == into:
+            continue
+        if into in path.resolve().parents:
+            continue
+        found.append(path)
+    return found
 
 
 def _add_member(tar: tarfile.TarFile, directory: Path, path: Path) -> None:

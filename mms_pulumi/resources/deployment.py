@@ -108,9 +108,11 @@ def wire_runtime(runtime: str | None, generation: ApiGeneration) -> str:
     return CLI_RUNTIMES.get(chosen, chosen)
 
 
-def asset_id(shipped: ShippedFile) -> str:
+def asset_id(shipped: ShippedFile) -> pulumi.Input[str]:
     """An extra asset's id: its file name cut to 32 characters, as the CLI made it."""
-    return shipped.name[:ASSET_ID_CHARS]
+    if isinstance(shipped.name, pulumi.Output):
+        return shipped.name.apply(lambda name: name[:ASSET_ID_CHARS])
+    return str(shipped.name)[:ASSET_ID_CHARS]
 
 
 def with_local_defaults(args: DeploymentArgs, generation: ApiGeneration) -> DeploymentArgs:

@@ -39,7 +39,12 @@ from mms_pulumi.resources._resource import (
     build_props,
     secret_options,
 )
-from mms_pulumi.resources._smoke import run_smoke_test, smoke_test_of, smoke_test_problems
+from mms_pulumi.resources._smoke import (
+    run_smoke_test,
+    smoke_test_of,
+    smoke_test_problems,
+    smoke_test_props,
+)
 from mms_pulumi.schema import (
     ApiGeneration,
     CreateServiceRequest,
@@ -71,6 +76,14 @@ SETTINGS_2017_09: dict[str, type[BaseModel] | None] = {
     "max_concurrent_requests_per_container": None,
     "app_insights_enabled": None,
     "data_collection": DataCollection,
+}
+# What an unset 2017-09 setting behaves as, sent when rolling back an update that set it:
+# MMS's update changes only the settings it is given, so "unset" cannot be sent as such.
+UNSET_SETTINGS = {
+    "num_replicas": 1,
+    "autoscaler": {"autoscale_enabled": False},
+    "app_insights_enabled": False,
+    "data_collection": {"storage_enabled": False, "event_hub_enabled": False},
 }
 # Input → the scoring key a change of it regenerates (``regenerateKeys``).
 ROTATIONS = {"primary_key_version": KeyType.PRIMARY, "secondary_key_version": KeyType.SECONDARY}
@@ -176,64 +189,94 @@ class ServiceProvider(MmsProvider):
         return [*super().problems(inputs), *smoke_test_problems(inputs.get("smoke_test"))]
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        """Deploy the service and wait; adopt an unfinished deployment of the same image."""
+        """Deploy the service and wait; adopt an unfinished deployment of the same image.
+        A ``smoke_test`` must pass, for an adopted service too, or the service is deleted."""
         client = self.client(props)
         request = wire_request(self, props)
         existing = self._adoptable(client, request, Account.from_props(props["account"]))
         if existing is not None:
             say(f"service {request.name}: adopting existing service {existing.id}")
             service = self._wait_until_settled(client, existing)
-            outputs = self._outputs(props, service, _keys(client, service.id))
-            return dynamic.CreateResult(service.id, self.sealed(outputs))
-        poller = client.begin_create_service(request)
-        say(f"service {request.name}: deployment started, operation {poller.operation_id}")
-        service = self._finish(client, poller, request.name, cleanup=True)
+        else:
+            poller = client.begin_create_service(request)
+            say(f"service {request.name}: deployment started, operation {poller.operation_id}")
+            service = self._finish(client, poller, request.name, cleanup=True)
         keys = _keys(client, service.id)
         problem = self._smoke(props, service, keys)
         if problem is not None:
-            client.delete_service(service.id)
+            failed = f"service {request.name}: the smoke test failed: {problem}."
+            try:
+                client.delete_service(service.id)
+            except Exception as err:
+                raise RuntimeError(
+                    f"{failed} Deleting the new service {service.id} failed too "
+                    f"({type(err).__name__}: {err}); the next `pulumi up` tests it again "
+                    "before it adopts it."
+                ) from err
             raise RuntimeError(
-                f"service {request.name}: the smoke test failed: {problem}. The new service "
-                f"{service.id} was deleted; fix the driver or the image and run `pulumi up` again."
+                f"{failed} The new service {service.id} was deleted; fix the driver or the "
+                "image and run `pulumi up` again."
             )
         outputs = self._outputs(props, service, keys)
         return dynamic.CreateResult(service.id, self.sealed(outputs))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Roll the service to the new image, manifest, pull secret or settings, and wait;
-        regenerate the keys whose ``*_key_version`` changed."""
+        regenerate the keys whose ``*_key_version`` changed (after the smoke test passed:
+        a rolled-back update leaves the keys that state records working)."""
         client = self.client(news)
         changed = set(self.plan(olds, news).changed)
-        for name, key_type in ROTATIONS.items():
-            if name in changed:
-                client.regenerate_service_keys(id_, key_type)
-                say(f"service {news['name']}: {key_type.value.lower()} key regenerated")
+        rotations = [key_type for name, key_type in ROTATIONS.items() if name in changed]
         if changed <= set(ROTATIONS):
+            self._rotate(client, id_, news["name"], rotations)
             service: schema.Service | Service2017_09 = client.get_service(id_)
             return dynamic.UpdateResult(
                 self.sealed(self._outputs(news, service, _keys(client, id_)))
             )
+        # What runs now, exactly: a failed smoke test rolls back to it.
+        before = client.get_service(id_) if smoke_test_of(news.get("smoke_test")) else None
         poller = _roll(client, id_, news)
         say(f"service {news['name']}: update started, operation {poller.operation_id}")
         service = self._finish(client, poller, news["name"], cleanup=False)
+        problem = self._smoke(news, service, _keys(client, service.id))
+        if problem is not None and before is not None:
+            self._roll_back(client, id_, olds, before, news, problem)
+        self._rotate(client, id_, news["name"], rotations)
         keys = _keys(client, service.id)
-        problem = self._smoke(news, service, keys)
-        if problem is not None:
-            # Roll back to what state still records, so the stack stays consistent with MMS.
-            say(f"service {news['name']}: smoke test failed; rolling back to {olds['image_id']}")
-            failed = f"service {news['name']}: the smoke test of image {news['image_id']} failed: "
-            try:
-                back = self._finish(client, _roll(client, id_, olds), news["name"], cleanup=False)
-            except Exception as err:
-                raise RuntimeError(
-                    f"{failed}{problem}. Rolling back to image {olds['image_id']} failed too "
-                    f"({err}); run `pulumi refresh` to record what the service runs now."
-                ) from err
-            raise RuntimeError(
-                f"{failed}{problem}. The service was rolled back to image {back.image_id}, "
-                "which is serving again; fix the driver or the image and run `pulumi up` again."
-            )
         return dynamic.UpdateResult(self.sealed(self._outputs(news, service, keys)))
+
+    def _rotate(
+        self, client: MmsClient | MmsClient2017_09, id_: str, name: str, keys: list[KeyType]
+    ) -> None:
+        for key_type in keys:
+            client.regenerate_service_keys(id_, key_type)
+            say(f"service {name}: {key_type.value.lower()} key regenerated")
+
+    def _roll_back(
+        self,
+        client: MmsClient | MmsClient2017_09,
+        id_: str,
+        olds: Mapping[str, Any],
+        before: schema.Service | Service2017_09,
+        news: Mapping[str, Any],
+        problem: str,
+    ) -> None:
+        """Roll the service back to what ran ``before`` the update, wait, and raise."""
+        back_to = rollback_props(olds, before)
+        say(f"service {news['name']}: smoke test failed; rolling back to {back_to['image_id']}")
+        failed = f"service {news['name']}: the smoke test of image {news['image_id']} failed: "
+        try:
+            back = self._finish(client, _roll(client, id_, back_to), news["name"], cleanup=False)
+        except Exception as err:
+            raise RuntimeError(
+                f"{failed}{problem}. Rolling back to image {back_to['image_id']} failed too "
+                f"({type(err).__name__}: {err}); run `pulumi refresh` to record what the "
+                "service runs now."
+            ) from err
+        raise RuntimeError(
+            f"{failed}{problem}. The service was rolled back to image {back.image_id}, "
+            "which is serving again; fix the driver or the image and run `pulumi up` again."
+        )
 
     def _smoke(
         self,
@@ -241,14 +284,18 @@ class ServiceProvider(MmsProvider):
         service: schema.Service | Service2017_09,
         keys: schema.AuthKeys | None,
     ) -> str | None:
-        """Run the props' smoke test against the service; why it failed, or ``None``."""
+        """Run the props' smoke test against the service; why it failed, or ``None``.
+        Whatever goes wrong while testing is a failed test, never an untested success."""
         test = smoke_test_of(props.get("smoke_test"))
         if test is None:
             return None
         say(f"service {service.name}: smoke test")
         endpoint = Account.from_props(props["account"]).endpoint
         key = keys.primary_key if keys else None
-        return run_smoke_test(service.scoring_uri, key, test, mms_endpoint=endpoint)
+        try:
+            return run_smoke_test(service.scoring_uri, key, test, mms_endpoint=endpoint)
+        except Exception as err:  # a failed test, whatever broke; the key is in no message
+            return f"the smoke test could not run ({type(err).__name__})"
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """Fetch the live service; a deleted one reads as deleted so refresh drops it."""
@@ -392,6 +439,25 @@ def _roll(client: MmsClient | MmsClient2017_09, id_: str, props: Mapping[str, An
     return client.begin_update_service(id_, request)
 
 
+def rollback_props(
+    olds: Mapping[str, Any], before: schema.Service | Service2017_09
+) -> dict[str, Any]:
+    """What to roll a service back to: the recorded inputs, with the image and (2017-09)
+    the settings it really ran before the update; a setting that was unset goes back to
+    what unset behaves as, so settings the update added are undone too."""
+    back = {**olds, "image_id": before.image_id or olds["image_id"]}
+    if isinstance(before, Service2017_09):
+        for name in SETTINGS_2017_09:
+            value = getattr(before, name)
+            back[name] = _snake(value) if value is not None else UNSET_SETTINGS.get(name)
+        autoscaled = isinstance(back["autoscaler"], Mapping) and back["autoscaler"].get(
+            "autoscale_enabled"
+        )
+        if autoscaled and before.num_replicas is None:
+            back["num_replicas"] = None  # an enabled autoscaler excludes numReplicas
+    return back
+
+
 def _snake(value: Any) -> Any:
     """A wire object (camelCase keys, at any depth) with this package's snake_case keys."""
     if isinstance(value, Mapping):
@@ -484,7 +550,7 @@ class Service(MmsResource, module="mms", name="Service"):
             "data_collection": data_collection,
             "primary_key_version": primary_key_version,
             "secondary_key_version": secondary_key_version,
-            "smoke_test": smoke_test,
+            "smoke_test": smoke_test_props(smoke_test),
         }
         props = build_props(inputs, OUTPUTS, account, SECRETS)
         super().__init__(ServiceProvider(), resource_name, props, secret_options(opts, SECRETS))

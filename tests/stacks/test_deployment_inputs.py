@@ -15,9 +15,10 @@ from mms_pulumi import ComputeResourceArgs, Deployment, SmokeTestArgs
 from mms_pulumi.schema import API_VERSION_2017_09
 from tests.harness import Engine
 from tests.harness.plugin import unwrap
-from tests.support import account_config
+from tests.support import account_config, kube_config
 
 COMPUTE = "/subscriptions/s/resourceGroups/rg/providers/X/operationalizationClusters/c"
+KUBE = kube_config("deployment-kube-token")
 REMOTE_ASSET = "https://blob.example.invalid/schemas/schema.json?sig=abc"
 
 
@@ -84,7 +85,8 @@ def test_deployment_children_get_the_2017_09_inputs(
     service = news["churn-service"]
     assert service["compute_resource"] == {"id": COMPUTE} and service["num_replicas"] == 2
     assert "manifest_id" not in service
-    assert service["smoke_test"] == {"input": {"x": 1}, "expect": {"x": 1}}
+    # Recorded as JSON text, so a null inside the input or the answer survives.
+    assert service["smoke_test"] == {"input_json": '{"x": 1}', "expect_json": '{"x": 1}'}
     # The packed model lies under the project root (here the working directory).
     assert (tmp_path / ".mms-packed").is_dir()
 
@@ -112,3 +114,30 @@ def test_on_the_local_emulator_a_deployment_needs_only_its_files(
     assert "kind: Config" in unwrap(service["kube_config"])
     assert unwrap(image["registry_info"])["location"] == "registry.local.invalid"
     assert unwrap(news["one-manifest"]["target_runtime"])["runtime_type"] == "ScikitPython"
+
+
+def test_urls_known_only_at_deploy_time_are_accepted_against_a_remote_mms(
+    tmp_path: Path,
+) -> None:
+    blob = "https://blob.example.invalid/models/churn.pkl?sig=abc"
+
+    def program() -> dict[str, Any]:
+        one = Deployment(
+            "one",
+            name="one",
+            model=pulumi.Output.from_input(blob),  # e.g. a storage blob's SAS URL
+            driver=pulumi.Output.from_input("https://blob.example.invalid/score.py?sig=d"),
+            registry_info={"user": "u", "location": "acr.example.invalid", "password": "p"},
+            kube_config=KUBE,
+            acr_image_pull_secret="pull",
+        )
+        return {"scoring_uri": one.scoring_uri}
+
+    config = account_config("https://mms.example.invalid", f"r-{uuid.uuid4().hex[:6]}", "t")
+    engine = Engine(
+        program, project="deployment", stack="test", config=config, state_path=tmp_path / "s"
+    )
+    plan = engine.preview()
+    news = {call.name: call.args["news"] for call in plan.calls if call.method == "Check"}
+    assert unwrap(news["one-model"]["url"]) == blob
+    assert unwrap(news["one-model"]["name"]) == "churn.pkl"

@@ -1,0 +1,80 @@
+"""A failed smoke test on a 2017-09 update: the rollback undoes the settings the update
+added, and the keys the update would have rotated keep working (they are rotated only after
+a passing test). Through the real plugin against the emulator."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mms_pulumi import Deployment, SmokeTestArgs
+from mms_pulumi.client import MmsClient2017_09
+from mms_pulumi.emulator.process import EmulatorProcess
+from mms_pulumi.schema import API_VERSION_2017_09
+from tests.harness import Engine, EngineError
+from tests.harness.plugin import unwrap
+from tests.support import account_config
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+TOKEN = "rollback-09-token"
+CUSTOMERS = {"customers": [{"tenure_months": 4, "monthly_charges": 100, "support_calls": 5}]}
+BROKEN_RUN = '\n\ndef run(input):\n    return {"churn": [False]}\n'
+
+pytestmark = pytest.mark.emulator(operation_seconds=0.2, token=TOKEN)
+
+
+@pytest.mark.timeout(240)
+def test_a_failed_update_rolls_back_settings_and_keeps_the_keys(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    driver = tmp_path / "score.py"
+    shutil.copy(QUICKSTART / "score.py", driver)
+    settings: dict[str, Any] = {"num_replicas": None, "primary_key_version": "v1"}
+
+    def program() -> dict[str, Any]:
+        churn = Deployment(
+            "churn",
+            name="churn09",
+            model=QUICKSTART / "churn-model.json",
+            driver=driver,
+            smoke_test=SmokeTestArgs(input=CUSTOMERS, expect={"churn": [True]}),
+            **settings,
+        )
+        return {"scoring_uri": churn.scoring_uri, "primary_key": churn.primary_key}
+
+    account = f"rb-{uuid.uuid4().hex[:8]}"
+    config = {
+        **account_config(emulator.base_url, account, TOKEN),
+        "mms:apiVersion": API_VERSION_2017_09,
+    }
+    engine = Engine(
+        program, project="rollback", stack="test", config=config, state_path=tmp_path / "s"
+    )
+    # score.py answers churn and churn_probability; the test expects the whole answer.
+    driver.write_text(
+        driver.read_text()
+        + "\n\n_run = run\n\ndef run(input):\n    return {'churn': _run(input)['churn']}\n"
+    )
+    first = engine.up()
+    uri, key = unwrap(first.outputs["scoring_uri"]), unwrap(first.outputs["primary_key"])
+
+    driver.write_text(driver.read_text() + BROKEN_RUN)
+    settings.update(num_replicas=2, primary_key_version="v2")
+    with pytest.raises(EngineError, match="rolled back"):
+        engine.up()
+
+    with MmsClient2017_09(emulator.base_url, "sub", "rg", account, TOKEN) as mms:
+        [service] = mms.list_services()
+    state = next(r for r in engine.load().values() if r.urn.endswith("::churn-service"))
+    assert service.image_id == state.outputs["image_id"]
+    assert service.num_replicas in (None, 1)  # the replicas the update added are gone
+    answer = requests.post(
+        uri, json=CUSTOMERS, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text  # the key state records still works
+    assert answer.json() == {"churn": [True]}
