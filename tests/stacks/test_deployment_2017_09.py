@@ -1,6 +1,7 @@
-"""A failed smoke test on a 2017-09 update: the rollback undoes the settings the update
-added, and the keys the update would have rotated keep working (they are rotated only after
-a passing test). Through the real plugin against the emulator."""
+"""Deployments on the 2017-09 API through the real plugin against the emulator: a failed
+smoke test on an update rolls back the settings the update added and keeps the keys it
+would have rotated working (they rotate only after a passing test); a model directory is
+packed, unpacked under its name and served."""
 
 from __future__ import annotations
 
@@ -78,3 +79,50 @@ def test_a_failed_update_rolls_back_settings_and_keeps_the_keys(
     )
     assert answer.status_code == 200, answer.text  # the key state records still works
     assert answer.json() == {"churn": [True]}
+
+
+@pytest.mark.timeout(180)
+def test_a_model_directory_is_packed_unpacked_and_served(
+    emulator: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the project root: .mms-packed goes here
+    model_dir = tmp_path / "churnmodel"
+    model_dir.mkdir()
+    shutil.copy(QUICKSTART / "churn-model.json", model_dir / "churn-model.json")
+    driver = tmp_path / "score.py"
+    # The CLI's layout: a packed directory unpacks under its own name.
+    driver.write_text(
+        (QUICKSTART / "score.py")
+        .read_text()
+        .replace('MODEL_FILE = "churn-model.json"', 'MODEL_FILE = "churnmodel/churn-model.json"')
+    )
+
+    def program() -> dict[str, Any]:
+        churn = Deployment(
+            "dir",
+            name="churndir",
+            model=model_dir,
+            driver=driver,
+            smoke_test=SmokeTestArgs(input=CUSTOMERS, expect_status=200),
+        )
+        return {"scoring_uri": churn.scoring_uri, "primary_key": churn.primary_key}
+
+    account = f"dir-{uuid.uuid4().hex[:8]}"
+    config = {
+        **account_config(emulator.base_url, account, TOKEN),
+        "mms:apiVersion": API_VERSION_2017_09,
+    }
+    engine = Engine(
+        program, project="packed", stack="test", config=config, state_path=tmp_path / "s"
+    )
+    result = engine.up()
+    answer = requests.post(
+        unwrap(result.outputs["scoring_uri"]),
+        json=CUSTOMERS,
+        headers={"Authorization": f"Bearer {unwrap(result.outputs['primary_key'])}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["churn"] == [True]
+    assert list((tmp_path / ".mms-packed").glob("churnmodel-*.tar.gz"))
+    engine.up(expect_no_changes=True)  # packing again gives the same archive
