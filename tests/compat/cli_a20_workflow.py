@@ -22,16 +22,11 @@ Results: a JSON list of ``{"step", "ok", "detail"}``, stopping at the first fail
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 WHEEL_DIR, ENDPOINT, WORK_DIR, RESULTS = sys.argv[1:5]
 # The wheel's dist-info must be importable before pkg_resources scans sys.path: the CLI
@@ -40,6 +35,7 @@ sys.path.insert(0, WHEEL_DIR)
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import standins  # noqa: E402  (after the path is set)
+from workflow_steps import Steps, as_uri, write_files  # noqa: E402
 
 standins.install()
 
@@ -75,10 +71,6 @@ from azure.cli.command_modules.ml.service import realtime  # noqa: E402
 _util.MMS_ASYNC_OPERATION_POLLING_INTERVAL_SECONDS = 0.05  # type: ignore[attr-defined]
 
 
-def as_uri(path: str) -> str:
-    return Path(path).resolve().as_uri()
-
-
 class Context(_util.CommandLineInterfaceContext):  # type: ignore[misc, name-defined]
     """The CLI's own context, with what `az ml env setup` would have configured."""
 
@@ -98,31 +90,9 @@ class Context(_util.CommandLineInterfaceContext):  # type: ignore[misc, name-def
 manifest.handle_driver_file = lambda driver, _verbose, _context: as_uri(driver)
 
 context = Context()
-files = work / "files"
-files.mkdir(exist_ok=True)
-(files / "model.pkl").write_bytes(b"\x80\x04compat-model")
-(files / "score.py").write_text(
-    "def init():\n    pass\n\n\ndef run(data):\n    return {'echo': data}\n"
-)
-results: list[dict[str, Any]] = []
-found: dict[str, Any] = {}
-
-
-def step(name: str, call: Callable[[], Any], ok: Callable[[Any], bool] = lambda rc: rc == 0) -> Any:
-    """Run one CLI function; record whether it completed (its own success value)."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            value = call()
-    except BaseException:  # the CLI raises CLIError, KeyError… on answers it cannot use
-        results.append({"step": name, "ok": False, "detail": traceback.format_exc(limit=4)})
-        raise SystemExit(0) from None
-    passed = ok(value)
-    results.append({"step": name, "ok": passed, "detail": printed.getvalue()[-2000:]})
-    if not passed:
-        raise SystemExit(0)
-    found[name] = value
-    return value, printed.getvalue()
+files = write_files(work)
+steps = Steps(ok=lambda rc: rc == 0)
+step = steps.run
 
 
 def service_id_in(output: str) -> str:
@@ -132,7 +102,7 @@ def service_id_in(output: str) -> str:
 
 
 try:
-    (rc, model_id), _ = step(
+    _, model_id = step(
         "model register",
         lambda: model._model_register(
             str(files / "model.pkl"), "model.pkl", ["compat"], None, False, context
@@ -142,7 +112,7 @@ try:
     step("model show (id)", lambda: model._model_show(model_id, None, False, context))
     step("model show (name)", lambda: model._model_show("model.pkl", None, False, context))
     step("model list", lambda: model._model_list(None, False, context))
-    (rc, manifest_id), _ = step(
+    _, manifest_id = step(
         "manifest create",
         lambda: manifest._manifest_create(
             "compat-manifest",
@@ -161,7 +131,7 @@ try:
     )
     step("manifest show", lambda: manifest._manifest_show(manifest_id, False, context))
     step("manifest list", lambda: manifest._manifest_list(False, context))
-    (rc, image_id), _ = step(
+    _, image_id = step(
         "image create",
         lambda: image._image_create(
             "Docker", None, manifest_id, None, "", [], None, "", None, False, context
@@ -170,7 +140,7 @@ try:
     )
     step("image show", lambda: image._image_show(image_id, False, context))
     step("image list", lambda: image._image_list(False, context))
-    _, created = step(
+    step(
         "service create",
         lambda: realtime._realtime_service_create(
             None,
@@ -192,7 +162,7 @@ try:
             True,
         ),
     )
-    service_id = service_id_in(created)
+    service_id = service_id_in(steps.output)
     step("service show", lambda: realtime._realtime_service_show(None, service_id, False, context))
     step("service list", lambda: realtime._realtime_service_list(None, True, False, context))
     step(
@@ -211,7 +181,7 @@ try:
             None, service_id, '{"input": [1, 2]}', False, context
         ),
     )
-    (rc, second_image), _ = step(
+    _, second_image = step(
         "image create (for update)",
         lambda: image._image_create(
             "Docker", "second", manifest_id, None, "", [], None, "", None, False, context
@@ -233,6 +203,4 @@ try:
         lambda: realtime._realtime_service_delete(None, service_id, False, context),
     )
 finally:
-    Path(RESULTS).write_text(
-        json.dumps({"results": results, "ids": {k: str(v) for k, v in found.items()}})
-    )
+    steps.write(RESULTS)

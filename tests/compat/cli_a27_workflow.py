@@ -18,13 +18,9 @@ Results: a JSON list of ``{"step", "ok", "detail"}``, stopping at the first fail
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +30,7 @@ sys.path.insert(0, WHEEL_DIR)  # before pkg_resources scans sys.path (the CLI re
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 import standins  # noqa: E402
+from workflow_steps import Steps, as_uri, returned_zero, write_files  # noqa: E402
 
 standins.install()
 
@@ -89,10 +86,6 @@ from azure.cli.command_modules.ml.service import realtime  # noqa: E402
 _util.MMS_ASYNC_OPERATION_POLLING_INTERVAL_SECONDS = 0.05  # type: ignore[attr-defined]
 
 
-def as_uri(path: str) -> str:
-    return Path(path).resolve().as_uri()
-
-
 class Context(_util.CommandLineInterfaceContext):  # type: ignore[misc, name-defined]
     """The CLI's own context; uploads land as ``file://`` URIs the emulator reads."""
 
@@ -105,34 +98,11 @@ class Context(_util.CommandLineInterfaceContext):  # type: ignore[misc, name-def
 manifest.handle_driver_file = lambda driver, _verbose, _context: as_uri(driver)
 
 context = Context()
-files = work / "files"
-files.mkdir(exist_ok=True)
-(files / "model.pkl").write_bytes(b"\x80\x04compat-model")
-(files / "score.py").write_text(
-    "def init():\n    pass\n\n\ndef run(data):\n    return {'echo': data}\n"
-)
+files = write_files(work)
 os.chdir(files)  # the CLI wants the driver in the working directory
-results: list[dict[str, Any]] = []
-
-
-def step(name: str, call: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
-    """Run one CLI function; record whether it completed (its own success value)."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            value = call()
-    except BaseException:  # the CLI raises MlCliError, KeyError… on answers it cannot use
-        results.append({"step": name, "ok": False, "detail": traceback.format_exc(limit=4)})
-        raise SystemExit(0) from None
-    passed = bool(ok(value))
-    results.append({"step": name, "ok": passed, "detail": printed.getvalue()[-2000:]})
-    if not passed:
-        raise SystemExit(0)
-    return value
-
-
-def succeeded(value: Any) -> bool:
-    return bool(value == 0 or (isinstance(value, tuple) and value[0] == 0))
+steps = Steps()
+step = steps.run
+succeeded = returned_zero
 
 
 try:
@@ -249,4 +219,4 @@ try:
         lambda value: value[1] is None,
     )
 finally:
-    Path(RESULTS).write_text(json.dumps({"results": results}))
+    steps.write(RESULTS)

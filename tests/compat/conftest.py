@@ -57,3 +57,11 @@ def run_workflow(
     assert results.exists(), f"{driver} did not run:\n{ran.stdout[-2000:]}\n{ran.stderr[-3000:]}"
     outcome: dict[str, Any] = json.loads(results.read_text())
     return outcome
+
+
+def assert_every_step_completed(workflow: dict[str, Any], steps: list[str]) -> None:
+    """No step of a workflow failed (the first failure's output is the message), and the
+    steps that ran are exactly ``steps``, in order."""
+    failed = [r for r in workflow["results"] if not r["ok"]]
+    assert not failed, f"{failed[0]['step']} failed:\n{failed[0]['detail']}"
+    assert [r["step"] for r in workflow["results"]] == steps

@@ -15,7 +15,7 @@ import pytest
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.compat.conftest import ACCOUNT, official_wheel, run_workflow
+from tests.compat.conftest import ACCOUNT, assert_every_step_completed, official_wheel, run_workflow
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "azure-cli-ml==0.1.0a20"
@@ -55,9 +55,7 @@ def workflow(emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_every_step_of_the_deploy_workflow_completes(workflow: dict[str, Any]) -> None:
-    failed = [r for r in workflow["results"] if not r["ok"]]
-    assert not failed, f"{failed[0]['step']} failed:\n{failed[0]['detail']}"
-    assert [r["step"] for r in workflow["results"]] == STEPS
+    assert_every_step_completed(workflow, STEPS)
 
 
 def test_what_the_cli_made_is_what_the_emulator_holds(
