@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -65,15 +65,20 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown)
 
 
-def contains_unknown(value: Any) -> bool:
-    """Whether a value or anything nested in it is unknown."""
-    if is_unknown(value):
+def contains(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether ``test`` holds for a value or anything nested in it (mappings, lists)."""
+    if test(value):
         return True
     if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
+        return any(contains(v, test) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(contains_unknown(v) for v in value)
+        return any(contains(v, test) for v in value)
     return False
+
+
+def contains_unknown(value: Any) -> bool:
+    """Whether a value or anything nested in it is unknown."""
+    return contains(value, is_unknown)
 
 
 def to_props(value: Any) -> Any:

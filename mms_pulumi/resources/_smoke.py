@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from mms_pulumi.resources._fields import contains_unknown
+from mms_pulumi.resources._fields import contains, contains_unknown
 from mms_pulumi.schema import FieldProblem
 
 DEFAULT_STATUS = 200
@@ -70,21 +70,9 @@ def smoke_test_props(value: Any) -> Any:
 def _json_text(field: str, value: Any) -> Any:
     import pulumi
 
-    if _holds_output(value):
+    if contains(value, lambda item: isinstance(item, pulumi.Output)):
         return pulumi.Output.from_input(value).apply(lambda known: _dumps(field, known))
     return _dumps(field, value)
-
-
-def _holds_output(value: Any) -> bool:
-    import pulumi
-
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, Mapping):
-        return any(_holds_output(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_holds_output(item) for item in value)
-    return False
 
 
 def _dumps(field: str, value: Any) -> str:
