@@ -28,6 +28,7 @@ from typing import Any
 import pulumi
 
 from mms_pulumi.resources._base import local_file_rule
+from mms_pulumi.resources._resource import project_root
 
 PACKED_DIR = ".mms-packed"
 _CHUNK = 1 << 20
@@ -151,8 +152,6 @@ def file_digest(path: Path) -> str:
 
 def pulumi_project_packed_dir() -> Path:
     """Where packed directories go: ``.mms-packed`` at the project root."""
-    from mms_pulumi.resources._resource import project_root
-
     return (project_root() / PACKED_DIR).resolve()
 
 

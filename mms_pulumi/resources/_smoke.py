@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import pulumi
+
+from mms_pulumi.resources._base import is_loopback
 from mms_pulumi.resources._fields import contains, contains_unknown
 from mms_pulumi.schema import FieldProblem
 
@@ -68,8 +71,6 @@ def smoke_test_props(value: Any) -> Any:
 
 
 def _json_text(field: str, value: Any) -> Any:
-    import pulumi
-
     if contains(value, lambda item: isinstance(item, pulumi.Output)):
         return pulumi.Output.from_input(value).apply(lambda known: _dumps(field, known))
     return _dumps(field, value)
@@ -195,8 +196,6 @@ def scoring_uri_problem(scoring_uri: str | None, mms_endpoint: str) -> str | Non
     Only http(s) URLs are called; and a service of the local emulator scores on this
     machine, so a scoring URI elsewhere is refused rather than handed the key.
     """
-    from mms_pulumi.resources._base import is_loopback
-
     if not scoring_uri:
         return "the service reports no scoringUri to call"
     parts = urlsplit(scoring_uri)
