@@ -66,7 +66,8 @@ class Plugin:
             self.stop()
             raise RuntimeError(f"the plugin printed no port: {''.join(self.stderr)[-2000:]}")
         _drain_in_background(self._process.stdout, [])
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.address = f"127.0.0.1:{port}"
+        self._channel = grpc.insecure_channel(self.address)
         grpc.channel_ready_future(self._channel).result(timeout=30)
         self._stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
 

@@ -10,11 +10,15 @@ is building and reading the protobuf messages, which the benchmark therefore bui
 the clock starts (a Python serializer in the timed loop would measure the benchmark). The
 stack is 200 resources, 50 each of Model, Manifest, Image and Service, all unchanged.
 
-Three layers are timed on the same requests: over gRPC through the real plugin process
-(what a preview pays), the SDK's servicer in this process (its (de)serialization plus
-ours, no network), and our providers' ``check`` and ``diff`` alone. The program side's
-per-resource cost, pickling the provider into ``__provider``, is timed separately: it is
-paid while the program runs, in both preview and up.
+Layers are timed on the same requests: over gRPC through the real plugin process (what a
+preview pays), the SDK's servicer in this process with each call handed to a thread pool
+as the plugin's server does, the same servicer in one thread (its (de)serialization plus
+ours, no network), and our providers' ``check`` and ``diff`` alone. The gRPC figure is
+taken twice: from this process's Python stub, and, where Go and grpc-go are installed,
+from a Go client that dials and calls as the engine does (``benchmarks/engine_client``),
+which leaves out the Python stub's own CPU. The program side's per-resource cost, pickling
+the provider into ``__provider``, is timed separately: it is paid while the program runs,
+in both preview and up.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tempfile
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
+from benchmarks import engine_client
+from benchmarks.engine_client import EngineClientFigures, EngineClientUnavailable
 from benchmarks.plugin import Plugin
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
 from mms_pulumi.resources._base import MmsProvider
@@ -57,7 +64,7 @@ PROVIDERS: dict[str, MmsProvider] = {
     "Image": ImageProvider(),
     "Service": ServiceProvider(),
 }
-OUTPUTS = {
+OUTPUTS: dict[str, dict[str, Any]] = {
     "Model": {"version": 1.0, "created_at": "2017-06-01T00:00:00Z"},
     "Manifest": {"created_time": "2017-06-01T00:00:00Z"},
     "Image": {"creation_state": "Succeeded", "image_location": "acr.local/i:1"},
@@ -168,25 +175,16 @@ def sdk_servicer() -> Any:
 class PreviewProfile:
     """Milliseconds per resource of each layer of a preview."""
 
-    grpc_plugin: float  # what a preview pays: through the plugin process
+    grpc_plugin: float  # through the plugin process, from this process's Python stub
     plugin_cpu: float  # the plugin process's CPU time for it (its gRPC server included)
     grpc_floor: float  # two empty round trips (GetPluginInfo) to the same plugin
-    sdk_in_process: float  # the SDK's servicer without gRPC (its (de)serialization + ours)
+    sdk_pooled: float  # the SDK's servicer, each call handed to a 4-thread pool, no gRPC
+    sdk_in_process: float  # the SDK's servicer in one thread (its (de)serialization + ours)
     ours: float  # our providers' check and diff alone
     pickling: float  # program side: pickling the provider into __provider
-
-    @property
-    def beyond_floor(self) -> float:
-        """What a preview pays per resource beyond two round trips to any plugin."""
-        return max(0.0, self.grpc_plugin - self.grpc_floor)
-
-    @property
-    def sdk(self) -> float:
-        return max(0.0, self.sdk_in_process - self.ours)
-
-    @property
-    def grpc(self) -> float:
-        return max(0.0, self.grpc_plugin - self.sdk_in_process)
+    # The same preview and floor from grpc-go, as the engine calls; None with the reason.
+    engine: EngineClientFigures | None = None
+    engine_missing: str = ""
 
 
 def _ours(stack: list[Requests]) -> Iterator[tuple[MmsProvider, dict[str, Any], dict[str, Any]]]:
@@ -216,6 +214,12 @@ def preview_profile(resources: int = 200) -> PreviewProfile:
         floor = _timed(
             lambda: [plugin.stub.GetPluginInfo(empty) for _ in range(2 * resources)], resources
         )
+        engine: EngineClientFigures | None = None
+        engine_missing = ""
+        try:
+            engine = _from_go(plugin, stack, Path(data))
+        except EngineClientUnavailable as err:
+            engine_missing = str(err)
     servicer = sdk_servicer()
     in_process = _timed(
         lambda: _preview(
@@ -223,6 +227,18 @@ def preview_profile(resources: int = 200) -> PreviewProfile:
         ),
         resources,
     )
+    # The plugin's server runs each call on a thread of its pool (pulumi/dynamic/__main__.py
+    # main(): ThreadPoolExecutor(max_workers=4)) and waits for it: the same servicer calls,
+    # handed over one at a time, show what the hand-offs alone add.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pooled = _timed(
+            lambda: _preview(
+                lambda r: pool.submit(servicer.Check, r, None).result(),
+                lambda r: pool.submit(servicer.Diff, r, None).result(),
+                stack,
+            ),
+            resources,
+        )
     calls = list(_ours(stack))
 
     def ours() -> None:
@@ -241,7 +257,31 @@ def preview_profile(resources: int = 200) -> PreviewProfile:
         grpc_plugin=through_grpc,
         plugin_cpu=plugin_cpu,
         grpc_floor=floor,
+        sdk_pooled=pooled,
         sdk_in_process=in_process,
         ours=_timed(ours, resources),
         pickling=_timed(lambda: [pickle_one() for _ in range(resources)], resources),
+        engine=engine,
+        engine_missing=engine_missing,
     )
+
+
+def _from_go(plugin: Plugin, stack: list[Requests], workdir: Path) -> EngineClientFigures:
+    """The preview and floor from the Go client, on requests this plugin has answered once:
+    each Diff carries the inputs its Check returned, as the engine's would. The Go client's
+    answers are read back and must be the unchanged preview's."""
+    requests: list[bytes] = []
+    for item in stack:
+        checked = plugin.stub.Check(item.check)
+        diff = provider_pb2.DiffRequest(
+            id=item.resource_id, urn=item.urn, olds=item.diff_olds, news=checked.inputs
+        )
+        requests += [item.check.SerializeToString(), diff.SerializeToString()]
+    binary = engine_client.build(workdir)
+    figures, answers = engine_client.run(binary, plugin.address, requests, workdir)
+    for check_answer, diff_answer in zip(answers[::2], answers[1::2], strict=True):
+        failures = provider_pb2.CheckResponse.FromString(check_answer).failures
+        assert not failures, failures
+        changes = provider_pb2.DiffResponse.FromString(diff_answer).changes
+        assert changes != provider_pb2.DiffResponse.DIFF_SOME, "the Go client's diff changed"
+    return figures

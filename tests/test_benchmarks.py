@@ -7,6 +7,9 @@ import ast
 import itertools
 from pathlib import Path
 
+import pytest
+
+from benchmarks.engine_client import decode_records, encode_records
 from benchmarks.peers import (
     ORACLE,
     STRATEGIES,
@@ -22,7 +25,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_benchmarks_import_nothing_from_the_tests() -> None:
-    for source in BENCHMARKS.glob("*.py"):
+    for source in BENCHMARKS.rglob("*.py"):
         tree = ast.parse(source.read_text(), str(source))
         for node in ast.walk(tree):
             names = (
@@ -37,6 +40,16 @@ def test_benchmarks_import_nothing_from_the_tests() -> None:
 
 def test_the_benchmark_drives_the_real_plugin() -> None:
     assert preview_cost(resources=2) > 0
+
+
+def test_the_go_clients_records_round_trip_and_refuse_truncation() -> None:
+    messages = [b"", b"check", bytes(range(256)) * 300]
+    encoded = encode_records(messages)
+    assert decode_records(encoded) == messages
+    with pytest.raises(ValueError, match="truncated record"):
+        decode_records(encoded[:-1])
+    with pytest.raises(ValueError, match="truncated length"):
+        decode_records(encoded + b"\x01")
 
 
 def test_peer_schedules_look_when_their_sources_say() -> None:
