@@ -46,7 +46,8 @@ class Stack:
 
 def toy_program(spec: dict[str, dict[str, Any]]) -> Callable[[], None]:
     """Toys in spec order. ``label_from: other`` makes the label ``from-<other's id>`` (a
-    property dependency); ``after: [names]`` adds ``depends_on``; ``secret_label`` makes
+    property dependency), ``kind_from: other`` the kind (a change replaces); ``protect``
+    protects; ``after: [names]`` adds ``depends_on``; ``secret_label`` makes
     the label a secret; ``secret_data`` nests a secret; ``secret_outputs`` sets
     ``additional_secret_outputs``; ``ignore`` / ``replace_on`` set ``ignore_changes`` /
     ``replace_on_changes``; ``get: id`` reads an existing object instead; ``import_: id``
@@ -60,6 +61,9 @@ def toy_program(spec: dict[str, dict[str, Any]]) -> Callable[[], None]:
             source = args.pop("label_from", None)
             if source is not None:
                 args["label"] = made[source].id.apply(lambda ident: f"from-{ident}")
+            kind_source = args.pop("kind_from", None)
+            if kind_source is not None:
+                args["kind"] = made[kind_source].id.apply(lambda ident: f"kind-of-{ident}")
             if "secret_label" in args:
                 args["label"] = pulumi.Output.secret(args.pop("secret_label"))
             if args.pop("secret_data", False):
@@ -71,6 +75,7 @@ def toy_program(spec: dict[str, dict[str, Any]]) -> Callable[[], None]:
                 ignore_changes=args.pop("ignore", None),
                 replace_on_changes=args.pop("replace_on", None),
                 import_=args.pop("import_", None),
+                protect=args.pop("protect", False),
             )
             made[name] = Toy(name, opts=opts, **args)
             pulumi.export(f"{name}_serial", made[name].serial)
@@ -226,6 +231,104 @@ def test_delete_before_replace_deletes_first(make_stack: Callable[..., Stack]) -
     remote = ops_of(toys.store, "create", "delete")
     assert remote[-2:] == [("delete", "a"), ("create", "a")]
     assert len(toys.store.calls()) > calls_before and len(toys.store.objects()) == 1
+
+
+def test_delete_before_replace_first_deletes_the_dependents_it_would_replace(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # b's kind comes from a (a change replaces b); c's label comes from a (an update).
+    toys = make_stack(
+        {
+            "a": {"label": "one", "dbr": True},
+            "b": {"label": "two", "kind_from": "a", "dbr": True},
+            "c": {"label_from": "a"},
+        }
+    )
+    toys.engine.up()
+    toys.spec["a"]["kind"] = "fancy"
+
+    plan = toys.engine.preview()
+    assert plan.ops() == {"a": "replace", "b": "replace", "c": "update"}
+    assert [s.name for s in plan.steps if s.op == "delete-replaced"] == ["b"]
+    # The cascade's Diff: b's inputs from a unknown; c's Diff in the plan sees a's new id
+    # unknown too, but an update needs no delete first.
+    (cascade_diff, *_) = [c for c in plan.calls_to("Diff") if c.name == "b"]
+    assert cascade_diff.args["news"]["kind"] == UNKNOWN
+    assert plan.calls_to("Create", "Update", "Delete") == []
+
+    before = len(toys.store.calls())
+    result = toys.engine.up()
+    assert result.ops() == {"a": "replace", "b": "replace", "c": "update"}
+    remote = [(c["op"], c["tag"]) for c in toys.store.calls()[before:]]
+    remote = [call for call in remote if call[0] in ("create", "update", "delete")]
+    assert remote == [
+        ("delete", "b"),
+        ("delete", "a"),
+        ("create", "a"),
+        ("create", "b"),
+        ("update", "c"),
+    ]
+    assert len(toys.store.objects()) == 3
+    toys.engine.up(expect_no_changes=True)
+
+
+def test_an_interrupted_delete_before_replace_keeps_the_resource_pending(
+    make_stack: Callable[..., Stack],
+) -> None:
+    toys = make_stack({"a": {"label": "one", "dbr": True}, "b": {"label": "two"}})
+    toys.engine.up()
+    toys.spec["a"].update(kind="fancy", fail="create")
+    with pytest.raises(EngineError, match="toy create refused for a"):
+        toys.engine.up()
+    # The object is gone; its record stays, pending replacement.
+    (a,) = [r for r in toys.engine.snapshot().resources if r.name == "a"]
+    assert a.pending_replacement and a.id not in toys.store.objects()
+
+    refreshed = toys.engine.refresh()
+    assert [c.name for c in refreshed.calls_to("Read")] == ["b"]
+
+    del toys.spec["a"]["fail"]
+    result = toys.engine.up()
+    assert result.ops()["a"] == "replace"
+    assert [c.name for c in result.calls_to("Delete")] == []  # not deleted twice
+    (a,) = [r for r in toys.engine.snapshot().resources if r.name == "a"]
+    assert not a.pending_replacement and a.id in toys.store.objects()
+
+    # A destroy of a stack holding a pending replacement removes only the record.
+    toys.spec["a"].update(kind="plain", fail="create")
+    with pytest.raises(EngineError):
+        toys.engine.up()
+    destroyed = toys.engine.destroy()
+    assert [c.name for c in destroyed.calls_to("Delete")] == ["b"]
+    assert ("remove-pending-replace", "a") in [(s.op, s.name) for s in destroyed.steps]
+    assert toys.engine.snapshot().resources == []
+
+
+def test_protection_blocks_replaces_and_deletes_as_the_engine_does(
+    make_stack: Callable[..., Stack],
+) -> None:
+    toys = make_stack({"a": {"label": "one", "protect": True}, "b": {"label": "two"}})
+    toys.engine.up()
+
+    # Replacing a protected resource fails in the preview already.
+    toys.spec["a"]["kind"] = "fancy"
+    with pytest.raises(EngineError, match="unable to replace resource"):
+        toys.engine.preview()
+    # Unprotecting and replacing in one run works.
+    toys.spec["a"]["protect"] = False
+    assert toys.engine.up().ops()["a"] == "replace"
+
+    # Removing a protected resource from the program fails the preview (so `up` stops
+    # there), and an update without one still deletes what does not hold it up.
+    toys.spec["a"]["protect"] = True
+    toys.engine.up()
+    del toys.spec["a"], toys.spec["b"]
+    with pytest.raises(EngineError, match="unable to delete resource"):
+        toys.engine.up()
+    assert len(toys.engine.load()) == 2
+    with pytest.raises(EngineError, match="unable to delete resource"):
+        toys.engine.up(skip_preview=True)
+    assert [r.name for r in toys.engine.load().values()] == ["a"]
 
 
 def test_removed_resources_are_deleted_dependents_first(

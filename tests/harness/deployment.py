@@ -3,9 +3,12 @@ executor for the registrations of one program run.
 
 Per registered dynamic resource: Check(olds = old inputs or {}, news); Diff for a resource
 in state (olds = old outputs); then Same, Create, Update or Replace. A replace runs Check a
-second time with olds = {} and, unless delete-before-replace, creates the new object first
-and deletes the old one in the delete phase, after every create and update, together with
-the resources the program no longer registers, dependents first. In a preview nothing is
+second time with olds = {} and the program's own inputs and, unless delete-before-replace,
+creates the new object first and deletes the old one in the delete phase, after every
+create and update, together with the resources the program no longer registers, dependents
+first. A delete-before-replace first deletes the dependents its replacement would replace
+(found by a Diff with their inputs from it unknown), then the old object, and keeps each in
+state as pending replacement until it is created again. In a preview nothing is
 created, updated or deleted: the planned outputs are the checked inputs, so output-only
 properties reach the program as unknown. The state is saved after every step of a real
 deployment, as the engine's snapshot manager does, so a failure leaves what the engine
@@ -24,7 +27,7 @@ from tests.harness.program import Registration
 from tests.harness.provider import ProviderClient, is_dynamic
 from tests.harness.results import EngineError, Result, Step
 from tests.harness.secrets import step_rules
-from tests.harness.state import Resource, Snapshot, delete_order
+from tests.harness.state import Protected, Resource, Snapshot, delete_order, dependents_of
 from tests.harness.wire import UNKNOWN, Props, strip_secrets
 
 ProviderFactory = Callable[[], ProviderClient]
@@ -133,7 +136,10 @@ class Deployment:
                 self.failure = err
 
     def _register(self, reg: Registration) -> tuple[str, Props]:
-        old = self.old_live.get(reg.urn)
+        with self._state:
+            # The old state as this run left it so far: a delete-before-replace earlier in the
+            # run may have marked it pending replacement.
+            old = self.live.get(reg.urn) if reg.urn in self.old_live else None
         if old is not None and old.external:
             old = None
         if not reg.custom:
@@ -154,9 +160,23 @@ class Deployment:
                     reg.urn, old.id, old.outputs, checked, old.inputs, reg.ignore_changes
                 )
                 plan = _decide(reg, old, checked, diff)
+            dependents: list[Resource] = []
             if plan.op == "replace":
-                # Defaults may differ for a new object: check again with no old inputs.
-                checked = self._check(provider, reg.urn, {}, news)
+                assert old is not None
+                # Defaults may differ for a new object: check again with no old inputs and
+                # the program's inputs as given (``step_generator.go``
+                # ``continueStepsFromDiff``: ``News: goal.Properties``, ignore_changes not
+                # applied).
+                checked = self._check(provider, reg.urn, {}, reg.inputs)
+                # Protection blocks a replace only when the old and the new resource are
+                # both protected (unprotect-and-replace works in one run), in a preview too
+                # (``continueStepsFromDiff``: ``new.Protect && old.Protect``).
+                if old.protect and reg.protect:
+                    raise EngineError(
+                        f"{reg.urn}: unable to replace resource: it is protected", urn=reg.urn
+                    )
+                if plan.delete_before_replace:
+                    dependents = self._dependent_replacements(provider, old)
         self._step(
             Step(reg.urn, plan.op, plan.replaces, plan.diffs, reg.type, plan.delete_before_replace)
         )
@@ -168,6 +188,12 @@ class Deployment:
             self._record(_resource(reg, old.id, checked, outputs))
             return old.id, outputs
         if self.preview:
+            # The delete-before-replace deletes are planned, not made; the dependents are
+            # marked pending replacement all the same (``DeleteStep.Apply`` sets it after its
+            # dry-run branch), so their own registration plans a replace.
+            with self._state:
+                for doomed in dependents:
+                    self.live[doomed.urn] = replace(doomed, pending_replacement=True)
             # No Create/Update in a preview (supportsPreview=False): outputs are the inputs.
             ident = old.id if plan.op == "update" and old is not None else ""
             return ident, checked
@@ -178,17 +204,15 @@ class Deployment:
             ident = old.id
         elif plan.op == "replace":
             assert old is not None
-            if old.protect:
-                raise EngineError(
-                    f"{reg.urn}: unable to replace resource: it is protected", urn=reg.urn
-                )
             if plan.delete_before_replace:
-                self._delete_object(provider, old)
-                with self._state:
-                    self.live.pop(reg.urn, None)
-                    self._persist()
+                # Dependents first (they come in dependency order), then the old object; an
+                # object a failed earlier run already deleted is not deleted again
+                # (``continueStepsFromDiff``: ``if !old.PendingReplacement``).
+                for doomed in [*reversed(dependents), old]:
+                    if not doomed.pending_replacement:
+                        self._delete_for_replacement(provider, doomed)
             ident, outs = self._create(provider, reg.urn, checked)
-            if not plan.delete_before_replace:
+            if not plan.delete_before_replace and not old.pending_replacement:
                 with self._state:
                     self.condemned.append(replace(old, delete=True))
         else:
@@ -196,6 +220,52 @@ class Deployment:
         outputs = step_rules(outs, checked, reg.additional_secret_outputs)
         self._record(_resource(reg, ident, checked, outputs))
         return ident, outputs
+
+    def _dependent_replacements(self, provider: ProviderClient, root: Resource) -> list[Resource]:
+        """The resources a delete-before-replace of ``root`` must delete first, in dependency
+        order, each with a delete-replaced step (``step_generator.go``
+        ``calculateDependentReplacements``): every dependent not registered yet in this run
+        whose provider's Diff, with the inputs that came from a resource being replaced
+        made unknown, asks for a replacement. Only dynamic resources get a Diff; the mocked
+        ones never ask for a replacement, as everywhere in this harness."""
+        with self._state:
+            registered = set(self._seen)
+            ordered = [self.live.get(r.urn, r) for r in self.old.resources if not r.delete]
+        replacing = {root.urn}
+        found: list[Resource] = []
+        for dependent in dependents_of(root, ordered, registered):
+            if not dependent.custom or dependent.external or not is_dynamic(dependent.type):
+                continue
+            news = dict(dependent.inputs)
+            for key in news:
+                if replacing & set(dependent.property_dependencies.get(key, [])):
+                    news[key] = UNKNOWN
+            if news == dependent.inputs:
+                continue  # nothing it takes from the replaced resources can change
+            diff = provider.diff(
+                dependent.urn, dependent.id, dependent.outputs, news, dependent.inputs
+            )
+            if not diff.replaces:
+                continue
+            if dependent.protect:
+                raise EngineError(
+                    f"{dependent.urn}: unable to replace resource as part of replacing "
+                    f"{root.urn}: it is protected",
+                    urn=root.urn,
+                )
+            found.append(dependent)
+            replacing.add(dependent.urn)
+        for dependent in reversed(found):
+            self._step(Step(dependent.urn, "delete-replaced", type=dependent.type))
+        return found
+
+    def _delete_for_replacement(self, provider: ProviderClient, resource: Resource) -> None:
+        """Delete the object, then keep it in state as pending replacement (``step.go``
+        ``DeleteStep.Apply``: set only once the delete has succeeded)."""
+        self._delete_object(provider, resource)
+        with self._state:
+            self.live[resource.urn] = replace(resource, pending_replacement=True)
+            self._persist()
 
     def _check(self, provider: ProviderClient, urn: str, olds: Props, news: Props) -> Props:
         checked, failures = provider.check(urn, olds, news)
@@ -267,25 +337,30 @@ class Deployment:
     def finish(self, stack_outputs: Props) -> None:
         """After the program: delete what it no longer registers and the replaced objects,
         dependents first; then record the stack outputs."""
-        gone = [r for urn, r in self.old_live.items() if urn not in self._seen]
+        with self._state:
+            gone = [self.live.get(u, r) for u, r in self.old_live.items() if u not in self._seen]
         doomed = delete_order([*gone, *self.condemned], self.old.resources)
+        protected = Protected()
         for resource in doomed:
             earlier = id(resource) in self._earlier_condemned
             if resource.delete and not earlier:
                 op = None  # part of this run's replace step
             elif resource.delete:
                 op = "delete-replaced"
+            elif resource.pending_replacement:
+                # Its object is gone already: only the record goes (``step_generator.go``
+                # ``NewRemovePendingReplaceStep``).
+                op = "remove-pending-replace"
             else:
                 op = "discard" if resource.external else "delete"
+            if protected.blocks(resource, self.old.resources):
+                continue
             if op is not None:
                 self._step(Step(resource.urn, op, type=resource.type))
             if self.preview:
                 continue
-            if resource.protect and not resource.external:
-                raise EngineError(
-                    f"{resource.urn}: unable to delete resource: it is protected", urn=resource.urn
-                )
-            if resource.custom and is_dynamic(resource.type) and not resource.external:
+            managed = resource.custom and is_dynamic(resource.type) and not resource.external
+            if managed and not resource.pending_replacement:
                 self._delete_object(self.provider(), resource)
             with self._state:
                 if resource.delete:
@@ -296,6 +371,7 @@ class Deployment:
         with self._state:
             self.stack_outputs = stack_outputs
             self.flush()
+        protected.raise_first()
 
     def _delete_object(self, provider: ProviderClient, resource: Resource) -> None:
         if not resource.retain_on_delete:
@@ -368,9 +444,11 @@ def _decide(reg: Registration, old: Resource, checked: Props, diff: DiffAnswer) 
         changed = bool(keys)
         wanted = set(reg.replace_on_changes)
         replaces += [k for k in keys if ("*" in wanted or k in wanted) and k not in replaces]
-    if not changed:
+    if not changed and not old.pending_replacement:
         return _Plan("same", [], [])
-    if replaces:
+    # An object already deleted for a replacement is replaced whatever the diff says
+    # (``continueStepsFromDiff``: ``diff.Replace() || triggerReplace || old.PendingReplacement``).
+    if replaces or old.pending_replacement:
         dbr = diff.delete_before_replace
         if reg.delete_before_replace is not None:
             dbr = reg.delete_before_replace

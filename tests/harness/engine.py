@@ -25,7 +25,7 @@ from tests.harness.project import PluginLaunchError, Project, plugin_launch
 from tests.harness.provider import ProviderClient, is_dynamic, provider_urn
 from tests.harness.results import EngineError, Result, RpcCall, Step
 from tests.harness.secrets import render, step_rules
-from tests.harness.state import Resource, Snapshot, StateFile, delete_order
+from tests.harness.state import Protected, Resource, Snapshot, StateFile, delete_order
 from tests.harness.wire import Props
 
 __all__ = ["Engine", "EngineError", "Result", "RpcCall", "Step"]
@@ -148,7 +148,13 @@ class Engine:
         provider = self._lazy(snapshot, result, "refresh", preview=False)
         try:
             for resource in list(snapshot.resources):
-                if not resource.custom or not is_dynamic(resource.type):
+                # Components, and objects pending replacement, never change with a refresh
+                # (``step.go`` ``RefreshStep.Apply``).
+                if (
+                    not resource.custom
+                    or not is_dynamic(resource.type)
+                    or resource.pending_replacement
+                ):
                     result.steps.append(Step(resource.urn, "same", type=resource.type))
                     continue
                 self._refresh_one(provider.get(), snapshot, resource, result)
@@ -166,16 +172,20 @@ class Engine:
         snapshot = self.state.load()
         result = self._result("destroy")
         provider = self._lazy(snapshot, result, "destroy", preview=False)
+        protected = Protected()
         try:
             for resource in delete_order(list(snapshot.resources), snapshot.resources):
+                if protected.blocks(resource, snapshot.resources):
+                    continue
                 if resource.external:
                     result.steps.append(Step(resource.urn, "discard", type=resource.type))
+                elif resource.pending_replacement:
+                    # Deleted already by a delete-before-replace that did not finish: only the
+                    # record goes (``step_generator.go`` ``NewRemovePendingReplaceStep``).
+                    result.steps.append(
+                        Step(resource.urn, "remove-pending-replace", type=resource.type)
+                    )
                 else:
-                    if resource.protect:
-                        raise EngineError(
-                            f"{resource.urn}: unable to delete resource: it is protected",
-                            urn=resource.urn,
-                        )
                     managed = resource.custom and is_dynamic(resource.type)
                     if managed and not resource.retain_on_delete:
                         provider.get().delete(
@@ -183,6 +193,7 @@ class Engine:
                         )
                     result.steps.append(Step(resource.urn, "delete", type=resource.type))
                 snapshot.resources = [r for r in snapshot.resources if r is not resource]
+            protected.raise_first()
         except EngineError as err:
             self.state.save(snapshot)
             raise self._failed(err, result) from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness.results import EngineError
 from tests.harness.secrets import decode, encode, wrap
 from tests.harness.wire import Props, is_secret
 
@@ -25,7 +26,10 @@ DEFAULT_PROVIDER_TYPE = "pulumi:providers:pulumi-python"
 
 @dataclass
 class Resource:
-    """One resource in state. ``delete`` marks a replaced object still to be deleted."""
+    """One resource in state. ``delete`` marks a replaced object still to be deleted;
+    ``pending_replacement`` one whose object a delete-before-replace has already deleted, kept
+    until its replacement is created (``step.go`` ``DeleteStep.Apply``: "we want the resource
+    to remain in the persistence layer throughout the replace operation")."""
 
     urn: str
     type: str
@@ -41,6 +45,7 @@ class Resource:
     protect: bool = False
     retain_on_delete: bool = False
     delete: bool = False
+    pending_replacement: bool = False
 
     @property
     def name(self) -> str:
@@ -66,6 +71,7 @@ class Resource:
             "custom": self.custom,
             "external": self.external,
             "delete": self.delete,
+            "pendingReplacement": self.pending_replacement,
             "parent": self.parent,
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
@@ -96,6 +102,7 @@ class Resource:
             protect=bool(data.get("protect")),
             retain_on_delete=bool(data.get("retainOnDelete")),
             delete=bool(data.get("delete")),
+            pending_replacement=bool(data.get("pendingReplacement")),
         )
 
 
@@ -231,3 +238,69 @@ def delete_order(doomed: Iterable[Resource], graph: Iterable[Resource]) -> list[
         )
         ordered.append(pending.pop(index))
     return ordered
+
+
+def dependents_of(root: Resource, resources: list[Resource], ignore: set[str]) -> list[Resource]:
+    """Every resource after ``root`` in state order that depends on it directly or through
+    another dependent, by ``dependencies`` or ``property_dependencies`` (not by parent),
+    skipping the URNs in ``ignore`` (``pkg/resource/graph/dependency_graph.go``
+    ``DependingOn`` with ``includeChildren`` false: a linear scan, states being stored in
+    dependency order)."""
+    start = next((i for i, r in enumerate(resources) if r.urn == root.urn), len(resources))
+    reached = {root.urn}
+    found: list[Resource] = []
+    for candidate in resources[start + 1 :]:
+        if candidate.urn in ignore:
+            continue
+        edges = set(candidate.dependencies)
+        for group in candidate.property_dependencies.values():
+            edges.update(group)
+        if edges & reached:
+            found.append(candidate)
+            reached.add(candidate.urn)
+    return found
+
+
+class Protected:
+    """Deletes refused for protection, as the step executor handles them: a protected
+    resource is not deleted, in a preview too, unless the delete is part of a replacement
+    (``step.go`` ``DeleteStep.Apply``: ``!s.replacing && s.old.Protect``, checked before the
+    dry-run branch); the run goes on past it (``step_executor.go``: "We special case
+    deleteProtectedError to always continue past them") but skips the deletes that would
+    follow it, those of the resources it depends on, and fails at the end."""
+
+    def __init__(self) -> None:
+        self.errors: list[EngineError] = []
+        self._kept: set[str] = set()
+
+    def blocks(self, resource: Resource, graph: list[Resource]) -> bool:
+        """Whether ``resource`` must not be deleted; records the error for a protected one."""
+        if resource.urn in self._kept:
+            return True
+        if resource.delete or resource.external or not resource.protect:
+            return False
+        self.errors.append(
+            EngineError(
+                f"{resource.urn}: unable to delete resource: it is protected", urn=resource.urn
+            )
+        )
+        self._kept.update(depended_on(resource, graph))
+        return True
+
+    def raise_first(self) -> None:
+        """Fail the run with the first refusal, if any."""
+        if self.errors:
+            raise self.errors[0]
+
+
+def depended_on(resource: Resource, graph: Iterable[Resource]) -> set[str]:
+    """Every URN ``resource`` depends on, directly or through others in ``graph``."""
+    direct = {r.urn: r.depends_on() for r in graph}
+    seen: set[str] = set()
+    frontier = list(resource.depends_on())
+    while frontier:
+        urn = frontier.pop()
+        if urn not in seen:
+            seen.add(urn)
+            frontier.extend(direct.get(urn, set()))
+    return seen
