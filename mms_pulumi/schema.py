@@ -329,7 +329,15 @@ def normalize_kube_config(text: str) -> str:
 
     Cached: a stack's services usually share one kubeconfig, and preview checks each twice.
     """
-    return json.dumps(parse_kube_config(text), separators=(",", ":"), sort_keys=True)
+    document = parse_kube_config(text)
+    try:
+        return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        # YAML can hold what JSON cannot: dates, binary, NaN, keys that are not strings.
+        raise ValueError(
+            "must be a kubeconfig JSON can hold: quote dates and numbers used as keys, and "
+            "use no binary or NaN values"
+        ) from None
 
 
 def _check_kube_config(text: str) -> str:

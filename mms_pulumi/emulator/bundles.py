@@ -96,7 +96,10 @@ def fetch(
     """
     if any(ord(char) < 32 or ord(char) == 127 for char in url):
         raise BundleError("the URL holds a control character")
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+    except ValueError:
+        raise BundleError(f"{url}: is not a well-formed URL") from None
     if scheme not in ("file", "http", "https"):
         raise BundleError(f"{url}: unsupported URL scheme {scheme!r}; use file, http or https")
     deadline = time.monotonic() + deadline_seconds
@@ -112,7 +115,12 @@ def fetch(
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             copied = _copy_limited(response, target, url, max_bytes, deadline)
             announced = response.headers.get("Content-Length")
-            if announced is not None and announced.isdigit() and copied < int(announced):
+            if (
+                announced
+                and announced.isascii()
+                and announced.isdigit()
+                and copied < int(announced)
+            ):
                 raise BundleError(f"{url}: the download ended after {copied} of {announced} bytes")
     except http.client.IncompleteRead as err:
         raise BundleError(f"{url}: the download ended early ({len(err.partial)} bytes)") from None
@@ -126,6 +134,12 @@ def fetch(
         raise BundleError(f"{url}: permission denied") from None
     except OSError as err:
         raise BundleError(f"{url}: {err.strerror or err}") from None
+    except UnicodeError:
+        # A host name IDNA cannot encode, or a redirect to one.
+        raise BundleError(f"{url}: names a host that cannot be looked up") from None
+    except ValueError:
+        # A malformed host or port (here or in a redirect), or a NUL in a file path.
+        raise BundleError(f"{url}: is not a URL the emulator can fetch") from None
 
 
 def _check_regular_file(path: Path, url: str) -> None:
@@ -146,8 +160,13 @@ def _check_regular_file(path: Path, url: str) -> None:
 
 
 def _copy_limited(source: object, target: Path, url: str, max_bytes: int, deadline: float) -> int:
-    """Copy at most ``max_bytes`` before ``deadline`` (monotonic); the bytes copied."""
-    read = source.read  # type: ignore[attr-defined]
+    """Copy at most ``max_bytes`` before ``deadline`` (monotonic); the bytes copied.
+
+    An HTTP answer is read with ``read1``, which returns what one receive brings: ``read(n)``
+    would wait for all ``n`` bytes, so a sender trickling a byte at a time would never reach
+    the deadline check.
+    """
+    read = getattr(source, "read1", None) or source.read  # type: ignore[attr-defined]
     copied = 0
     with target.open("wb") as out:
         while chunk := read(_CHUNK):
@@ -167,12 +186,17 @@ def unpack(archive: Path, destination: Path, *, label: str) -> int:
     links (symbolic or hard) pointing outside it, device files, and archives whose expanded
     size or entry count is over the limits.
     """
-    if zipfile.is_zipfile(archive):
-        return _unpack_zip(archive, destination, label)
-    if tarfile.is_tarfile(archive):
-        return _unpack_tar(archive, destination, label)
-    else:
-        raise BundleError(f"{label}: marked unpack but is not a zip or tar(.gz) archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            return _unpack_zip(archive, destination, label)
+        if tarfile.is_tarfile(archive):
+            return _unpack_tar(archive, destination, label)
+    except OSError as err:
+        # An entry this file system cannot hold (a name over its length limit, say); the
+        # OS's words, never the path.
+        reason = err.strerror or type(err).__name__
+        raise BundleError(f"{label}: an archive entry could not be written ({reason})") from None
+    raise BundleError(f"{label}: marked unpack but is not a zip or tar(.gz) archive")
 
 
 def _inside(destination: Path, member: str, label: str) -> Path:

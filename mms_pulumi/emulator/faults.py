@@ -6,6 +6,7 @@ touches the store, so an injected 429 or 503 on a POST provably had no effect.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections import Counter
@@ -73,9 +74,15 @@ class FaultSettings:
 _RATES = ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate")
 
 
+# The longest delay or Retry-After a fault may ask for: longer would hang every request.
+MAX_FAULT_SECONDS = 600.0
+
+
 def _number(name: str, value: Any, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number")
+    if abs(value) > MAX_FAULT_SECONDS or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of at most {MAX_FAULT_SECONDS:g}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be {minimum:g} or more")
     return float(value)

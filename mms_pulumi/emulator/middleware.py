@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -96,7 +97,8 @@ class RequestContext:
             access_log.info(
                 "%s %s %s %s %.1fms",
                 method,
-                path,
+                # Decoded, a path may hold NUL, CR or LF: escaped, it cannot forge a line.
+                path.encode("unicode_escape").decode("ascii"),
                 status,
                 request_id,
                 (time.monotonic() - started) * 1000,
@@ -113,7 +115,9 @@ def host_name(header: str) -> str:
     """The host of a ``Host`` header (``[::1]:5080`` → ``::1``), lower case."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:].split("]", 1)[0]
+        inside, _, rest = header[1:].partition("]")
+        # Only a port may follow the brackets: ``[::1]evil.example`` names no loopback host.
+        return inside if rest == "" or re.fullmatch(r":\d{1,5}", rest) else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -151,8 +155,13 @@ class LocalOnly:
             return
         settings = _emulator(scope).settings
         headers = Headers(scope=scope)
-        problem = request_problem(
-            headers.get("host"), headers.get("origin"), loopback_only=settings.control_enabled
+        hosts, origins = headers.getlist("host"), headers.getlist("origin")
+        problem = (
+            "a request must carry one Host header and at most one Origin header"
+            if len(hosts) > 1 or len(origins) > 1
+            else request_problem(
+                headers.get("host"), headers.get("origin"), loopback_only=settings.control_enabled
+            )
         )
         if problem is not None:
             await _answer(ApiError(403, f"Refused: {problem}."), scope, receive, send)
@@ -316,7 +325,7 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
                 await _answer(self._too_large(), scope, receive, send)
                 return
             await self.app(scope, receive, send)

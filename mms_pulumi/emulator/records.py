@@ -131,10 +131,21 @@ class ServiceRecord(Service, SettingsEcho):
     ServiceCreateRequest), each generation answering with its own model."""
 
 
-def replicas_of(service: ServiceRecord) -> int:
-    """How many scoring processes a service runs: ``numReplicas``, or with autoscaling its
-    ``minReplicas`` (the emulator does not scale on load); at least one."""
-    scaler = service.autoscaler or {}
+# Scoring processes one service may run here: MMS set no bound (mms-api.md §5.1), but each
+# replica is a process on the user's machine, so the emulator refuses more (a 400 naming
+# the field) and never starts more, whatever an older data directory holds.
+MAX_REPLICAS = 16
+
+
+def replicas_wanted(num_replicas: int | None, autoscaler: dict[str, Any] | None) -> int:
+    """How many scoring processes these settings ask for: ``numReplicas``, or with
+    autoscaling ``minReplicas`` (the emulator does not scale on load); at least one."""
+    scaler = autoscaler or {}
     if scaler.get("autoscaleEnabled"):
         return max(1, int(scaler.get("minReplicas") or 1))
-    return max(1, service.num_replicas or 1)
+    return max(1, num_replicas or 1)
+
+
+def replicas_of(service: ServiceRecord) -> int:
+    """How many scoring processes a service runs: what it asks for, at most MAX_REPLICAS."""
+    return min(MAX_REPLICAS, replicas_wanted(service.num_replicas, service.autoscaler))

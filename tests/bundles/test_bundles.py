@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from functools import partial
@@ -276,6 +277,16 @@ class _LyingHandler(QuietHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if self.path == "/trickle":
+            self.end_headers()  # no length, a byte at a time, for longer than any test
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            return
         self.end_headers()  # /slow: no length, one chunk per read, forever
         try:
             while True:
@@ -308,6 +319,31 @@ def test_a_download_shorter_than_its_content_length_is_refused(
 def test_a_download_must_finish_within_its_deadline(tmp_path: Path, lying_server: str) -> None:
     with pytest.raises(BundleError, match="did not finish in time"):
         fetch(f"{lying_server}/slow", tmp_path / "model.pkl", deadline_seconds=0.0)
+
+
+def test_a_trickling_download_still_meets_its_deadline(tmp_path: Path, lying_server: str) -> None:
+    # Each receive brings a byte, well inside the per-receive timeout; only the overall
+    # deadline stops it (a read of 1 MiB would wait for the whole MiB, an hour here).
+    with pytest.raises(BundleError, match="did not finish in time"):
+        fetch(f"{lying_server}/trickle", tmp_path / "model.pkl", deadline_seconds=0.3)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/x.json", "http://\u2603.example/x.json", "file:///tmp/%00.json"]
+)
+def test_a_url_that_cannot_be_fetched_is_a_bundle_error(tmp_path: Path, url: str) -> None:
+    with pytest.raises(BundleError, match=r"URL|host"):
+        fetch(url, tmp_path / "model.pkl")
+
+
+def test_an_archive_entry_the_file_system_cannot_hold_is_a_bundle_error(tmp_path: Path) -> None:
+    path = tmp_path / "long.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("n" * 300 + ".txt", "x")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(BundleError, match="could not be written") as refused:
+        unpack(path, tmp_path / "out", label="model m")
+    assert str(tmp_path) not in str(refused.value)
 
 
 @pytest.mark.parametrize("url", ["file:///tmp/a\x00b", "http://host/a\nb"])

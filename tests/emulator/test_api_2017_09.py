@@ -216,6 +216,19 @@ def test_service_rules_409_404_filters_and_delete(api: Api2017_09) -> None:
     both = {**body, "name": "both", "numReplicas": 2, "autoScaler": {"autoscaleEnabled": True}}
     refused = api.call("POST", "services", both)
     assert refused.status_code == 400 and "numReplicas cannot be given" in refused.text
+    # Each replica is a process on this machine: the emulator runs at most MAX_REPLICAS.
+    for many in (
+        {**body, "name": "many", "numReplicas": 10**30},
+        {
+            **body,
+            "name": "many",
+            "autoScaler": {"autoscaleEnabled": True, "minReplicas": 17, "maxReplicas": 20},
+        },
+    ):
+        refused = api.call("POST", "services", many)
+        assert refused.status_code == 400 and "at most 16 scoring processes" in refused.text
+    grown = api.call("PUT", f"services/{service['id']}", {"numReplicas": 17})
+    assert grown.status_code == 400 and "numReplicas: the local emulator" in grown.text
     for name, value in (
         ("serviceName", "rules"),
         ("imageId", image["id"]),

@@ -181,3 +181,109 @@ def test_a_chunked_scoring_body_over_the_limit_is_a_413(api: Api) -> None:
         service["scoringUri"], data=body(), headers={"Authorization": f"Bearer {key}"}, timeout=30
     )
     _seed_error(answer, 413)
+
+
+# --- found by probing the running emulator ----------------------------------------------------
+
+
+def test_a_kubeconfig_json_cannot_hold_is_a_400(api: Api) -> None:
+    for kube in ("clusters: 2020-01-01\n", "clusters: !!binary aGk=\n", "1: x\nclusters: []\n"):
+        body = {"name": "k", "imageId": "i", "kubeConfig": kube, "acrImagePullSecret": "p"}
+        error = _seed_error(api.call("POST", "services", body), 400)
+        assert "kubeConfig: must be a kubeconfig JSON can hold" in str(error["details"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "count=%C2%B2",
+        "count=1&$skipToken=%C2%B2",
+        "count=" + "9" * 5000,
+        "count=1&$skipToken=" + "9" * 5000,
+    ],
+)
+def test_odd_paging_parameters_are_a_400(api: Api, query: str) -> None:
+    answer = api.session.get(f"{api.root}/models?{query}", timeout=10)
+    assert "InvalidQueryParameter" in str(_seed_error(answer, 400)["details"])
+
+
+@pytest.mark.parametrize(
+    "setting", ['{"delay_seconds": 1e309}', '{"retry_after": 1' + "0" * 400 + "}"]
+)
+def test_a_fault_setting_that_would_hang_every_request_is_refused(api: Api, setting: str) -> None:
+    answer = api.session.put(
+        f"{api.base_url}/_emulator/faults",
+        data=setting,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert answer.status_code == 400, answer.text
+    assert (
+        api.session.get(f"{api.base_url}/_emulator/faults", timeout=10).json()["delay_seconds"]
+        == 0.0
+    )
+
+
+def _raw_get(api: Api, headers: list[tuple[str, str]]) -> int:
+    parts = urlsplit(api.root)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", f"{parts.path}/models", skip_host=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.putheader("Authorization", f"Bearer {TOKEN}")
+        connection.endheaders()
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status
+    finally:
+        connection.close()
+
+
+def test_a_host_that_only_starts_like_loopback_and_doubled_headers_are_refused(
+    api: Api,
+) -> None:
+    port = urlsplit(api.root).port
+    here = f"127.0.0.1:{port}"
+    assert _raw_get(api, [("Host", here)]) == 200
+    assert _raw_get(api, [("Host", "[::1]evil.example")]) == 403
+    assert _raw_get(api, [("Host", here), ("Host", "evil.example")]) in (400, 403)
+    origins = [("Origin", f"http://{here}"), ("Origin", "http://evil.example")]
+    assert _raw_get(api, [("Host", here), *origins]) == 403
+
+
+def _scoring_service(api: Api, tmp_path: Any, name: str, run_body: str) -> tuple[str, str]:
+    driver = tmp_path / name / "score.py"
+    driver.parent.mkdir()
+    driver.write_text(f"import os\n\n\ndef init():\n    pass\n\n\ndef run(data):\n{run_body}\n")
+    manifest = api.manifest_body([api.register_model()["id"]])
+    manifest["assets"][0]["url"] = driver.as_uri()
+    manifest_id = api.call("POST", "manifests", manifest).json()["id"]
+    service = api.create_service(name, api.build_image(manifest_id)["id"])
+    key = api.call("GET", f"services/{service['id']}/keys").json()["primaryKey"]
+    return service["scoringUri"], key
+
+
+def test_scoring_refuses_json_python_cannot_take_and_answers_only_json(
+    api: Api, tmp_path: Any
+) -> None:
+    uri, key = _scoring_service(api, tmp_path, "echo-nan", "    return data")
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for body in (b'{"x": NaN}', b'{"x": ' + b"9" * 5000 + b"}", b"[" * 200_000 + b"]" * 200_000):
+        answer = api.session.post(uri, data=body, headers=auth, timeout=30)
+        assert answer.status_code == 400, answer.text[:200]
+    uri, key = _scoring_service(api, tmp_path, "makes-nan", "    return float('nan')")
+    answer = api.session.post(uri, json={}, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["error"].startswith("run() returned a value JSON cannot hold")
+
+
+def test_a_driver_error_names_files_relative_to_the_image(
+    api: Api, emulator: EmulatorProcess, tmp_path: Any
+) -> None:
+    uri, key = _scoring_service(
+        api, tmp_path, "pathy", "    raise ValueError(f'no model at {os.getcwd()}/m.pkl')"
+    )
+    answer = api.session.post(uri, json={}, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert answer.status_code == 400
+    assert "m.pkl" in answer.text and str(emulator.data_dir) not in answer.text

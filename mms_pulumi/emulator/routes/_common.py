@@ -137,18 +137,24 @@ def page_bounds(
     for a bare array (no paging asked for). Raises a 400 for a bad ``count``/``$skipToken``."""
     size = page_size
     if count is not None:
-        if not count.isdigit() or int(count) <= 0:
+        if not _small_number(count) or int(count) <= 0:
             raise _bad_query(PAGE_SIZE_PARAM, "must be a positive whole number")
         size = int(count)
     if size <= 0:
         return None
     start = 0
     if skip_token is not None:
-        if not skip_token.isdigit():
+        if not _small_number(skip_token):
             raise _bad_query(SKIP_TOKEN_PARAM, "is not a token this emulator handed out")
         start = int(skip_token)
     end = min(start + size, total)
     return start, end, end if end < total else None
+
+
+def _small_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses), and few
+    enough that ``int`` takes them (Python refuses over 4,300 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _bad_query(parameter: str, rule: str) -> ApiError:

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from mms_pulumi.emulator.errors import ApiError, not_found
+from mms_pulumi.emulator.errors import ApiError, field_detail, not_found
 from mms_pulumi.emulator.records import (
+    MAX_REPLICAS,
     OPERATION_ID,
     ImageRecord,
     ServiceRecord,
@@ -16,6 +17,7 @@ from mms_pulumi.emulator.records import (
     patched,
     public,
     read,
+    replicas_wanted,
     stored,
     utc_now,
 )
@@ -91,6 +93,27 @@ def _settings_of(request: object) -> dict[str, Any]:
     }
 
 
+def _replicas_problem(settings: dict[str, Any]) -> None:
+    """A 400 when the settings ask for more scoring processes than the emulator runs."""
+    wanted = replicas_wanted(settings.get("num_replicas"), settings.get("autoscaler"))
+    if wanted <= MAX_REPLICAS:
+        return
+    scaled = bool((settings.get("autoscaler") or {}).get("autoscaleEnabled"))
+    path: tuple[str, ...] = ("autoScaler", "minReplicas") if scaled else ("num_replicas",)
+    raise ApiError(
+        400,
+        "The request asks for more replicas than the local emulator runs.",
+        [
+            field_detail(
+                "TooManyReplicas",
+                path,
+                f"the local emulator runs at most {MAX_REPLICAS} scoring processes per "
+                "service; ask for fewer",
+            )
+        ],
+    )
+
+
 def _name_taken(name: str) -> ApiError:
     return ApiError(
         409,
@@ -117,6 +140,7 @@ def create_service(
     )
     pull_secret = create.acr_image_pull_secret if isinstance(create, CreateServiceRequest) else None
     settings = _settings_of(create)
+    _replicas_problem(settings)
     if isinstance(create, CreateServiceRequest2017_09):
         settings["compute_resource"] = create.compute_resource.to_wire()
     # Checked here for the answer's sake, and again in the insert's transaction for races.
@@ -187,6 +211,9 @@ def update_service(
         image_id = changes.image_id or current.image_id or ""
         pull_secret = None
         settings = _settings_of(changes)
+        _replicas_problem(
+            {"num_replicas": current.num_replicas, "autoscaler": current.autoscaler, **settings}
+        )
     else:
         update = parse(UpdateServiceRequest, body)
         image_id = update.image_id or _newest_image_of(emulator, account, update.manifest_id or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -68,9 +69,14 @@ def _accepts_one_argument(function: Callable[..., Any]) -> bool:
 
 
 def last_line(err: BaseException) -> str:
-    """The last line of an exception's traceback, e.g. ``FileNotFoundError: model.pkl``."""
+    """The last line of an exception's traceback, e.g. ``FileNotFoundError: model.pkl``,
+    with the working directory (the image bundle, in a scoring process) left out of any
+    path it names: callers and operation errors see paths relative to the image, never
+    where the emulator keeps its data."""
     lines = traceback.format_exception_only(type(err), err)
-    return lines[-1].strip() if lines else type(err).__name__
+    line = lines[-1].strip() if lines else type(err).__name__
+    here = os.getcwd()
+    return line.replace(here + os.sep, "").replace(here, ".") if len(here) > 1 else line
 
 
 def find_schema(bundle: Path) -> dict[str, Any] | None:

@@ -57,15 +57,20 @@ class ScoringHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request body too large"})
             return
         try:
-            payload = json.loads(self.rfile.read(length) or b"null")
+            payload = json.loads(self.rfile.read(length) or b"null", parse_constant=_no_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             self._send(HTTPStatus.BAD_REQUEST, {"error": f"body is not JSON: {err}"})
+            return
+        except (ValueError, RecursionError) as err:
+            # NaN/Infinity, integers over Python's 4,300-digit limit, nesting past the stack.
+            reason = "is nested too deeply" if isinstance(err, RecursionError) else str(err)
+            self._send(HTTPStatus.BAD_REQUEST, {"error": f"body is not usable JSON: {reason}"})
             return
         try:
             with self.server.run_lock:
                 result = self.server.driver.run(payload)
-            body = json.dumps(result)
         except (ValueError, TypeError, KeyError) as err:
+            # The driver's own word on bad input, as the 2017 service passed it on.
             self._send(HTTPStatus.BAD_REQUEST, {"error": last_line(err)})
             return
         except Exception:  # user code: log it, keep serving; the caller gets no internals
@@ -73,6 +78,15 @@ class ScoringHandler(BaseHTTPRequestHandler):
             self._send(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
                 {"error": "run() failed; the service's log has the traceback"},
+            )
+            return
+        try:
+            body = json.dumps(result, allow_nan=False)
+        except (ValueError, TypeError, RecursionError) as err:
+            print(f"run() returned what JSON cannot hold: {last_line(err)}", file=sys.stderr)
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": "run() returned a value JSON cannot hold (NaN, Infinity, an object)"},
             )
             return
         self.server.requests_served += 1
@@ -90,3 +104,8 @@ class ScoringHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
         """Quiet: request bodies and results are the user's data."""
+
+
+def _no_constant(name: str) -> Any:
+    """``json.loads`` takes ``NaN``, ``Infinity`` and ``-Infinity``, which JSON does not."""
+    raise ValueError(f"{name} is not JSON")
