@@ -194,9 +194,11 @@ class Deployment:
             with self._state:
                 for doomed in dependents:
                     self.live[doomed.urn] = replace(doomed, pending_replacement=True)
-            # No Create/Update in a preview (supportsPreview=False): outputs are the inputs.
+            # No Create/Update in a preview (supportsPreview=False): outputs are the inputs,
+            # with the step executor's secret rules applied as to any step with a new state
+            # (``step_executor.go`` ``continueExecuteStep``).
             ident = old.id if plan.op == "update" and old is not None else ""
-            return ident, checked
+            return ident, step_rules(checked, checked, reg.additional_secret_outputs)
 
         if plan.op == "update":
             assert old is not None

@@ -13,6 +13,7 @@ that decode answers with the SDK's own deserializer; the engine emulation uses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from types import TracebackType
 from typing import IO, Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
@@ -193,7 +194,11 @@ class PluginProcess:
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            start_new_session=True,
+            # The engine starts a plugin in its own process group with a stdin pipe
+            # (``sdk/go/common/util/cmdutil/child_unix.go``: ``Setpgid: true``;
+            # ``pkg/resource/plugin/plugin.go`` ``ExecPlugin``: ``cmd.StdinPipe()``).
+            stdin=subprocess.PIPE,
+            process_group=0,
         )
         assert self._process.stdout is not None and self._process.stderr is not None
         self._drains = [
@@ -219,7 +224,13 @@ class PluginProcess:
         self.stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
 
     def stop(self) -> None:
-        """SIGINT to the process group, then a hard kill after 5 s (as the CLI does)."""
+        """Cancel, then SIGINT to the process group, then a hard kill after 5 s, as the CLI
+        releases a plugin (``pkg/host/host.go`` ``Close``: ``SignalCancellation`` (the Cancel
+        RPC; the Python plugin does not implement it) before ``Close``)."""
+        running = self._process is not None and self._process.poll() is None
+        if running and self._channel is not None and self.stub is not None:
+            with contextlib.suppress(grpc.RpcError):
+                self.stub.Cancel(empty_pb2.Empty(), timeout=STOP_GRACE_SECONDS)
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -233,6 +244,7 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=STOP_GRACE_SECONDS)
+        self._close_stdin()
         self._join_drains()
 
     def kill(self) -> None:
@@ -240,6 +252,12 @@ class PluginProcess:
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(timeout=STOP_GRACE_SECONDS)
+        self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self._process is not None and self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
 
     def _join_drains(self) -> None:
         deadline = time.monotonic() + STOP_GRACE_SECONDS

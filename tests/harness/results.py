@@ -10,9 +10,10 @@ from typing import Any
 from tests.harness.secrets import render
 
 # Step kinds that are not changes (``pkg/engine/update.go`` ``HasChanges``: same and the
-# read kinds). Default-provider steps are internal (``isInternalStep``): never counted, so a
-# config change alone is no change for ``--expect-no-changes``.
-NO_CHANGE_OPS = frozenset({"same", "read"})
+# read kinds, ``OpRead``, ``OpReadDiscard`` (a looked-up resource dropped: "discard" here)
+# and ``OpReadReplacement``). Default-provider steps are internal (``isInternalStep``): never
+# counted, so a config change alone is no change for ``--expect-no-changes``.
+NO_CHANGE_OPS = frozenset({"same", "read", "discard"})
 
 
 @dataclass(frozen=True)

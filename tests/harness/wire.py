@@ -85,8 +85,9 @@ def _from_wire(value: Any, preview: bool) -> Any:
 
 
 def to_struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    """Engine view → wire struct. Null object properties are skipped, as the engine's
-    marshaller does for provider requests."""
+    """Engine view → wire struct. Nulls are sent, as the engine's marshaller does for
+    provider requests (``sdk/go/common/resource/plugin/rpc.go`` ``MarshalProperties``:
+    ``SkipNulls`` is never set for them); the SDK drops null map values on receipt."""
     struct = struct_pb2.Struct()
     struct.update(_to_wire(dict(values)))
     return struct
@@ -94,7 +95,7 @@ def to_struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def _to_wire(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _to_wire(v) for k, v in value.items() if v is not None}
+        return {str(k): _to_wire(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_wire(item) for item in value]
     if is_unknown(value):
