@@ -80,7 +80,13 @@ class OperationRunner:
         self._faults = faults
         self._seconds = operation_seconds
         self._clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mms-work")
+        # One pool per kind of work: image builds wait on downloads (a slow sender can hold
+        # one for the whole download deadline), and they must not keep a service from
+        # deploying or rolling.
+        self._pools = {
+            kind: ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"mms-{kind}")
+            for kind in {kind for _type, kind in ACTIONS.values()}
+        }
         self._inflight: dict[str, tuple[OperationRecord, Future[Outcome]]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -95,7 +101,8 @@ class OperationRunner:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def new_operation(
         self,
@@ -156,7 +163,7 @@ class OperationRunner:
                 record.move_to(OperationState.RUNNING)
                 self._store.save_operation(record)
             if future is None:
-                future = self._pool.submit(self._worker.run, record)
+                future = self._pools[record.resource_kind].submit(self._worker.run, record)
                 self._inflight[record.id] = (record, future)
             if finish_due(record, now, future.done()):
                 self._finish(record, future)

@@ -5,7 +5,10 @@ Against the real emulator on loopback, started with a token.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -287,3 +290,43 @@ def test_a_driver_error_names_files_relative_to_the_image(
     answer = api.session.post(uri, json={}, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert answer.status_code == 400
     assert "m.pkl" in answer.text and str(emulator.data_dir) not in answer.text
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Sends a byte every 0.1 s until the test closes it: a download that never ends."""
+
+    stop = threading.Event()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            while not self.stop.wait(0.1):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+def test_slow_image_downloads_do_not_hold_up_service_deployments(api: Api) -> None:
+    image = api.build_image()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slow_url = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+    try:
+        building = []
+        for index in range(10):  # more than the image workers
+            model = api.register_model(f"slow{index}", url=slow_url)
+            manifest = api.create_manifest([model["id"]])
+            answer = api.call("POST", "images", api.image_body(manifest["id"]))
+            building.append(answer.headers["Operation-Location"])
+        service = api.create_service("not-held-up", image["id"])  # waits for Succeeded
+        assert service["state"] == "Succeeded"
+        states = {api.call("GET", f"{api.base_url}{op}").json()["state"] for op in building}
+        assert "Succeeded" not in states  # the downloads were still going on
+    finally:
+        _Trickle.stop.set()
+        server.shutdown()
+        server.server_close()
