@@ -76,13 +76,27 @@ class TokenCredential(Protocol):
         ...
 
 
+def header_safe_token(token: str, source: str) -> str:
+    """The token without surrounding whitespace (a file's newline), or ``CredentialError``
+    when what is left cannot go in an ``Authorization`` header: only visible ASCII may
+    (RFC 6750 ``b64token``). Never echoes the token: a header error from the HTTP library
+    would quote it whole."""
+    stripped = token.strip()
+    if not stripped.isascii() or not stripped.isprintable() or " " in stripped:
+        raise CredentialError(
+            f"{source} holds characters an HTTP header cannot carry (whitespace inside it, "
+            "control or non-ASCII characters); check how it was copied"
+        )
+    return stripped
+
+
 class StaticTokenCredential:
     """A fixed token (from config or ``MMS_TOKEN``); it never expires on our side."""
 
     def __init__(self, token: str) -> None:
         if not token or not token.strip():
             raise CredentialError(f"the MMS token is empty; {HOW_TO_AUTHENTICATE}")
-        self._token = token.strip()
+        self._token = header_safe_token(token, "the MMS token")
 
     def get_token(self, *_scopes: str, **_kwargs: Any) -> AccessToken:
         """The token, whatever the scope, valid "forever" as far as this process can tell."""
@@ -179,7 +193,9 @@ def _checked(raw: object) -> AccessToken:
             "'expires_on' (seconds since the epoch); return "
             "azure.core.credentials.AccessToken(token, expires_on)"
         )
-    return AccessToken(token, float(expires_on))
+    return AccessToken(
+        header_safe_token(token, "the token the credential returned"), float(expires_on)
+    )
 
 
 def azure_identity_installed() -> bool:

@@ -535,6 +535,27 @@ def test_get_reads_an_existing_object_and_never_deletes_it(
     assert ident in reader.store.objects()
 
 
+def test_reading_a_managed_resource_under_another_id_deletes_the_managed_one(
+    make_stack: Callable[..., Stack],
+) -> None:
+    toys = make_stack({"a": {"label": "one"}, "b": {"label": "two"}})
+    toys.engine.up()
+    ids = toys.ids()
+
+    # a becomes a `.get` of b's object: the object a managed is let go and deleted.
+    toys.spec["a"] = {"label": "ignored", "get": ids["b"]}
+    result = toys.engine.up()
+    assert result.ops()["a"] == "read-replacement" and result.counts()["read-replacement"] == 1
+    assert [c.id for c in result.calls_to("Delete")] == [ids["a"]]
+    assert set(toys.store.objects()) == {ids["b"]}
+
+    # Read under its own ID, a managed resource is relinquished: kept, never deleted.
+    toys.spec["b"] = {"label": "ignored", "get": ids["b"]}
+    result = toys.engine.up()
+    assert result.ops()["b"] == "read" and result.calls_to("Delete") == []
+    assert all(r.external for r in toys.engine.load().values())
+
+
 def test_other_providers_are_mocked_without_plugin_calls(tmp_path: Path) -> None:
     def program() -> None:
         secret = pulumi.CustomResource(
@@ -632,6 +653,12 @@ def test_diff_unknown_is_decided_by_the_engine(make_stack: Callable[..., Stack])
     result = toys.engine.up()
     assert result.ops() == {"a": "same"}
     assert result.calls_to("Check")[0].args["news"]["data"] == {"k": 1}
+
+    # A nested path ignores that value only; the rest of the object still changes.
+    toys.spec["a"].update(data={"k": 3, "j": 1}, ignore=["data.k"])
+    result = toys.engine.up()
+    assert result.ops() == {"a": "update"}
+    assert result.calls_to("Check")[0].args["news"]["data"] == {"k": 1, "j": 1}
 
 
 def test_a_failed_delete_of_a_replaced_object_is_retried_later(

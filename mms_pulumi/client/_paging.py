@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from pydantic import ValidationError
 
@@ -17,9 +17,11 @@ from mms_pulumi.client._transport import Response
 from mms_pulumi.errors import MmsError
 from mms_pulumi.schema import Page
 
-# A guard against a service that hands out fresh links forever; 10,000 pages of even the
-# smallest size is far more objects than a hosting account ever held.
+# Guards against a service that hands out fresh links forever, or pages of any size: a
+# hosting account never held anywhere near this many objects, and a listing is held in
+# memory whole.
 MAX_PAGES = 10_000
+MAX_ITEMS = 100_000
 
 
 def page_items(page: Response) -> tuple[list[Any], str | None]:
@@ -46,12 +48,20 @@ def iterate_items(first: Response, get_page: Callable[[str], Response]) -> Itera
     """
     page = first
     seen: set[str] = set()
+    count = 0
     for _ in range(MAX_PAGES):
         items, next_link = page_items(page)
+        count += len(items)
+        if count > MAX_ITEMS:
+            raise _unreadable(page, f"the listing holds more than {MAX_ITEMS} items")
         yield from items
         if next_link is None:
             return
-        link = urljoin(page.url, next_link)
+        try:
+            # A fragment never reaches the service: links differing only there are one page.
+            link = urldefrag(urljoin(page.url, next_link)).url
+        except ValueError:
+            raise _unreadable(page, "its nextLink is not a well-formed URL") from None
         if link in seen:
             raise _unreadable(page, f"its nextLink {_path_of(link)} repeats an earlier page")
         seen.add(link)

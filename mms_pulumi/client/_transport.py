@@ -6,8 +6,11 @@ signature can stand in for it, so the whole client runs without sockets.
 
 from __future__ import annotations
 
+import contextlib
+import json as jsonlib
 import logging
 import random
+import re
 import socket
 import ssl
 import time
@@ -49,17 +52,33 @@ logger = logging.getLogger("mms_pulumi.client")
 REQUEST_ID = "x-ms-request-id"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+# MMS answers are objects and pages of a few kilobytes; anything near this is not one, and
+# reading it whole could exhaust memory (a gzip bomb counts decoded).
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_BODY_CHUNK = 64 * 1024
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL, the default port filled in."""
-    parts = urlsplit(url)
+    """(scheme, host, port) of a URL, the default port filled in; ``MmsError`` for a link
+    that does not parse (``http://[::1/x``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise _malformed_link() from None
     scheme = parts.scheme.lower()
     try:
         port = parts.port
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def _malformed_link() -> MmsError:
+    # The link is not shown: it came from the service and could be anything.
+    return MmsError(
+        "MMS sent a link (Operation-Location, Location, nextLink or resourceLocation) that "
+        "is not a well-formed URL; nothing was sent to it. Report it with the request ids."
+    )
 
 
 def _shown_origin(url: str) -> str:
@@ -145,7 +164,10 @@ class Transport:
 
     def resolve(self, link: str, base: str | None = None) -> str:
         """An absolute URL for a link that may be absolute, host-relative or relative."""
-        return urljoin(base or self.endpoint, link)
+        try:
+            return urljoin(base or self.endpoint, link)
+        except ValueError:
+            raise _malformed_link() from None
 
     def request(
         self,
@@ -186,7 +208,7 @@ class Transport:
                     continue
                 if answer.status < 400:
                     return answer
-                error = self._status_error(method, path, answer)
+                error = self._status_error(method, path, answer, json)
                 failure = Failure(FailureKind.STATUS, answer.status, error.retry_after)
             decision = budget.decide(method, failure, self.monotonic(), self.rng)
             if decision.delay is None:
@@ -228,7 +250,7 @@ class Transport:
                 request_id=answer.request_id,
                 client_request_id=answer.client_request_id,
             )
-        target = urljoin(url, location)
+        target = self.resolve(location, url)
         self.check_origin(target)
         if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
             return "GET", target, None
@@ -258,6 +280,8 @@ class Transport:
                 timeout=self._timeouts_within(deadline),
                 # Redirects are followed here, only to the endpoint's own origin.
                 allow_redirects=False,
+                # The body is read here, bounded in size and time (``_read_body``).
+                stream=True,
             )
         except _LOCAL_MISTAKES as err:
             raise RequestNotSentError(
@@ -268,11 +292,15 @@ class Transport:
             ) from err
         except requests.RequestException as err:
             raise _AttemptFailed.classify(method, url, err, client_request_id) from err
+        except ValueError:
+            # requests parses a redirect's Location even when it does not follow it.
+            raise _malformed_link() from None
+        content = self._read_body(raw, method, url, client_request_id, deadline)
         body: Any = None
-        if raw.content:
+        if content:
             try:
-                body = raw.json()
-            except ValueError:
+                body = jsonlib.loads(content)
+            except (ValueError, RecursionError):  # not JSON, or nested past the stack
                 body = None
         response_headers = CaseInsensitiveDict(raw.headers)
         answered_url = getattr(raw, "url", None)
@@ -285,6 +313,55 @@ class Transport:
             request_id=response_headers.get(REQUEST_ID),
             client_request_id=response_headers.get(CLIENT_REQUEST_ID, client_request_id),
         )
+
+    def _read_body(
+        self,
+        raw: requests.Response,
+        method: str,
+        url: str,
+        client_request_id: str,
+        deadline: float | None,
+    ) -> bytes:
+        """The answer's body, decoded, read as it arrives: at most ``MAX_RESPONSE_BYTES``,
+        and the whole of it within the read timeout (or the caller's deadline, if sooner).
+        The read timeout alone bounds each receive, so a server sending a byte now and then
+        could otherwise hold a call for as long as it liked."""
+        stream = getattr(raw, "raw", None)
+        if not callable(getattr(stream, "read1", None)):
+            return raw.content or b""  # a session that read the body already
+        _connect, budget = self._timeouts_within(deadline)
+        stop_at = self.monotonic() + budget
+        chunks: list[bytes] = []
+        size = 0
+        problem = ""
+        try:
+            while chunk := stream.read1(_BODY_CHUNK, decode_content=True):  # type: ignore[union-attr]
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    problem = f"is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB"
+                elif self.monotonic() > stop_at:
+                    problem = f"did not arrive within {budget:.0f} s"
+                if problem:
+                    break
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raw.close()
+            raise _AttemptFailed.classify(
+                method, url, _as_requests_error(err, raw), client_request_id
+            ) from err
+        if problem:
+            raw.close()  # the rest is not wanted: the connection is dropped, not pooled
+            error = OutcomeUnknownError(
+                f"{method} {urlsplit(url).path} was answered {raw.status_code}, but the "
+                f"answer's body {problem}; MMS may or may not have acted on the request. "
+                "Look at the account before repeating it.",
+                client_request_id=client_request_id,
+            )
+            raise _AttemptFailed(error, Failure(FailureKind.UNKNOWN))
+        release = getattr(stream, "release_conn", None)
+        if callable(release):
+            release()  # read to the end: the connection can serve the next request
+        return b"".join(chunks)
 
     def _token(self) -> str:
         try:
@@ -305,11 +382,19 @@ class Transport:
         remaining = max(0.05, deadline - self.monotonic())
         return min(connect, remaining), min(read, remaining)
 
-    def _status_error(self, method: str, path: str, answer: Response) -> MmsHttpError:
+    def _status_error(
+        self, method: str, path: str, answer: Response, sent: Any = None
+    ) -> MmsHttpError:
         try:
             body = ErrorBody.model_validate(answer.body) if isinstance(answer.body, dict) else None
         except ValidationError:
             body = None
+        if body is not None:
+            # A service may quote what it was sent; the error must not carry it on.
+            secrets = _secret_strings(sent)
+            with contextlib.suppress(MmsError):
+                secrets.add(self._token())
+            body = _scrubbed(body, secrets)
         return error_class_for(answer.status)(
             method,
             path,
@@ -370,6 +455,50 @@ class _AttemptFailed(Exception):
         )
         error.__cause__ = err
         return cls(error, Failure(FailureKind.UNKNOWN))
+
+
+# Request fields whose values are secrets (registryInfo.password, kubeConfig, keys, tokens).
+_SECRET_FIELD = re.compile(r"password|secret|token|key|kubeconfig", re.IGNORECASE)
+_SHORTEST_SECRET = 4  # shorter values are too likely to occur in any text
+
+
+def _secret_strings(value: Any, secret: bool = False) -> set[str]:
+    """The string values of a request body under secret-named fields, at any depth."""
+    if isinstance(value, str):
+        return {value} if secret and len(value) >= _SHORTEST_SECRET else set()
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for name, item in value.items():
+            found |= _secret_strings(item, secret or bool(_SECRET_FIELD.search(str(name))))
+        return found
+    if isinstance(value, list):
+        return set().union(*(_secret_strings(item, secret) for item in value))
+    return set()
+
+
+def _scrubbed(body: ErrorBody, secrets: set[str]) -> ErrorBody:
+    """The error body with every secret replaced by ``***`` in its message and details."""
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    details = [d.model_copy(update={"message": scrub(d.message)}) for d in body.details]
+    return body.model_copy(update={"message": scrub(body.message), "details": details})
+
+
+def _as_requests_error(err: BaseException, raw: requests.Response) -> requests.RequestException:
+    """A failure while reading a streamed body, as requests reports it when it reads the
+    body itself (``Response.iter_content``), so ``_AttemptFailed.classify`` sees one kind."""
+    if isinstance(err, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(err, response=raw)
+    if isinstance(err, urllib3.exceptions.ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(err, response=raw)
+    if isinstance(err, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(err, response=raw)
+    return requests.exceptions.ConnectionError(err, response=raw)
 
 
 def _never_sent(err: requests.RequestException) -> bool:

@@ -17,11 +17,13 @@ would leave.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from tests.harness.paths import parse_path, reset
 from tests.harness.plugin import DiffAnswer
 from tests.harness.program import Registration
 from tests.harness.provider import ProviderClient, is_dynamic
@@ -301,7 +303,19 @@ class Deployment:
         return ident, outputs
 
     def _read(self, reg: Registration) -> tuple[str, Props]:
-        self._step(Step(reg.urn, "read", type=reg.type))
+        with self._state:
+            old = self.live.get(reg.urn) if reg.urn in self.old_live else None
+        if old is not None and not old.external and old.id != reg.id:
+            # A managed object read under its URN with another ID is let go and deleted in
+            # the delete phase (``step_generator.go`` ``GenerateReadSteps``: a read-replacement
+            # step, with a replace step, so the run counts as a change; ``step.go``
+            # ``ReadStep.Apply``: ``s.old.Delete = true``). With the same ID it is kept,
+            # now as a read resource.
+            self._step(Step(reg.urn, "read-replacement", type=reg.type))
+            with self._state:
+                self.condemned.append(replace(old, delete=True))
+        else:
+            self._step(Step(reg.urn, "read", type=reg.type))
         if not reg.id or reg.id == UNKNOWN:
             # The engine skips Read for an unknown ID (preview); all outputs are unknown.
             return "", {}
@@ -459,15 +473,17 @@ def _decide(reg: Registration, old: Resource, checked: Props, diff: DiffAnswer) 
 
 
 def _ignore_changes(news: Props, old: Resource | None, paths: list[str]) -> Props:
-    """``ignore_changes``: each ignored (top-level) property is reset to its old input."""
+    """``ignore_changes``: the value at each ignored path (``a.b[0]``, ``*``) is reset to
+    its old input, or removed where there was none; a malformed path is skipped and one that
+    cannot be followed leaves the inputs as they are there (``step_generator.go``
+    ``processIgnoreChanges``)."""
     if old is None or not paths:
         return news
-    adjusted = dict(news)
-    for path in paths:
-        if path in old.inputs:
-            adjusted[path] = old.inputs[path]
-        else:
-            adjusted.pop(path, None)
+    adjusted = copy.deepcopy(news)
+    for text in paths:
+        path = parse_path(text)
+        if path is not None:
+            reset(path, old.inputs, adjusted)
     return adjusted
 
 
@@ -488,4 +504,5 @@ def _resource(
         additional_secret_outputs=list(reg.additional_secret_outputs),
         protect=reg.protect,
         retain_on_delete=reg.retain_on_delete,
+        ignore_changes=list(reg.ignore_changes),
     )

@@ -280,7 +280,11 @@ class Engine:
             drifted = bool(changed_keys(resource.outputs, outputs))
         else:
             # Drift detection: the old inputs play the "news" against the refreshed state.
-            drift = provider.diff(resource.urn, ident, outputs, resource.inputs, new_inputs)
+            # With the ignore_changes recorded at the last update (``step.go``
+            # ``RefreshStep.Apply``: ``s.old.IgnoreChanges``).
+            drift = provider.diff(
+                resource.urn, ident, outputs, resource.inputs, new_inputs, resource.ignore_changes
+            )
             drifted = drift.kind == "some" or (
                 drift.kind == "unknown" and bool(changed_keys(new_inputs, resource.inputs))
             )

@@ -81,6 +81,14 @@ class ProviderClient:
                 urn=self.urn,
                 name="default",
                 type=PROVIDER_TYPE,
+                # The deprecated map, secrets in plaintext, keyed ``<pkg>:config:<key>``
+                # (``pkg/resource/plugin/provider_plugin.go`` ``Configure``); the dynamic
+                # plugin reads ``args`` only.
+                variables={
+                    f"pulumi-python:config:{key}": value
+                    for key, value in config.items()
+                    if key != "version"
+                },
             ),
         )
         negotiated = {

@@ -46,6 +46,7 @@ class Resource:
     retain_on_delete: bool = False
     delete: bool = False
     pending_replacement: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -80,6 +81,7 @@ class Resource:
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
             "additionalSecretOutputs": self.additional_secret_outputs,
+            "ignoreChanges": self.ignore_changes,
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class Resource:
             retain_on_delete=bool(data.get("retainOnDelete")),
             delete=bool(data.get("delete")),
             pending_replacement=bool(data.get("pendingReplacement")),
+            ignore_changes=list(data.get("ignoreChanges") or []),
         )
 
 
