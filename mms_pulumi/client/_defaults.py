@@ -31,6 +31,10 @@ RETRY_BACKOFF_MAX = 30.0
 # A Retry-After longer than this is not waited out: the error (with its retry_after) goes
 # to the caller, who can decide, instead of a call silently hanging for an hour.
 RETRY_AFTER_MAX = 300.0
+# A call given no deadline (a get, a list, a delete) still ends: all its tries and waits
+# together stay within this, so a service answering 503 with long Retry-Afters cannot hold
+# one call for max_retries x RETRY_AFTER_MAX (50 minutes).
+CALL_DEADLINE = 300.0
 
 # --- waiting on async operations ------------------------------------------------------------
 

@@ -182,12 +182,19 @@ class Transport:
         """Send a request, retrying what is safe to retry, and return a non-error answer.
 
         Retries draw on ``budget`` (a fresh one of this transport's policy and ``deadline``,
-        a ``monotonic`` time, when none is given). Raises ``RequestNotSentError``,
+        a ``monotonic`` time, when none is given; without either, the call's tries and waits
+        together stay within ``CALL_DEADLINE``). Raises ``RequestNotSentError``,
         ``OutcomeUnknownError`` or an ``MmsHttpError`` subclass once retries are used up or
         not allowed, and ``DeadlineReached`` (wrapping the last error) when the deadline left
         no room for another try.
         """
-        budget = budget if budget is not None else RetryBudget(self.policy, deadline)
+        # A caller with a deadline of its own is told it was reached (``DeadlineReached``);
+        # one without gets the last error, as when retries run out.
+        caller_deadline = budget is not None or deadline is not None
+        if budget is None:
+            if deadline is None:
+                deadline = self.monotonic() + _defaults.CALL_DEADLINE
+            budget = RetryBudget(self.policy, deadline)
         self.check_origin(url)
         path = urlsplit(url).path
         # One id per logical call, the same on every retry, so MMS logs tie them together.
@@ -212,7 +219,7 @@ class Transport:
                 failure = Failure(FailureKind.STATUS, answer.status, error.retry_after)
             decision = budget.decide(method, failure, self.monotonic(), self.rng)
             if decision.delay is None:
-                if decision.stop is Stop.DEADLINE:
+                if decision.stop is Stop.DEADLINE and caller_deadline:
                     raise DeadlineReached(error) from error
                 raise error
             logger.info(

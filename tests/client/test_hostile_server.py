@@ -188,3 +188,12 @@ def test_a_body_over_the_limit_is_refused_compressed_or_not(swollen: str) -> Non
     for _ in range(2):
         with pytest.raises(OutcomeUnknownError, match="larger than 16 MiB"):
             client.get_model("m1")
+
+
+def test_a_call_without_a_deadline_still_ends_within_the_call_deadline() -> None:
+    busy = answer(503, {"code": "Busy", "message": "busy"}, {"Retry-After": "120"})
+    mms, wire, clock = scripted_client([busy] * 11)
+    with pytest.raises(MmsError):
+        mms.get_model("m1")
+    # Two waits of 120 s fit in 300 s; a third would not, so it is not made.
+    assert clock.sleeps == [120.0, 120.0] and len(wire.sent) == 3
