@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -197,3 +198,23 @@ def test_a_call_without_a_deadline_still_ends_within_the_call_deadline() -> None
         mms.get_model("m1")
     # Two waits of 120 s fit in 300 s; a third would not, so it is not made.
     assert clock.sleeps == [120.0, 120.0] and len(wire.sent) == 3
+
+
+@pytest.fixture
+def gzipping() -> Iterator[str]:
+    """A well-behaved service that compresses its answers."""
+    body = gzip.compress(json.dumps(model_body()).encode())
+
+    def answer_gzipped(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )
+
+    yield from _one_answer_server(answer_gzipped)
+
+
+def test_a_compressed_answer_is_read_as_before(gzipping: str) -> None:
+    client = _client(gzipping)
+    assert client.get_model("m1").id == "m1"
+    assert client.get_model("m1").name == "churn"
