@@ -28,6 +28,7 @@ from tests.client.scripted import (
     TOKEN,
     answer,
     model_body,
+    operation_body,
     scripted_client,
 )
 
@@ -118,6 +119,7 @@ def test_a_token_with_a_trailing_newline_is_trimmed_and_an_unsendable_one_refuse
 
 
 def _one_answer_server(answer_with: Callable[[socket.socket], None]) -> Iterator[str]:
+    """Answers one request per connection (its answers say ``Connection: close``)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -142,8 +144,8 @@ def _one_answer_server(answer_with: Callable[[socket.socket], None]) -> Iterator
         listener.close()
 
 
-def _client(endpoint: str) -> MmsClient:
-    return MmsClient(endpoint, "s", "r", "a", TOKEN, read_timeout=1.0, max_retries=0)
+def _client(endpoint: str, read_timeout: float = 30.0) -> MmsClient:
+    return MmsClient(endpoint, "s", "r", "a", TOKEN, read_timeout=read_timeout, max_retries=0)
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ def dripping() -> Iterator[str]:
     """Announces 2,000 bytes and sends one every 0.1 s: 200 s in all."""
 
     def drip(conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2000\r\n\r\n")
         for _ in range(2000):
             conn.sendall(b" ")
             if threading.Event().wait(0.1):
@@ -162,7 +164,7 @@ def dripping() -> Iterator[str]:
 
 def test_a_body_that_drips_cannot_outlast_the_read_timeout(dripping: str) -> None:
     with pytest.raises(OutcomeUnknownError, match="did not arrive within 1 s"):
-        _client(dripping).get_model("m1")
+        _client(dripping, read_timeout=1.0).get_model("m1")
 
 
 @pytest.fixture
@@ -178,7 +180,11 @@ def swollen() -> Iterator[str]:
             head, body = b"", plain
         else:
             head, body = b"Content-Encoding: gzip\r\n", bomb
-        conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Content-Length: %d\r\n\r\n" % len(body))
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+            + head
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+        )
         conn.sendall(body)
 
     yield from _one_answer_server(swell)
@@ -208,6 +214,7 @@ def gzipping() -> Iterator[str]:
     def answer_gzipped(conn: socket.socket) -> None:
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Connection: close\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body) + body
         )
 
@@ -218,3 +225,12 @@ def test_a_compressed_answer_is_read_as_before(gzipping: str) -> None:
     client = _client(gzipping)
     assert client.get_model("m1").id == "m1"
     assert client.get_model("m1").name == "churn"
+
+
+def test_a_resource_location_that_is_not_a_url_is_an_mms_error() -> None:
+    accepted = answer(202, headers={"Operation-Location": f"{BASE}/operations/op1"})
+    done = answer(200, operation_body("Succeeded", resourceLocation="http://[::1/images/i1"))
+    mms, wire, _ = scripted_client([accepted, done])
+    with pytest.raises(MmsError, match="not a well-formed URL"):
+        mms.begin_create_image(IMAGE_REQUEST).result(timeout=5)
+    assert len(wire.sent) == 2
