@@ -19,6 +19,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers, QueryParams
@@ -121,15 +122,23 @@ def host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-def request_problem(host: str | None, origin: str | None, *, loopback_only: bool) -> str | None:
-    """Why a request is refused before any route sees it, or ``None``.
+def request_problem(
+    hosts: Sequence[str], origins: Sequence[str], *, loopback_only: bool
+) -> str | None:
+    """Why a request is refused before any route sees it, or ``None``; ``hosts`` and
+    ``origins`` are every ``Host`` and ``Origin`` header it carries.
 
     Bound to loopback, the emulator answers only requests addressed to a loopback name, so
     a web page that rebinds its own DNS name to 127.0.0.1 cannot drive it; and it answers
     no request a browser sends on behalf of another page (one carrying a foreign
     ``Origin``), so a page cannot post to it either. Clients that are not browsers send no
-    ``Origin``.
+    ``Origin``. A second header of either kind could say something else than the one
+    checked, so it is refused.
     """
+    if len(hosts) > 1 or len(origins) > 1:
+        return "a request must carry one Host header and at most one Origin header"
+    host = hosts[0] if hosts else None
+    origin = origins[0] if origins else None
     name = host_name(host or "")
     if loopback_only and name not in LOOPBACK_NAMES:
         return (
@@ -155,13 +164,10 @@ class LocalOnly:
             return
         settings = _emulator(scope).settings
         headers = Headers(scope=scope)
-        hosts, origins = headers.getlist("host"), headers.getlist("origin")
-        problem = (
-            "a request must carry one Host header and at most one Origin header"
-            if len(hosts) > 1 or len(origins) > 1
-            else request_problem(
-                headers.get("host"), headers.get("origin"), loopback_only=settings.control_enabled
-            )
+        problem = request_problem(
+            headers.getlist("host"),
+            headers.getlist("origin"),
+            loopback_only=settings.control_enabled,
         )
         if problem is not None:
             await _answer(ApiError(403, f"Refused: {problem}."), scope, receive, send)

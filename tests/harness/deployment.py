@@ -138,10 +138,7 @@ class Deployment:
                 self.failure = err
 
     def _register(self, reg: Registration) -> tuple[str, Props]:
-        with self._state:
-            # The old state as this run left it so far: a delete-before-replace earlier in the
-            # run may have marked it pending replacement.
-            old = self.live.get(reg.urn) if reg.urn in self.old_live else None
+        old = self._old_state(reg.urn)
         if old is not None and old.external:
             old = None
         if not reg.custom:
@@ -271,6 +268,12 @@ class Deployment:
             self.live[resource.urn] = replace(resource, pending_replacement=True)
             self._persist()
 
+    def _old_state(self, urn: str) -> Resource | None:
+        """The resource the old state holds at ``urn``, as this run has left it so far: a
+        delete-before-replace earlier in the run may have marked it pending replacement."""
+        with self._state:
+            return self.live.get(urn) if urn in self.old_live else None
+
     def _check(self, provider: ProviderClient, urn: str, olds: Props, news: Props) -> Props:
         checked, failures = provider.check(urn, olds, news)
         if failures:
@@ -303,8 +306,7 @@ class Deployment:
         return ident, outputs
 
     def _read(self, reg: Registration) -> tuple[str, Props]:
-        with self._state:
-            old = self.live.get(reg.urn) if reg.urn in self.old_live else None
+        old = self._old_state(reg.urn)
         if old is not None and not old.external and old.id != reg.id:
             # A managed object read under its URN with another ID is let go and deleted in
             # the delete phase (``step_generator.go`` ``GenerateReadSteps``: a read-replacement

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,11 +53,16 @@ class Resource:
         """The logical name."""
         return self.urn.rsplit("::", 1)[-1]
 
-    def depends_on(self) -> set[str]:
-        """Every URN this resource depends on: dependencies, property dependencies, parent."""
+    def resource_dependencies(self) -> set[str]:
+        """The URNs in ``dependencies`` and ``property_dependencies`` (not the parent)."""
         urns = set(self.dependencies)
         for group in self.property_dependencies.values():
             urns.update(group)
+        return urns
+
+    def depends_on(self) -> set[str]:
+        """Every URN this resource depends on: dependencies, property dependencies, parent."""
+        urns = self.resource_dependencies()
         if self.parent:
             urns.add(self.parent)
         urns.discard(self.urn)
@@ -214,18 +219,7 @@ def delete_order(doomed: Iterable[Resource], graph: Iterable[Resource]) -> list[
     for resource in [*graph, *pending]:
         direct.setdefault(resource.urn, set()).update(resource.depends_on())
 
-    def ancestors(urn: str) -> set[str]:
-        seen: set[str] = set()
-        frontier = [urn]
-        while frontier:
-            for dep in direct.get(frontier.pop(), set()):
-                if dep not in seen:
-                    seen.add(dep)
-                    frontier.append(dep)
-        seen.discard(urn)
-        return seen
-
-    reach = {r.urn: ancestors(r.urn) for r in pending}
+    reach = {r.urn: _reachable(direct.get(r.urn, set()), direct) - {r.urn} for r in pending}
     ordered: list[Resource] = []
     while pending:
         # The first one that nothing still pending depends on.
@@ -255,10 +249,7 @@ def dependents_of(root: Resource, resources: list[Resource], ignore: set[str]) -
     for candidate in resources[start + 1 :]:
         if candidate.urn in ignore:
             continue
-        edges = set(candidate.dependencies)
-        for group in candidate.property_dependencies.values():
-            edges.update(group)
-        if edges & reached:
+        if candidate.resource_dependencies() & reached:
             found.append(candidate)
             reached.add(candidate.urn)
     return found
@@ -298,9 +289,14 @@ class Protected:
 
 def depended_on(resource: Resource, graph: Iterable[Resource]) -> set[str]:
     """Every URN ``resource`` depends on, directly or through others in ``graph``."""
-    direct = {r.urn: r.depends_on() for r in graph}
+    return _reachable(resource.depends_on(), {r.urn: r.depends_on() for r in graph})
+
+
+def _reachable(start: Iterable[str], direct: Mapping[str, set[str]]) -> set[str]:
+    """Every URN reachable from ``start`` through ``direct`` (URN → the URNs it depends on),
+    ``start`` included."""
     seen: set[str] = set()
-    frontier = list(resource.depends_on())
+    frontier = list(start)
     while frontier:
         urn = frontier.pop()
         if urn not in seen:

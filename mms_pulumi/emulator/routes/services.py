@@ -99,7 +99,8 @@ def _replicas_problem(settings: dict[str, Any]) -> None:
     if wanted <= MAX_REPLICAS:
         return
     scaled = bool((settings.get("autoscaler") or {}).get("autoscaleEnabled"))
-    path: tuple[str, ...] = ("autoScaler", "minReplicas") if scaled else ("num_replicas",)
+    # Wire names: the path is shown as given (``autoscaler`` is ``autoScaler`` by alias).
+    path = ("autoScaler", "minReplicas") if scaled else ("numReplicas",)
     raise ApiError(
         400,
         "The request asks for more replicas than the local emulator runs.",
