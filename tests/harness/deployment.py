@@ -367,7 +367,7 @@ class Deployment:
                 op = "delete-replaced"
             elif resource.pending_replacement:
                 # Its object is gone already: only the record goes (``step_generator.go``
-                # ``NewRemovePendingReplaceStep``).
+                # ``GenerateDeletes`` emits ``step.go`` ``NewRemovePendingReplaceStep``).
                 op = "remove-pending-replace"
             else:
                 op = "discard" if resource.external else "delete"

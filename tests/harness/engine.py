@@ -181,7 +181,8 @@ class Engine:
                     result.steps.append(Step(resource.urn, "discard", type=resource.type))
                 elif resource.pending_replacement:
                     # Deleted already by a delete-before-replace that did not finish: only the
-                    # record goes (``step_generator.go`` ``NewRemovePendingReplaceStep``).
+                    # record goes (``step.go`` ``NewRemovePendingReplaceStep``, emitted by
+                    # ``step_generator.go``).
                     result.steps.append(
                         Step(resource.urn, "remove-pending-replace", type=resource.type)
                     )

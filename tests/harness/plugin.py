@@ -225,8 +225,9 @@ class PluginProcess:
 
     def stop(self) -> None:
         """Cancel, then SIGINT to the process group, then a hard kill after 5 s, as the CLI
-        releases a plugin (``pkg/host/host.go`` ``Close``: ``SignalCancellation`` (the Cancel
-        RPC; the Python plugin does not implement it) before ``Close``)."""
+        releases a plugin (``pkg/host/host.go`` ``hostManagedProvider.Close``:
+        ``SignalCancellation``, the Cancel RPC the Python plugin does not implement, before
+        ``Close``)."""
         running = self._process is not None and self._process.poll() is None
         if running and self._channel is not None and self.stub is not None:
             with contextlib.suppress(grpc.RpcError):
