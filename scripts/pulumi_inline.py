@@ -17,8 +17,9 @@ How it runs, so that the process the caller started *is* the CLI:
      SIGINT or SIGKILL sent to the pid the caller holds reaches the CLI itself, exactly as
      with the language-host route.
 The server ignores SIGINT (a Ctrl-C reaches the whole foreground process group: the CLI
-decides what it means) and exits when the CLI does (PR_SET_PDEATHSIG, and a check of its
-parent as a second guard).
+decides what it means) and ends with the CLI's process, however that ends (PR_SET_PDEATHSIG,
+and a check of its parent as a second guard). It must: it holds the CLI's stdout and stderr,
+so a caller reading them to the end would wait for it.
 
 The program is run as pulumi-language-python-exec runs it: the engine's RunRequest names the
 project root, the program directory and its entry point; the server changes to the program
@@ -35,7 +36,7 @@ import os
 import runpy
 import signal
 import sys
-import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any
@@ -77,10 +78,11 @@ def serve(port_out: int) -> None:
     """In the forked child: serve the language runtime until the parent (the CLI) ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
+    # The kernel ends this process when the CLI's process ends, however it ends.
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent:  # the CLI already ended
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the CLI ended before the request took effect
         os._exit(0)
 
     import grpc
@@ -94,7 +96,7 @@ def serve(port_out: int) -> None:
         def __init__(self) -> None:
             super().__init__(program=lambda: None)
 
-        def Run(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC's name)
+        def Run(self, request: Any, context: Any) -> Any:
             info = request.info
             program_directory = info.program_directory or request.pwd
             self.program = lambda: run_program(
@@ -108,13 +110,10 @@ def serve(port_out: int) -> None:
     server.start()
     os.write(port_out, f"{port}\n".encode())
     os.close(port_out)
-
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    while not done.wait(0.5):
-        if os.getppid() != parent:
-            break
-    server.stop(0)
+    # A second guard where there is no PR_SET_PDEATHSIG: orphaned, this process has a new
+    # parent. No signal handler and no lock here: nothing a signal can interrupt halfway.
+    while os.getppid() == parent:
+        time.sleep(0.5)
     os._exit(0)
 
 

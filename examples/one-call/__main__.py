@@ -40,6 +40,7 @@ churn = Deployment(
         or pulumi.Output.secret("local-registry-password"),
     },
     kube_config=config.get_secret("kubeConfig"),
+    acr_image_pull_secret=config.get("imagePullSecret"),
     # A new customer about to leave and a loyal one: the model must tell them apart.
     smoke_test=SmokeTestArgs(
         input={
