@@ -28,6 +28,9 @@ class FaultSettings:
     reset_after_rate: float = 0.0
     fail_next_operations: int = 0
     delay_seconds: float = 0.0
+    # While true, no async operation finishes: each stays NotStarted or Running until the
+    # setting is turned off (tests interrupt a client mid-operation without racing a clock).
+    hold_operations: bool = False
     seed: int | None = None
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
 
@@ -59,6 +62,8 @@ class FaultSettings:
             failures = values["fail_next_operations"] = int(failures)  # JSON writers say 2.0
         if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
             raise ValueError("fail_next_operations must be a whole number, 0 or more")
+        if not isinstance(values["hold_operations"], bool):
+            raise ValueError("hold_operations must be true or false")
         seed = values["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError("seed must be a whole number or null")
@@ -160,6 +165,11 @@ class FaultInjector:
             if settings.delay_seconds <= 0 or method.upper() not in settings.methods:
                 return 0.0
             return settings.delay_seconds
+
+    def holding_operations(self) -> bool:
+        """Whether operations must not finish now (``hold_operations``)."""
+        with self._lock:
+            return self.settings.hold_operations
 
     def take_operation_failure(self) -> bool:
         """Whether the operation being created now must end Failed (counts one down)."""

@@ -150,6 +150,7 @@ class OperationRunner:
 
     def _tick(self) -> None:
         now = self._clock()
+        holding = self._faults.holding_operations()
         unfinished = self._store.unfinished_operations()
         # Operations removed under us (``/_emulator/reset``) are forgotten once their work ends.
         present = {record.id for record in unfinished}
@@ -165,7 +166,7 @@ class OperationRunner:
             if future is None:
                 future = self._pools[record.resource_kind].submit(self._worker.run, record)
                 self._inflight[record.id] = (record, future)
-            if finish_due(record, now, future.done()):
+            if finish_due(record, now, future.done()) and not holding:
                 self._finish(record, future)
 
     def _finish(self, record: OperationRecord, future: Future[Outcome]) -> None:

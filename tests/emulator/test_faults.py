@@ -59,6 +59,31 @@ def test_fail_next_operations(faulty: tuple[EmulatorProcess, Api]) -> None:
     )
 
 
+def test_held_operations_finish_only_when_released(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    manifest = api.create_manifest()
+    set_faults(api, hold_operations=True)
+    accepted = api.call("POST", "images", api.image_body(manifest["id"]))
+    assert accepted.status_code == 202, accepted.text
+    location = f"{api.base_url}{accepted.headers['Operation-Location']}"
+    seen = []
+    while len(seen) < 20 or seen[-1] != "Running":  # well past its 0.1 s, it still runs
+        seen.append(api.call("GET", location).json()["state"])
+        time.sleep(0.05)
+    assert set(seen) <= {"NotStarted", "Running"}
+    set_faults(api)  # hold_operations left out: off
+    assert api.wait(accepted)["state"] == "Succeeded"
+
+
+def test_hold_operations_must_be_a_boolean(faulty: tuple[EmulatorProcess, Api]) -> None:
+    _, api = faulty
+    response = api.session.put(
+        f"{api.base_url}/_emulator/faults", json={"hold_operations": "yes"}, timeout=10
+    )
+    assert response.status_code == 400
+    assert "hold_operations must be true or false" in response.json()["message"]
+
+
 def test_delay_slows_every_answer(faulty: tuple[EmulatorProcess, Api]) -> None:
     _, api = faulty
     set_faults(api, delay_seconds=0.3)
