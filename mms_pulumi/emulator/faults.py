@@ -28,9 +28,10 @@ class FaultSettings:
     reset_after_rate: float = 0.0
     fail_next_operations: int = 0
     delay_seconds: float = 0.0
-    # While true, no async operation finishes: each stays NotStarted or Running until the
-    # setting is turned off (tests interrupt a client mid-operation without racing a clock).
-    hold_operations: bool = False
+    # The kinds whose async operations must not finish for now: each stays NotStarted or
+    # Running until its kind leaves the list (tests interrupt a client mid-operation
+    # without racing a clock).
+    hold_operations: list[str] = field(default_factory=list)
     seed: int | None = None
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
 
@@ -62,8 +63,11 @@ class FaultSettings:
             failures = values["fail_next_operations"] = int(failures)  # JSON writers say 2.0
         if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
             raise ValueError("fail_next_operations must be a whole number, 0 or more")
-        if not isinstance(values["hold_operations"], bool):
-            raise ValueError("hold_operations must be true or false")
+        held = values["hold_operations"]
+        if not isinstance(held, list) or not set(held) <= set(OPERATION_KINDS):
+            raise ValueError(
+                f"hold_operations must be a list of kinds, out of {', '.join(OPERATION_KINDS)}"
+            )
         seed = values["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError("seed must be a whole number or null")
@@ -75,6 +79,9 @@ class FaultSettings:
         values["methods"] = [m.upper() for m in methods]
         return cls(**values)
 
+
+# The kinds of object that async operations make (their resource kinds in work.ACTIONS).
+OPERATION_KINDS = ("images", "services")
 
 _RATES = ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate")
 
@@ -166,10 +173,10 @@ class FaultInjector:
                 return 0.0
             return settings.delay_seconds
 
-    def holding_operations(self) -> bool:
-        """Whether operations must not finish now (``hold_operations``)."""
+    def holding_operations(self, kind: str) -> bool:
+        """Whether operations on objects of ``kind`` must not finish now."""
         with self._lock:
-            return self.settings.hold_operations
+            return kind in self.settings.hold_operations
 
     def take_operation_failure(self) -> bool:
         """Whether the operation being created now must end Failed (counts one down)."""

@@ -150,7 +150,6 @@ class OperationRunner:
 
     def _tick(self) -> None:
         now = self._clock()
-        holding = self._faults.holding_operations()
         unfinished = self._store.unfinished_operations()
         # Operations removed under us (``/_emulator/reset``) are forgotten once their work ends.
         present = {record.id for record in unfinished}
@@ -166,7 +165,8 @@ class OperationRunner:
             if future is None:
                 future = self._pools[record.resource_kind].submit(self._worker.run, record)
                 self._inflight[record.id] = (record, future)
-            if finish_due(record, now, future.done()) and not holding:
+            held = self._faults.holding_operations(record.resource_kind)
+            if finish_due(record, now, future.done()) and not held:
                 self._finish(record, future)
 
     def _finish(self, record: OperationRecord, future: Future[Outcome]) -> None:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from mms_pulumi.emulator.faults import FaultInjector, FaultSettings
+from mms_pulumi.emulator.faults import OPERATION_KINDS, FaultInjector, FaultSettings
 from mms_pulumi.emulator.process import EmulatorProcess
+from mms_pulumi.emulator.work import ACTIONS
 from tests.emulator.conftest import Api
 
 
@@ -62,7 +63,7 @@ def test_fail_next_operations(faulty: tuple[EmulatorProcess, Api]) -> None:
 def test_held_operations_finish_only_when_released(faulty: tuple[EmulatorProcess, Api]) -> None:
     _, api = faulty
     manifest = api.create_manifest()
-    set_faults(api, hold_operations=True)
+    set_faults(api, hold_operations=["images"])
     accepted = api.call("POST", "images", api.image_body(manifest["id"]))
     assert accepted.status_code == 202, accepted.text
     location = f"{api.base_url}{accepted.headers['Operation-Location']}"
@@ -75,13 +76,19 @@ def test_held_operations_finish_only_when_released(faulty: tuple[EmulatorProcess
     assert api.wait(accepted)["state"] == "Succeeded"
 
 
-def test_hold_operations_must_be_a_boolean(faulty: tuple[EmulatorProcess, Api]) -> None:
+def test_hold_operations_names_kinds_with_operations(faulty: tuple[EmulatorProcess, Api]) -> None:
     _, api = faulty
     response = api.session.put(
-        f"{api.base_url}/_emulator/faults", json={"hold_operations": "yes"}, timeout=10
+        f"{api.base_url}/_emulator/faults", json={"hold_operations": ["models"]}, timeout=10
     )
     assert response.status_code == 400
-    assert "hold_operations must be true or false" in response.json()["message"]
+    assert "hold_operations must be a list of kinds, out of images, services" in (
+        response.json()["message"]
+    )
+
+
+def test_held_kinds_are_the_kinds_operations_make() -> None:
+    assert set(OPERATION_KINDS) == {kind for _type, kind in ACTIONS.values()}
 
 
 def test_delay_slows_every_answer(faulty: tuple[EmulatorProcess, Api]) -> None:
