@@ -35,6 +35,7 @@ from mms_pulumi.resources._fields import (
     unknown_keys,
     with_defaults,
 )
+from mms_pulumi.resources._lifeline import start_engine_lifeline
 from mms_pulumi.resources._workers import widen_plugin_pool
 from mms_pulumi.schema import (
     ApiGeneration,
@@ -175,6 +176,7 @@ class MmsProvider(dynamic.ResourceProvider):
 
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         """Read ``mms:token`` and ``mms:operationTimeout`` from stack config."""
+        start_engine_lifeline()
         widen_plugin_pool()
         timeout = req.config.get("mms:operationTimeout")
         self._settings = ProviderSettings(

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from mms_pulumi.resources._lifeline import is_plugin_process
 
 WORKERS_ENV = "MMS_PULUMI_PLUGIN_WORKERS"
 DEFAULT_WORKERS = 32
@@ -71,8 +72,7 @@ def widen_plugin_pool() -> int | None:
             return None
         _done.set()
         workers = wanted_workers(os.environ)
-        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-        if workers <= PLUGIN_WORKERS or getattr(spec, "name", None) != "pulumi.dynamic.__main__":
+        if workers <= PLUGIN_WORKERS or not is_plugin_process():
             return None
         from pulumi._version import version
 

@@ -82,8 +82,9 @@ def test_hold_operations_names_kinds_with_operations(faulty: tuple[EmulatorProce
         f"{api.base_url}/_emulator/faults", json={"hold_operations": ["models"]}, timeout=10
     )
     assert response.status_code == 400
-    assert "hold_operations must be a list of kinds, out of images, services" in (
-        response.json()["message"]
+    assert (
+        "hold_operations must be a list of kinds, out of images, services"
+        in (response.json()["message"])
     )
 
 
