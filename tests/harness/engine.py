@@ -137,15 +137,28 @@ class Engine:
         self._expect(result, expect_no_changes, "made")
         return result
 
-    def refresh(self, *, expect_no_changes: bool = False) -> Result:
+    def refresh(self, *, expect_no_changes: bool = False, skip_preview: bool = True) -> Result:
         """``pulumi refresh --yes --skip-preview``: Read every resource in state (the program
-        is not run), drop the ones that are gone, report drift."""
+        is not run), drop the ones that are gone, report drift. With ``skip_preview=False``,
+        as ``pulumi refresh --yes``: a preview first, on its own plugin, that reads the same
+        resources and keeps nothing (``pkg/backend/apply.go`` PreviewThenPromptThenExecute
+        runs the preview unless ``SkipPreview``); its result is in ``result.preview``."""
+        planned: Result | None = None
+        if not skip_preview:
+            planned = self._refresh(preview=True)
+            self._expect(planned, expect_no_changes, "proposed")
+        result = self._refresh(preview=False)
+        result.preview = planned
+        self._expect(result, expect_no_changes, "made")
+        return result
+
+    def _refresh(self, *, preview: bool) -> Result:
         snapshot = self.state.load()
-        result = self._result("refresh")
+        result = self._result("refresh (preview)" if preview else "refresh")
         result.outputs = dict(snapshot.outputs)
         # The Stack is a component: refresh never changes it (``step.go`` ``RefreshStep.Apply``).
         result.stack_op = "same" if snapshot.stack_registered else None
-        provider = self._lazy(snapshot, result, "refresh", preview=False)
+        provider = self._lazy(snapshot, result, "refresh", preview=preview)
         try:
             for resource in list(snapshot.resources):
                 # Components, and objects pending replacement, never change with a refresh
@@ -161,9 +174,9 @@ class Engine:
         except EngineError as err:
             raise self._failed(err, result) from None
         finally:
-            self.state.save(snapshot)
+            if not preview:
+                self.state.save(snapshot)
             provider.stop()
-        self._expect(result, expect_no_changes, "made")
         return result
 
     def destroy(self) -> Result:

@@ -51,13 +51,16 @@ def _free_port() -> int:
 
 def _shell_of_scripts_pulumi(tmp_path: Path) -> dict[str, str]:
     """The environment ``scripts/pulumi`` hands the CLI, read by running it with a stand-in
-    ``pulumi`` that records its environment (the script itself runs unchanged)."""
+    ``pulumi`` (named by ``MMS_PULUMI_BIN``) that records its environment (the script itself
+    runs unchanged)."""
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     record = tmp_path / "env.txt"
-    (fake_bin / "pulumi").write_text(f'#!/bin/sh\nenv > "{record}"\n')
+    (fake_bin / "pulumi").write_text(
+        f'#!/bin/sh\n[ "$1" = version ] && {{ echo v3.274.1; exit 0; }}\nenv > "{record}"\n'
+    )
     (fake_bin / "pulumi").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"}
+    env = {**os.environ, "MMS_PULUMI_BIN": str(fake_bin)}
     env["PULUMI_BACKEND_URL"] = (tmp_path / "state").as_uri()
     subprocess.run([ROOT / "scripts" / "pulumi", "preview"], env=env, check=True, timeout=600)
     return dict(line.split("=", 1) for line in record.read_text().splitlines() if "=" in line)
