@@ -5,6 +5,9 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.run`` (about 6 mi
 ``--quick`` skips the 10 s operations and the 64-chain widths, ``--long`` adds 60 s
 operations to the peers table, ``--no-peers`` leaves that table out).
 
+``--no-engine`` leaves out the figures through the real Pulumi CLI (``engine``: the
+preview of a 200-resource stack against no-op dynamic resources, 16 chains, the quickstart).
+
 Prints one table: our waiting against the peers' strategies side by side (``peers``), the
 overhead of a model → manifest → image → service chain over the emulator's own operation
 time with polls and requests, wall time and CPU per process for 1 to 64 parallel chains
@@ -35,6 +38,7 @@ from typing import Any
 import psutil
 import requests
 
+from benchmarks import engine as real_engine
 from benchmarks.peers import peers_rows
 from benchmarks.plugin import Plugin, serialized_provider
 from benchmarks.preview import preview_profile
@@ -278,6 +282,40 @@ def emulator_throughput(duration: float = 3.0, clients: int = 8) -> tuple[float,
     return len(latencies) / duration, latencies[int(len(latencies) * 0.99) - 1]
 
 
+def engine_rows(*, quick: bool) -> list[tuple[str, str]]:
+    """The figures through the real Pulumi CLI (``benchmarks.engine``)."""
+    floor = real_engine.preview_floor(50 if quick else 200)
+    rows = [
+        (
+            f"real CLI: pulumi preview, unchanged {floor.resources}-resource stack, per resource "
+            "above an empty stack: ours | no-op dynamic resources (the SDK's floor) | ratio",
+            f"{floor.ours_ms:.1f} ms | {floor.floor_ms:.1f} ms | {floor.ratio:.2f}x",
+        ),
+        (
+            "  whole previews (median of 3): ours | no-op | empty stack",
+            f"{floor.ours_total:.2f} s | {floor.floor_total:.2f} s | {floor.empty_total:.2f} s",
+        ),
+    ]
+    chains = real_engine.chains(4 if quick else 16)
+    rows.append(
+        (
+            f"real CLI: pulumi up, {chains.count} chains, {chains.seconds:g} s operations: "
+            "stock 4 workers | widened | ideal",
+            f"{chains.stock:.1f} s | {chains.widened:.1f} s | {chains.ideal:.0f} s",
+        )
+    )
+    quickstart = real_engine.quickstart()
+    rows.append(
+        (
+            f"real CLI: pulumi up --yes of the quickstart ({quickstart.seconds:g} s operations): "
+            "wall / sum of operation times",
+            f"{quickstart.wall:.1f} s / {quickstart.operations:.0f} s = "
+            f"{quickstart.wall / quickstart.operations:.2f}",
+        )
+    )
+    return rows
+
+
 def main() -> None:
     """Measure and print every figure."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -286,6 +324,9 @@ def main() -> None:
         "--long", action="store_true", help="add 60 s operations to the peers table (3 min more)"
     )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers table")
+    parser.add_argument(
+        "--no-engine", action="store_true", help="skip the figures through the real Pulumi CLI"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
 
@@ -359,6 +400,9 @@ def main() -> None:
             f"{profile.plugin_cpu:.2f} ms | {profile.pickling:.3f} ms",
         )
     )
+    if not args.no_engine:
+        rows += engine_rows(quick=args.quick)
+
     pulumi_ms, ours_ms = import_time()
     rows.append(
         (

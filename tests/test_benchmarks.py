@@ -79,3 +79,16 @@ def test_side_by_side_drives_the_same_client_and_counts_looks() -> None:
 def test_the_chain_figures_read_the_emulator_counters() -> None:
     figures = overhead(0.2)
     assert figures["polls_per_operation"] >= 1 and figures["requests_per_resource"] > 0
+
+
+def test_the_engine_benchmark_programs_are_python() -> None:
+    """The projects ``benchmarks.engine`` writes must at least parse (they run only there)."""
+    from benchmarks import engine
+
+    for program in (
+        engine.OURS,
+        engine.NOOP,
+        engine.NOOP_PROVIDER,
+        engine.CHAINS.format(quickstart=engine.QUICKSTART),
+    ):
+        ast.parse(program)

@@ -1,0 +1,1 @@
+"""The project's own tools; `pulumi_cli` is importable by the tests and benchmarks."""
