@@ -3,9 +3,9 @@ generated projects against an emulator on loopback, each figure measured side by
 its reference in one run.
 
 - ``preview_floor``: ``pulumi preview`` of an unchanged stack of N of our resources (Models)
-  against the same stack of N no-op dynamic resources, whose provider does nothing but
-  answer check and diff (the SDK's own floor). Per resource: the time above an empty stack's
-  preview, divided by N.
+  against the same stack of N no-op dynamic resources carrying the same data, whose provider
+  does nothing but answer check and diff (the SDK's own floor). Per resource: the slope
+  between a 50- and a 200-resource stack, so fixed costs (imports, plugin start) drop out.
 - ``chains``: ``pulumi up`` of independent model → manifest → image → service chains with
   1 s operations, the plugin's stock 4 workers against the widened pool, beside the ideal
   (every chain at once: one image build and one deployment).
@@ -152,45 +152,55 @@ def timed(cli: Cli, *args: str) -> float:
 
 @dataclass(frozen=True)
 class PreviewFloor:
+    """Median ``pulumi preview`` seconds of unchanged stacks of ``small`` and ``resources``
+    resources, ours and the no-op floor's. Per resource is the slope between the two sizes:
+    what one more resource costs, the fixed costs (the CLI's start, each side's imports,
+    plugin launch) left out."""
+
+    small: int
     resources: int
-    ours_ms: float  # per resource, above an empty stack
-    floor_ms: float
-    ours_total: float  # seconds, the whole preview
-    floor_total: float
-    empty_total: float
+    ours: tuple[float, float]  # (small, resources)
+    floor: tuple[float, float]
+
+    @staticmethod
+    def _slope(times: tuple[float, float], small: int, large: int) -> float:
+        return (times[1] - times[0]) * 1000 / (large - small)
+
+    @property
+    def ours_ms(self) -> float:
+        return self._slope(self.ours, self.small, self.resources)
+
+    @property
+    def floor_ms(self) -> float:
+        return self._slope(self.floor, self.small, self.resources)
 
     @property
     def ratio(self) -> float:
         return self.ours_ms / self.floor_ms
 
 
-def preview_floor(resources: int = 200, runs: int = 3) -> PreviewFloor:
-    """Median preview times of unchanged stacks: ours, the no-op floor, and an empty one."""
-    totals: dict[str, float] = {}
+def preview_floor(resources: int = 200, small: int = 50, runs: int = 3) -> PreviewFloor:
+    """Median preview times of unchanged stacks, ours and the floor, at two sizes."""
+    medians: dict[tuple[str, int], float] = {}
     with (
         tempfile.TemporaryDirectory() as data,
         EmulatorProcess(
             Path(data), operation_seconds=0.1, extra_args=["--log-level", "warning"]
         ) as emulator,
     ):
-        for label, program, count in (
-            ("empty", NOOP, 0),
-            ("ours", OURS, resources),
-            ("floor", NOOP, resources),
-        ):
-            config = {**account(emulator, f"preview-{label}"), "count": str(count)}
-            with project(program, config) as cli:
-                cli.run("up", "--yes", "--skip-preview")
-                samples = []
-                # Interleaved with nothing else: one stack at a time, the same machine state.
-                for _ in range(runs):
-                    samples.append(timed(cli, "preview"))
-                totals[label] = statistics.median(samples)
-    per = {
-        label: (totals[label] - totals["empty"]) * 1000 / resources for label in ("ours", "floor")
-    }
+        for label, program in (("ours", OURS), ("floor", NOOP)):
+            for count in (small, resources):
+                config = {**account(emulator, f"preview-{label}-{count}"), "count": str(count)}
+                with project(program, config) as cli:
+                    cli.run("up", "--yes", "--skip-preview")
+                    # One stack at a time, nothing else running in this process.
+                    samples = [timed(cli, "preview") for _ in range(runs)]
+                    medians[label, count] = statistics.median(samples)
     return PreviewFloor(
-        resources, per["ours"], per["floor"], totals["ours"], totals["floor"], totals["empty"]
+        small,
+        resources,
+        (medians["ours", small], medians["ours", resources]),
+        (medians["floor", small], medians["floor", resources]),
     )
 
 

@@ -284,16 +284,17 @@ def emulator_throughput(duration: float = 3.0, clients: int = 8) -> tuple[float,
 
 def engine_rows(*, quick: bool) -> list[tuple[str, str]]:
     """The figures through the real Pulumi CLI (``benchmarks.engine``)."""
-    floor = real_engine.preview_floor(50 if quick else 200)
+    floor = real_engine.preview_floor(100 if quick else 200, small=20 if quick else 50)
     rows = [
         (
-            f"real CLI: pulumi preview, unchanged {floor.resources}-resource stack, per resource "
-            "above an empty stack: ours | no-op dynamic resources (the SDK's floor) | ratio",
+            f"real CLI: pulumi preview, unchanged stack, per resource ({floor.small} to "
+            f"{floor.resources}): ours | no-op dynamic resources (the SDK's floor) | ratio",
             f"{floor.ours_ms:.1f} ms | {floor.floor_ms:.1f} ms | {floor.ratio:.2f}x",
         ),
         (
-            "  whole previews (median of 3): ours | no-op | empty stack",
-            f"{floor.ours_total:.2f} s | {floor.floor_total:.2f} s | {floor.empty_total:.2f} s",
+            f"  whole previews of {floor.resources} (median of 3): ours | no-op",
+            f"{floor.ours[1]:.2f} s | {floor.floor[1]:.2f} s "
+            f"= {floor.ours[1] / floor.floor[1]:.2f}x",
         ),
     ]
     chains = real_engine.chains(4 if quick else 16)

@@ -92,3 +92,12 @@ def test_the_engine_benchmark_programs_are_python() -> None:
         engine.CHAINS.format(quickstart=engine.QUICKSTART),
     ):
         ast.parse(program)
+
+
+def test_preview_cost_per_resource_is_the_slope_between_two_sizes() -> None:
+    from benchmarks.engine import PreviewFloor
+
+    figures = PreviewFloor(small=50, resources=200, ours=(2.0, 5.3), floor=(1.5, 4.5))
+    assert round(figures.ours_ms, 6) == 22.0  # 3.3 s more for 150 more resources
+    assert round(figures.floor_ms, 6) == 20.0  # the fixed 0.5 s more of ours drops out
+    assert round(figures.ratio, 6) == 1.1
