@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.e2e.cli import EXAMPLES
+from tests.e2e.cli import EXAMPLES as EXAMPLES_DIR
 from tests.e2e.conftest import StackFactory
+from tests.e2e.test_examples import EXAMPLES, Example
 from tests.harness import Engine
 from tests.harness.results import Result
 from tests.support import account_config
@@ -121,27 +122,33 @@ def compare(operation: str, ours: Calls, theirs: Calls) -> list[str]:
     return problems
 
 
-def test_harness_and_engine_agree_on_the_quickstart(
-    stack: StackFactory, emulator: EmulatorProcess, cli_tools: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.name)
+def test_harness_and_engine_agree(
+    example: Example, stack: StackFactory, emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    # Two accounts of one emulator: the two runs' objects cannot meet.
-    cli = stack("quickstart")
-    project = EXAMPLES / "quickstart"
+    """Per example: up, its in-place edit, its replacing edit, refresh, destroy."""
+    cli = stack(example.name, **example.config)
+    project = f"mms-{example.name}"
+    plain = {k: v for k, v in example.config.items() if not k.startswith("secret__")}
+    secret = {k.removeprefix("secret__"): v for k, v in example.config.items() if k not in plain}
+    # Another account of the same emulator: the two runs' objects cannot meet.
     harness = Engine(
-        project,
-        project="mms-quickstart",
+        EXAMPLES_DIR / example.name,
+        project=project,
         stack="differential",
         config={
             **account_config(emulator.base_url, "harness"),
             "mms:operationTimeout": "120",
+            **{f"{project}:{key}": value for key, value in {**plain, **secret}.items()},
         },
+        secret_keys={f"{project}:{key}" for key in secret},
         state_path=tmp_path / "harness-state.json",
     )
     cli.run("config", "set", "mms:operationTimeout", "120")
     steps: list[tuple[str, dict[str, str]]] = [
         ("up", {}),
-        ("up", {"imagePullSecret": "other-pull"}),  # an in-place update
-        ("up", {"modelDescription": "Churn, retrained"}),  # replaces model → image
+        ("up", {example.in_place.key: example.in_place.value}),
+        ("up", {example.replace.key: example.replace.value}),
         ("refresh", {}),
         ("destroy", {}),
     ]
@@ -149,7 +156,7 @@ def test_harness_and_engine_agree_on_the_quickstart(
     for index, (operation, edits) in enumerate(steps):
         label = f"{index}:{operation}"
         for key, value in edits.items():
-            harness.config[f"mms-quickstart:{key}"] = value
+            harness.config[f"{project}:{key}"] = value
             cli.run("config", "set", key, value)
         # The CLI's refresh previews first, as its up does (the harness's default is
         # --skip-preview: the tests that use it count one pass of reads).
