@@ -5,7 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import socket
 import time
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the caller binds it soon after)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def kube_config(token: str, server: str = "https://k8s.local") -> str:

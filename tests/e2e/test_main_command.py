@@ -9,7 +9,6 @@ directory (``mms:emulatorPort``, ``mms:emulatorDataDir``), all removed afterward
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -19,16 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import ROOT, RUN_MARKER, marked_processes
-from tests.support import stop_emulators_on
+from tests.support import free_port, stop_emulators_on
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from mms_pulumi.emulator.operations import finish_due, start_due
 from mms_pulumi.emulator.process import EmulatorProcess, EmulatorStartError, ensure_emulator
 from mms_pulumi.emulator.store import OperationRecord
 from tests.emulator.conftest import KUBE_CONFIG, Api
+from tests.support import free_port
 
 
 def test_token_flag_accepts_only_that_token(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_start_failure_quotes_the_emulator_stderr(tmp_path: Path) -> None:
 
 
 def test_ensure_emulator_reuses_a_running_one_and_starts_a_detached_one(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with EmulatorProcess(tmp_path / "first", 0.1, port=port) as running:
         assert ensure_emulator(tmp_path / "first", port) == running.base_url
         # Another data directory's emulator on the port is not reused: its objects differ.
@@ -231,7 +231,7 @@ def test_ensure_emulator_reuses_a_running_one_and_starts_a_detached_one(tmp_path
             ensure_emulator(tmp_path / "other", port)
         health = requests.get(f"{running.base_url}/_emulator/health", timeout=5).json()
         assert health["pid"] == running.pid
-    fresh = _free_port()
+    fresh = free_port()
     url = ensure_emulator(tmp_path / "detached", port=fresh, operation_seconds=0.1)
     try:
         assert url == f"http://127.0.0.1:{fresh}"
@@ -270,12 +270,6 @@ def test_acknowledged_service_create_survives_kill_9_and_completes(tmp_path: Pat
         assert api.call("POST", "services", body).status_code == 409
     finally:
         emulator.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(url: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from mms_pulumi.emulator.process import EmulatorProcess, emulator_health
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
 from tests.harness.project import PluginLaunchError, Project, plugin_launch, required_plugins
-from tests.support import account_config, kube_config, stop_emulators_on
+from tests.support import account_config, free_port, kube_config, stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -41,12 +40,6 @@ PROJECTS = sorted(
     if ".venv" not in path.parts and ".pulumi-state" not in path.parts
 )
 TOKEN = "rules-token-5e1d"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _shell_of_scripts_pulumi(tmp_path: Path) -> dict[str, str]:
@@ -132,7 +125,7 @@ def _ignored(_directory: str, names: list[str]) -> set[str]:
 def test_root_project_counts_the_stack_and_refresh_destroy_restart_the_recorded_emulator(
     repo_copy: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     engine = Engine(
         repo_copy,
         project="mms-quickstart",
@@ -215,7 +208,7 @@ def test_a_plaintext_token_is_stored_in_state_and_warned_about_once(
 def test_refresh_and_destroy_use_the_token_recorded_by_the_last_up(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "emulator"
     old, new = "rotated-old-1", "rotated-new-2"
     with EmulatorProcess(data, 0.1, ["--token", old], port=port) as first:

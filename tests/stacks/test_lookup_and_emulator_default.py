@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from mms_pulumi.client import MmsClient
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.harness import Engine, EngineError, assert_no_plaintext
 from tests.harness.plugin import unwrap
-from tests.support import account_config, stop_emulators_on
+from tests.support import account_config, free_port, stop_emulators_on
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -87,15 +86,9 @@ def test_get_reads_existing_objects_and_never_deletes_them(tmp_path: Path) -> No
             missing.preview()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.timeout(240)
 def test_quickstart_starts_the_local_emulator_on_demand_and_reuses_it(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "project-emulator"
     config = {
         "mms:emulatorPort": str(port),
