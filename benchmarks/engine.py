@@ -109,14 +109,33 @@ def account(emulator: EmulatorProcess, hosting_account: str) -> dict[str, str]:
     }
 
 
+def _tools() -> dict[str, str]:
+    """What scripts/install-pulumi says about the CLI; an error saying why there is none."""
+    tools = cli_environment()
+    if isinstance(tools, str):
+        raise RuntimeError(tools)
+    return tools
+
+
+@contextmanager
+def _stack(cli: Cli, config: dict[str, str]) -> Iterator[Cli]:
+    """A new stack of ``cli``'s project with ``config`` set; destroyed and removed after."""
+    cli.run("stack", "init", f"bench-{uuid.uuid4().hex[:6]}")
+    try:
+        for key, value in config.items():
+            cli.run("config", "set", key, value)
+        yield cli
+    finally:
+        cli.run("destroy", "--yes", check=False)
+        cli.run("stack", "rm", "--yes", "--force", check=False)
+
+
 @contextmanager
 def project(
     program: str, config: dict[str, str], env: dict[str, str] | None = None
 ) -> Iterator[Cli]:
     """A generated project with a new stack on its own file backend."""
-    tools = cli_environment()
-    if isinstance(tools, str):
-        raise RuntimeError(tools)
+    tools = _tools()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         (root / "program").mkdir()
@@ -135,13 +154,8 @@ def project(
             run_marker=uuid.uuid4().hex,
             extra_env=dict(env or {}),
         )
-        cli.run("stack", "init", "bench")
-        for key, value in config.items():
-            cli.run("config", "set", key, value)
-        try:
+        with _stack(cli, config):
             yield cli
-        finally:
-            cli.run("destroy", "--yes", check=False)
 
 
 def timed(cli: Cli, *args: str) -> float:
@@ -254,9 +268,7 @@ class Quickstart:
 
 def quickstart(seconds: float = 2.0) -> Quickstart:
     """``pulumi up --yes`` of examples/quickstart from nothing (its preview included)."""
-    tools = cli_environment()
-    if isinstance(tools, str):
-        raise RuntimeError(tools)
+    tools = _tools()
     with (
         tempfile.TemporaryDirectory() as scratch,
         EmulatorProcess(
@@ -273,13 +285,6 @@ def quickstart(seconds: float = 2.0) -> Quickstart:
             tools=tools,
             run_marker=uuid.uuid4().hex,
         )
-        stack = f"bench-{uuid.uuid4().hex[:6]}"
-        cli.run("stack", "init", stack)
-        try:
-            for key, value in account(emulator, "quickstart").items():
-                cli.run("config", "set", key, value)
+        with _stack(cli, account(emulator, "quickstart")):
             wall = timed(cli, "up", "--yes")
-        finally:
-            cli.run("destroy", "--yes", check=False)
-            cli.run("stack", "rm", "--yes", "--force", check=False)
     return Quickstart(seconds, wall)

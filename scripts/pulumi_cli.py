@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,15 @@ def marked_processes(run: str) -> list[str]:
         if argv:  # a zombie has no command line: it has ended
             found.append(f"{entry.name} {argv.strip()}")
     return found
+
+
+def marked_processes_left(run: str, patience: float = 30.0) -> list[str]:
+    """The processes carrying ``RUN_MARKER=run`` that are still running once they have had
+    ``patience`` seconds to end (a deadline for something that happens, not a measure)."""
+    deadline = time.monotonic() + patience
+    while (left := marked_processes(run)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 @functools.cache
@@ -102,7 +112,7 @@ class Cli:
         return [shutil.which("pulumi", path=self.tools["PATH"]) or "pulumi", *args]
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
-        """Run ``pulumi ARGS --non-interactive``; fails the test (showing both streams) on a
+        """Run ``pulumi ARGS --non-interactive``; an AssertionError showing both streams on a
         non-zero exit unless ``check`` is false."""
         completed = subprocess.run(
             self.argv([*args, "--non-interactive"]),

@@ -1,34 +1,14 @@
-"""What the end-to-end tests read off the real CLI; running it lives in scripts/pulumi_cli.py
-(shared with the benchmarks)."""
+"""What the end-to-end tests read off the real CLI and the emulator; running the CLI lives in
+scripts/pulumi_cli.py (shared with the benchmarks)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from scripts.pulumi_cli import (
-    EXAMPLES,
-    ROOT,
-    RUN_MARKER,
-    Cli,
-    Result,
-    cli_environment,
-    example_python,
-    marked_processes,
-)
+import psutil
 
-__all__ = [
-    "EXAMPLES",
-    "ROOT",
-    "RUN_MARKER",
-    "Cli",
-    "Result",
-    "change_summary",
-    "cli_environment",
-    "example_python",
-    "marked_processes",
-    "ops_by_name",
-]
+from mms_pulumi.emulator.process import EmulatorProcess
 
 
 def change_summary(digest: Mapping[str, Any]) -> dict[str, int]:
@@ -48,3 +28,8 @@ def ops_by_name(digest: Mapping[str, Any]) -> dict[str, str]:
             continue
         found[urn.rsplit("::", 1)[-1]] = step["op"]
     return found
+
+
+def emulator_processes(emulator: EmulatorProcess) -> list[psutil.Process]:
+    """Every process the emulator runs: its scoring processes and whatever they started."""
+    return psutil.Process(emulator.pid).children(recursive=True)

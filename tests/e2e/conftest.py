@@ -8,7 +8,6 @@ where a missing CLI fails them: CI promises the real engine's verdict, not a ski
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.e2e.cli import EXAMPLES, Cli, cli_environment, example_python, marked_processes
+from scripts.pulumi_cli import (
+    EXAMPLES,
+    Cli,
+    cli_environment,
+    example_python,
+    marked_processes_left,
+)
 from tests.support import account_config
 
 
@@ -79,7 +84,5 @@ def stack(
         cli.run("stack", "rm", "--yes", "--force", check=False)
     # Every process the CLI started (the inline route's language runtime, the dynamic-provider
     # plugin) ends with the command that started it.
-    deadline = time.monotonic() + 30
-    while (left := marked_processes(run)) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    left = marked_processes_left(run)
     assert left == [], f"processes the Pulumi CLI started are still running: {left}"

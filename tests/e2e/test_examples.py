@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import psutil
 import pytest
 
 from mms_pulumi.account import Account
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources._base import client_for
-from tests.e2e.cli import Cli, change_summary, ops_by_name
+from scripts.pulumi_cli import Cli
+from tests.e2e.cli import change_summary, emulator_processes, ops_by_name
 from tests.e2e.conftest import StackFactory
 from tests.support import kube_config
 
@@ -175,10 +175,6 @@ def service_state(cli: Cli, name: str) -> dict[str, object]:
     raise AssertionError(f"{name} is not in the stack's state")
 
 
-def scoring_processes(emulator: EmulatorProcess) -> list[psutil.Process]:
-    return psutil.Process(emulator.pid).children(recursive=True)
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.name)
 def test_example_lifecycle(
     example: Example, stack: StackFactory, emulator: EmulatorProcess
@@ -219,4 +215,4 @@ def test_example_lifecycle(
 
     cli.run("destroy", "--yes")
     assert client.list_services() == []
-    assert scoring_processes(emulator) == []
+    assert emulator_processes(emulator) == []

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.e2e.cli import EXAMPLES as EXAMPLES_DIR
+from scripts.pulumi_cli import EXAMPLES as EXAMPLES_DIR
 from tests.e2e.conftest import StackFactory
 from tests.e2e.test_examples import EXAMPLES, Example
 from tests.harness import Engine

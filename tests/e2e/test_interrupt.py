@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
 from mms_pulumi.emulator.process import EmulatorProcess
+from tests.e2e.cli import emulator_processes
 from tests.e2e.conftest import StackFactory
 
 pytestmark = pytest.mark.e2e
@@ -55,14 +55,6 @@ def hold(emulator: EmulatorProcess, kinds: list[str]) -> None:
         f"{emulator.base_url}/_emulator/faults", json={"hold_operations": kinds}, timeout=30
     )
     assert answer.status_code == 200, answer.text
-
-
-def scoring_processes(emulator: EmulatorProcess) -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process(emulator.pid).children(recursive=True)
-        if "mms_pulumi.emulator.scoring" in child.cmdline()
-    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
@@ -105,9 +97,9 @@ def test_interrupted_up_converges(
     cli.run("refresh", "--yes", "--expect-no-changes")
     assert emulator_objects(emulator) == {"models": 1, "manifests": 1, "images": 1, "services": 1}
     # One live service with one scoring process (2017-06 has no replicas), none left over.
-    assert len(scoring_processes(emulator)) == 1
+    assert len(emulator_processes(emulator)) == 1
 
     cli.run("destroy", "--yes")
     # MMS has no delete for models, manifests and images: only the service goes.
     assert emulator_objects(emulator) == {"models": 1, "manifests": 1, "images": 1, "services": 0}
-    assert scoring_processes(emulator) == []
+    assert emulator_processes(emulator) == []

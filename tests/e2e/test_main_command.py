@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import ROOT, RUN_MARKER, marked_processes
+from scripts.pulumi_cli import ROOT, RUN_MARKER, marked_processes_left
 from tests.support import free_port, stop_emulators_on
 
 pytestmark = pytest.mark.e2e
@@ -50,9 +49,7 @@ def user_env(cli_tools: dict[str, str], tmp_path: Path) -> Iterator[dict[str, st
         script(env, "pulumi", "stack", "rm", "--yes", "--force", "--non-interactive", check=False)
         (ROOT / f"Pulumi.{stack}.yaml").unlink(missing_ok=True)
         stop_emulators_on(port)
-        deadline = time.monotonic() + 30
-        while (left := marked_processes(run)) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        left = marked_processes_left(run)
         assert left == [], f"processes still running after the main command: {left}"
 
 
