@@ -10,22 +10,26 @@ Everything that can fail raises ``BundleError`` whose message says which file an
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import stat
 import tarfile
 import tempfile
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 # Limits that keep a hostile or broken manifest from filling the disk.
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
@@ -182,40 +186,289 @@ def _copy_limited(source: object, target: Path, url: str, max_bytes: int, deadli
 def unpack(archive: Path, destination: Path, *, label: str) -> int:
     """Expand a zip or tar(.gz) archive into ``destination``, refusing anything unsafe.
 
-    Refused: entries with absolute paths or ``..`` that would land outside the destination,
-    links (symbolic or hard) pointing outside it, device files, and archives whose expanded
-    size or entry count is over the limits.
+    Every entry is checked before anything is written (``_Tree``), by rules of our own
+    rather than ``tarfile``'s extraction filters (3.11.7's resolve long link chains wrongly):
+    no absolute paths, no ``..``, no control characters or backslashes in names, bounded
+    name lengths and depth, nothing written through a link, every link resolving to an
+    entry inside the bundle within ``MAX_LINK_HOPS``, no device files or FIFOs, and the
+    expanded size and entry count within the limits. Returns the bytes written.
     """
     try:
+        destination.mkdir(parents=True, exist_ok=True)
         if zipfile.is_zipfile(archive):
             return _unpack_zip(archive, destination, label)
         if tarfile.is_tarfile(archive):
             return _unpack_tar(archive, destination, label)
     except OSError as err:
-        # An entry this file system cannot hold (a name over its length limit, say); the
-        # OS's words, never the path.
+        # An entry this file system cannot hold; the OS's words, never the path.
         reason = err.strerror or type(err).__name__
         raise BundleError(f"{label}: an archive entry could not be written ({reason})") from None
     raise BundleError(f"{label}: marked unpack but is not a zip or tar(.gz) archive")
 
 
-def _inside(destination: Path, member: str, label: str) -> Path:
-    target = (destination / member).resolve()
-    root = destination.resolve()
-    if member.startswith(("/", "\\")) or (target != root and root not in target.parents):
-        raise BundleError(f"{label}: archive entry {member!r} escapes the target directory")
+# The shape of an archive's entries, checked before anything is written. The path bounds
+# keep every entry well inside PATH_MAX once joined to the bundle's directory.
+MAX_ENTRY_PATH_BYTES = 1024
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
+MAX_ENTRY_DEPTH = 64
+MAX_LINK_HOPS = 40  # links followed to resolve one path, as Linux allows
+
+
+class _Kind(enum.Enum):
+    DIRECTORY = "directory"
+    FILE = "file"
+    SYMLINK = "symbolic link"
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: _Kind
+    target: str = ""  # a symbolic link's target, as written in the archive
+    size: int = 0  # a file's
+
+
+Parts = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One archive entry to write, after its checks."""
+
+    name: str  # as the archive spells it, for messages
+    parts: Parts  # its path under the destination
+    kind: _Kind | None  # None: a hard link, written as a copy of the file it names
+    target: str = ""  # a symbolic link's target, or a hard link's archive path
+    executable: bool = False
+    size: int = 0
+
+
+def _is_unsafe_char(char: str) -> bool:
+    return char == "\\" or unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
+def _entry_parts(name: str, label: str, what: str = "archive entry") -> Parts:
+    """The path components of an archive path, if it is a safe one (pure)."""
+    shown = f"{label}: {what} {name!r}"
+    if any(_is_unsafe_char(char) for char in name):
+        raise BundleError(f"{shown} has a control character or backslash in its name")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeError:
+        raise BundleError(f"{shown} has a name that is not UTF-8") from None
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        raise BundleError(f"{shown} escapes the target directory (its path is absolute)")
+    parts = tuple(part for part in name.split("/") if part not in ("", "."))
+    if ".." in parts:
+        raise BundleError(f"{shown} escapes the target directory ('..' in its path)")
+    if len(encoded) > MAX_ENTRY_PATH_BYTES:
+        raise BundleError(
+            f"{shown[:200]}… could not be written: its path is longer than "
+            f"{MAX_ENTRY_PATH_BYTES} bytes"
+        )
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        raise BundleError(
+            f"{shown[:200]}… could not be written: a name in its path is longer than "
+            f"{MAX_NAME_BYTES} bytes"
+        )
+    if len(parts) > MAX_ENTRY_DEPTH:
+        raise BundleError(f"{shown[:200]}… is more than {MAX_ENTRY_DEPTH} directories deep")
+    return parts
+
+
+class _Tree:
+    """What the destination will hold: what is there already plus every entry so far.
+
+    Links are resolved against it as the kernel resolves them (component by component,
+    ``..`` going to the parent of the resolved directory), so the check and the file system
+    cannot disagree on where a link leads. Nothing is written through a link, and links are
+    made after every file and directory, so the tree checked is the tree written.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.nodes: dict[Parts, _Node] = {(): _Node(_Kind.DIRECTORY)}
+
+    @classmethod
+    def of(cls, root: Path, label: str) -> _Tree:
+        """The tree already at ``root`` (earlier files of the same image)."""
+        tree = cls(label)
+        pending: list[tuple[Path, Parts]] = [(root, ())]
+        while pending:
+            directory, parts = pending.pop()
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    path = (*parts, entry.name)
+                    if entry.is_symlink():
+                        tree.nodes[path] = _Node(_Kind.SYMLINK, os.readlink(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        tree.nodes[path] = _Node(_Kind.DIRECTORY)
+                        pending.append((Path(entry.path), path))
+                    else:
+                        size = entry.stat(follow_symlinks=False).st_size
+                        tree.nodes[path] = _Node(_Kind.FILE, size=size)
+        return tree
+
+    def add(self, entry: _Entry) -> None:
+        """Place an entry, refusing one written through a link or over another entry."""
+        for depth in range(1, len(entry.parts)):
+            parent = entry.parts[:depth]
+            node = self.nodes.setdefault(parent, _Node(_Kind.DIRECTORY))
+            if node.kind is _Kind.SYMLINK:
+                raise BundleError(
+                    f"{self.label}: archive entry {entry.name!r} would be written through the "
+                    f"link {'/'.join(parent)!r}"
+                )
+            if node.kind is not _Kind.DIRECTORY:
+                raise BundleError(
+                    f"{self.label}: archive entry {entry.name!r} clashes with another entry "
+                    f"(the file {'/'.join(parent)!r})"
+                )
+        kind = entry.kind or _Kind.FILE
+        existing = self.nodes.get(entry.parts)
+        if existing is not None and not (kind is existing.kind is _Kind.DIRECTORY):
+            raise BundleError(
+                f"{self.label}: archive entry {entry.name!r} clashes with another entry of "
+                "the same path"
+            )
+        self.nodes[entry.parts] = _Node(
+            kind, entry.target if kind is _Kind.SYMLINK else "", entry.size
+        )
+
+    def resolve(self, start: Parts, target: str, entry: str, *, hops: int = 0) -> Parts:
+        """Where ``target``, read from directory ``start``, leads once every link on the way
+        is followed (``hops`` already followed to get here); a ``BundleError`` if it leaves
+        the tree, names nothing in it, or needs more than ``MAX_LINK_HOPS`` links."""
+        pending = list(reversed(target.split("/")))
+        current = start
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not current:
+                    raise BundleError(
+                        f"{self.label}: archive entry {entry!r} links outside the bundle "
+                        "(escapes the target directory)"
+                    )
+                current = current[:-1]
+                continue
+            path = (*current, part)
+            node = self.nodes.get(path)
+            if node is None:
+                raise BundleError(
+                    f"{self.label}: archive entry {entry!r} links to {target!r}, which is not "
+                    "in the archive"
+                )
+            if node.kind is _Kind.SYMLINK:
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    raise BundleError(
+                        f"{self.label}: archive entry {entry!r} needs more than "
+                        f"{MAX_LINK_HOPS} links followed to resolve"
+                    )
+                if node.target.startswith("/"):
+                    raise BundleError(
+                        f"{self.label}: archive entry {entry!r} links outside the bundle "
+                        f"(through {'/'.join(path)!r}, an absolute link)"
+                    )
+                pending.extend(reversed(node.target.split("/")))
+                continue
+            if node.kind is _Kind.FILE and pending:
+                raise BundleError(
+                    f"{self.label}: archive entry {entry!r} links through the file "
+                    f"{'/'.join(path)!r}"
+                )
+            current = path
+        return current
+
+
+def _link_target(entry: str, target: str, label: str) -> str:
+    """A symbolic link's target, if it is one the tree can resolve (pure)."""
+    if not target:
+        raise BundleError(f"{label}: archive entry {entry!r} is a link to nothing")
+    if target.startswith("/"):
+        raise BundleError(f"{label}: archive entry {entry!r} links outside the bundle")
+    if any(_is_unsafe_char(char) for char in target):
+        raise BundleError(
+            f"{label}: archive entry {entry!r} links to a name with a control character"
+        )
+    if len(target.encode("utf-8", "surrogateescape")) > MAX_ENTRY_PATH_BYTES:
+        raise BundleError(
+            f"{label}: archive entry {entry!r} links to a path longer than "
+            f"{MAX_ENTRY_PATH_BYTES} bytes"
+        )
     return target
 
 
-def _check_totals(sizes: Iterable[int], count: int, label: str) -> int:
-    """The bytes an archive expands to, if within the limits."""
+def _planned(entries: Sequence[_Entry], destination: Path, label: str) -> _Tree:
+    """Check every entry against the destination as it will be; the final tree."""
+    count = len(entries)
     if count > MAX_ARCHIVE_ENTRIES:
         raise BundleError(f"{label}: archive has {count} entries, over {MAX_ARCHIVE_ENTRIES}")
-    total = sum(sizes)
+    tree = _Tree.of(destination, label)
+    for entry in entries:
+        tree.add(entry)
+    total = 0
+    for entry in entries:
+        if entry.kind is _Kind.SYMLINK:
+            tree.resolve(entry.parts[:-1], entry.target, entry.name, hops=1)
+        elif entry.kind is None:
+            source = tree.nodes[tree.resolve((), entry.target, entry.name)]
+            if source.kind is not _Kind.FILE:
+                raise BundleError(
+                    f"{label}: archive entry {entry.name!r} is a hard link to something that "
+                    "is not a file"
+                )
+            total += source.size
+        total += entry.size
     if total > MAX_UNPACKED_BYTES:
         limit = MAX_UNPACKED_BYTES // (1024 * 1024)
         raise BundleError(f"{label}: archive expands past the {limit} MiB limit")
-    return total
+    return tree
+
+
+def _write_entries(
+    entries: Sequence[_Entry],
+    destination: Path,
+    tree: _Tree,
+    open_member: Callable[[_Entry], IO[bytes]],
+) -> int:
+    """Write checked entries: directories and files in order, then hard links (as copies),
+    then symbolic links; the bytes written."""
+    written = 0
+    for entry in entries:
+        path = destination.joinpath(*entry.parts)
+        if entry.kind is _Kind.DIRECTORY:
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        elif entry.kind is _Kind.FILE:
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            with open_member(entry) as source:
+                written += _write_new_file(path, source, entry.executable)
+    for entry in entries:
+        if entry.kind is None:
+            source_path = destination.joinpath(*tree.resolve((), entry.target, entry.name))
+            path = destination.joinpath(*entry.parts)
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            with source_path.open("rb") as source:
+                written += _write_new_file(path, source, entry.executable)
+    for entry in entries:
+        if entry.kind is _Kind.SYMLINK:
+            path = destination.joinpath(*entry.parts)
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            os.symlink(entry.target, path)
+    return written
+
+
+def _write_new_file(path: Path, source: IO[bytes], executable: bool) -> int:
+    """Copy ``source`` to a file that must not exist yet (never through a link)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(path, flags, 0o755 if executable else 0o644)
+    written = 0
+    with os.fdopen(descriptor, "wb") as out:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            out.write(chunk)
+    return written
 
 
 # What the zip module can expand (stored, deflate, bzip2, lzma).
@@ -227,20 +480,29 @@ _ZIP_METHODS = frozenset(
 def _unpack_zip(archive: Path, destination: Path, label: str) -> int:
     try:
         with zipfile.ZipFile(archive) as bundle:
-            members = bundle.infolist()
-            total = _check_totals((m.file_size for m in members), len(members), label)
-            for member in members:
-                _unpack_zip_member(bundle, member, destination, label)
-            return total
+            members = {}
+            entries = []
+            infos = bundle.infolist()
+            if len(infos) > MAX_ARCHIVE_ENTRIES:
+                raise BundleError(
+                    f"{label}: archive has {len(infos)} entries, over {MAX_ARCHIVE_ENTRIES}"
+                )
+            for member in infos:
+                entry = _zip_entry(member, label)
+                if entry.parts:
+                    members[entry.parts] = member
+                    entries.append(entry)
+            tree = _planned(entries, destination, label)
+            return _write_entries(
+                entries, destination, tree, lambda entry: bundle.open(members[entry.parts])
+            )
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise BundleError(f"{label}: archive is damaged ({err})") from None
 
 
-def _unpack_zip_member(
-    bundle: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path, label: str
-) -> None:
+def _zip_entry(member: zipfile.ZipInfo, label: str) -> _Entry:
     name = member.filename
-    target = _inside(destination, name, label)
+    parts = _entry_parts(name, label)
     if stat.S_ISLNK(member.external_attr >> 16):
         raise BundleError(f"{label}: archive entry {name!r} is a link")
     if member.flag_bits & 0x1:
@@ -250,62 +512,74 @@ def _unpack_zip_member(
             f"{label}: archive entry {name!r} uses compression method "
             f"{member.compress_type}, which is not supported (use deflate)"
         )
-    try:
-        if member.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with bundle.open(member) as source, target.open("xb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
-    except (FileExistsError, NotADirectoryError, IsADirectoryError):
-        raise BundleError(
-            f"{label}: archive entry {name!r} clashes with another entry of the same path"
-        ) from None
+    if member.is_dir():
+        return _Entry(name, parts, _Kind.DIRECTORY)
+    mode = member.external_attr >> 16
+    return _Entry(name, parts, _Kind.FILE, executable=bool(mode & 0o111), size=member.file_size)
 
 
 def _unpack_tar(archive: Path, destination: Path, label: str) -> int:
     try:
         with tarfile.open(archive) as bundle:
             # Read entry by entry, so a tar of millions of entries stops at the limit.
-            members: list[tarfile.TarInfo] = []
-            for member in bundle:
-                members.append(member)
-                if len(members) > MAX_ARCHIVE_ENTRIES:
-                    break
-            total = _check_totals((m.size for m in members), len(members), label)
-            for member in members:
-                _inside(destination, member.name, label)
-                if member.issym() or member.islnk():
-                    link_base = (
-                        (destination / member.name).parent if member.issym() else destination
+            members: dict[Parts, tarfile.TarInfo] = {}
+            entries: list[_Entry] = []
+            for count, member in enumerate(bundle, start=1):
+                if count > MAX_ARCHIVE_ENTRIES:
+                    raise BundleError(
+                        f"{label}: archive has {count} entries, over {MAX_ARCHIVE_ENTRIES}"
                     )
-                    _inside(link_base, member.linkname, label)
-                    if member.issym() and os.path.isabs(member.linkname):
-                        raise BundleError(
-                            f"{label}: archive entry {member.name!r} links outside the bundle"
-                        )
-                elif not (member.isfile() or member.isdir()):
-                    raise BundleError(f"{label}: archive entry {member.name!r} is a special file")
-            bundle.extractall(destination, members=members, filter="data")
-            return total
+                entry = _tar_entry(member, label)
+                if entry.parts:
+                    members[entry.parts] = member
+                    entries.append(entry)
+            tree = _planned(entries, destination, label)
+
+            def open_member(entry: _Entry) -> IO[bytes]:
+                source = bundle.extractfile(members[entry.parts])
+                if source is None:  # not reached: only regular files are opened
+                    raise BundleError(f"{label}: archive entry {entry.name!r} has no content")
+                return source
+
+            return _write_entries(entries, destination, tree, open_member)
     except tarfile.TarError as err:
         raise BundleError(f"{label}: archive could not be read ({err})") from None
     except (EOFError, zlib.error) as err:
         raise BundleError(f"{label}: archive is damaged ({err})") from None
-    except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
-        entry = Path(err.filename).name if err.filename else "an entry"
-        raise BundleError(f"{label}: archive entry {entry!r} clashes with another entry") from None
+
+
+def _tar_entry(member: tarfile.TarInfo, label: str) -> _Entry:
+    name = member.name
+    parts = _entry_parts(name, label)
+    executable = bool(member.mode & 0o111)
+    if member.isdir():
+        return _Entry(name, parts, _Kind.DIRECTORY)
+    if member.isfile():
+        return _Entry(name, parts, _Kind.FILE, executable=executable, size=member.size)
+    if member.issym():
+        target = _link_target(name, member.linkname, label)
+        return _Entry(name, parts, _Kind.SYMLINK, target)
+    if member.islnk():
+        # A hard link names another entry by its archive path; it is written as a copy.
+        _entry_parts(member.linkname, label, what=f"archive entry {name!r}: its hard link target")
+        return _Entry(name, parts, None, member.linkname, executable=executable)
+    raise BundleError(f"{label}: archive entry {name!r} is a special file")
 
 
 def tree_digest(root: Path) -> str:
-    """SHA-256 over every file's relative path and content: equal trees, equal digests."""
+    """SHA-256 over every file's relative path and content, and every link's target: equal
+    trees, equal digests. Links are not followed (``rglob`` does not descend into them)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with path.open("rb") as source:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-        digest.update(b"\0")
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape")
+        if path.is_symlink():
+            digest.update(b"L" + relative + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
+        elif path.is_file():
+            digest.update(b"F" + relative + b"\0")
+            with path.open("rb") as source:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+            digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -341,7 +615,7 @@ def build_bundle(
                     "limit of one image"
                 )
             if not item.unpack:
-                if (tree / name).exists():
+                if os.path.lexists(tree / name):
                     raise BundleError(
                         f"{item.label}: {item.url}: another file of the manifest is also "
                         f"named {name!r}"
