@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from mms_pulumi.client._urls import endpoint_problem
 from mms_pulumi.emulator.defaults import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import API_VERSION, generation_of
 
@@ -100,23 +100,9 @@ def account_problems(account: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append((field.name, "is required: set it with " + _setting_hint(field.name)))
     endpoint = account.get("endpoint")
     if isinstance(endpoint, str) and endpoint.strip():
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.append(
-                (
-                    "endpoint",
-                    "must be an http(s) URL such as https://eastus2.modelmanagement"
-                    ".azureml.net, or 'emulator' for the local emulator",
-                )
-            )
-        elif parts.username is not None or parts.password is not None:
-            problems.append(
-                (
-                    "endpoint",
-                    "must not carry a user name or password: give the token as mms:token "
-                    "(a secret) or MMS_TOKEN",
-                )
-            )
+        problem = endpoint_problem(endpoint)
+        if problem is not None:
+            problems.append(("endpoint", problem))
     version = account.get("api_version")
     if isinstance(version, str) and version.strip():
         try:

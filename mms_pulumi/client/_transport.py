@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -35,6 +35,12 @@ from mms_pulumi.client._retry import (
     RetryPolicy,
     Stop,
     parse_retry_after,
+)
+from mms_pulumi.client._urls import (
+    AmbiguousUrlError,
+    endpoint_problem,
+    prepared_url,
+    sent_origin,
 )
 from mms_pulumi.errors import (
     CredentialError,
@@ -58,32 +64,12 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _BODY_CHUNK = 64 * 1024
 
 
-def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL, the default port filled in; ``MmsError`` for a link
-    that does not parse (``http://[::1/x``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise _malformed_link() from None
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
-
-
 def _malformed_link() -> MmsError:
     # The link is not shown: it came from the service and could be anything.
     return MmsError(
         "MMS sent a link (Operation-Location, Location, nextLink or resourceLocation) that "
         "is not a well-formed URL; nothing was sent to it. Report it with the request ids."
     )
-
-
-def _shown_origin(url: str) -> str:
-    scheme, host, port = origin_of(url)
-    return f"{scheme}://{host}:{port}"
 
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
@@ -134,19 +120,11 @@ class Transport:
         clock: Clock = Clock(),
         rng: random.Random | None = None,
     ) -> None:
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"endpoint must be an http(s) URL such as https://host, got {endpoint!r}"
-            )
-        if parts.username is not None or parts.password is not None:
-            # Never echoed: the user:password part is a credential.
-            raise ValueError(
-                f"endpoint must not carry a user name or password ({parts.scheme}://…@"
-                f"{parts.hostname}): give the token as mms:token or MMS_TOKEN instead"
-            )
+        problem = endpoint_problem(endpoint)
+        if problem is not None:
+            raise ValueError(f"endpoint {problem}")
         self.endpoint = endpoint.rstrip("/") + "/"
-        self.origin = origin_of(self.endpoint)
+        self.origin = sent_origin(self.endpoint)
         self.policy = policy
         self._credential = credential
         self._timeouts = (connect_timeout, read_timeout)
@@ -235,13 +213,22 @@ class Transport:
             self.sleep(decision.delay)
 
     def check_origin(self, url: str) -> None:
-        """Refuse a URL on another origin than the endpoint's (``ForeignOriginError``)."""
-        if origin_of(url) != self.origin:
+        """Refuse a URL that requests would send anywhere but the endpoint's origin, or
+        whose destination is open to two readings (``ForeignOriginError``, rules in
+        ``_urls``)."""
+        try:
+            origin = sent_origin(url)
+        except AmbiguousUrlError as err:
             raise ForeignOriginError(
-                f"MMS named {_shown_origin(url)}, not the configured endpoint "
-                f"{_shown_origin(self.endpoint)}: the client sends its token and bodies only "
-                "to the endpoint, so the request was not sent. Check mms:endpoint (use the "
-                "same host name MMS uses in its links)."
+                f"MMS sent a link that could be read as more than one destination ({err}); "
+                "the client sends its token and bodies only to the configured endpoint "
+                f"{self.origin}, so nothing was sent. Report it with the request ids."
+            ) from None
+        if origin != self.origin:
+            raise ForeignOriginError(
+                f"MMS named {origin}, not the configured endpoint {self.origin}: the client "
+                "sends its token and bodies only to the endpoint, so the request was not "
+                "sent. Check mms:endpoint (use the same host name MMS uses in its links)."
             )
 
     def _redirected(
@@ -272,6 +259,12 @@ class Transport:
         client_request_id: str,
         deadline: float | None,
     ) -> Response:
+        # The URL exactly as it goes on the wire, query included, checked on every hop;
+        # only then does the token join the headers.
+        if params:
+            url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}"
+        self.check_origin(url)
+        url = prepared_url(url)
         headers = {
             "Authorization": f"Bearer {self._token()}",
             CLIENT_REQUEST_ID: client_request_id,
@@ -281,7 +274,6 @@ class Transport:
             raw = self._session.request(
                 method,
                 url,
-                params=params,
                 json=json,
                 headers=headers,
                 timeout=self._timeouts_within(deadline),

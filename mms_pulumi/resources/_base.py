@@ -9,7 +9,6 @@ process only.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 import threading
@@ -17,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 import pulumi.dynamic as dynamic
 from pulumi.runtime import rpc
@@ -25,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from mms_pulumi.account import Account, LocalEmulator, account_problems
 from mms_pulumi.client._defaults import OPERATION_TIMEOUT
+from mms_pulumi.client._urls import AmbiguousUrlError, sent_origin
 from mms_pulumi.resources._fields import (
     DiffPlan,
     FieldSpec,
@@ -131,13 +130,11 @@ def _local_token() -> str:
 
 
 def is_loopback(endpoint: str) -> bool:
-    """Whether an endpoint is on this machine (the local emulator)."""
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
+    """Whether an endpoint is on this machine (the local emulator), read as requests will
+    send to it; an ambiguous URL is not (``client._urls``)."""
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+        return sent_origin(endpoint).is_loopback
+    except AmbiguousUrlError:
         return False
 
 

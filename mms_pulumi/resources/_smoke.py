@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pulumi
 
+from mms_pulumi.client._urls import AmbiguousUrlError, sent_origin
 from mms_pulumi.resources._base import is_loopback
 from mms_pulumi.resources._fields import contains, contains_unknown
 from mms_pulumi.schema import FieldProblem
@@ -198,12 +198,13 @@ def scoring_uri_problem(scoring_uri: str | None, mms_endpoint: str) -> str | Non
     """
     if not scoring_uri:
         return "the service reports no scoringUri to call"
-    parts = urlsplit(scoring_uri)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return "the service's scoringUri is not an http or https URL; nothing was sent"
-    if is_loopback(mms_endpoint) and not is_loopback(scoring_uri):
+    try:
+        origin = sent_origin(scoring_uri)
+    except AmbiguousUrlError as err:
+        return f"the service's scoringUri cannot be called safely ({err}); nothing was sent"
+    if is_loopback(mms_endpoint) and not origin.is_loopback:
         return (
-            f"the service's scoringUri is on {parts.hostname}, not on this machine like the "
+            f"the service's scoringUri is on {origin.host}, not on this machine like the "
             "local MMS it came from; the key was not sent"
         )
     return None
