@@ -78,6 +78,7 @@ class EmulatorOptions:
     scoring: bool = True
     page_size: int | None = None
     log_level: str | None = None
+    max_body_bytes: int | None = None
     # Never to appear in the emulator's log (checked when it stops).
     secrets: Sequence[str] = ()
 
@@ -86,6 +87,8 @@ class EmulatorOptions:
         flags = [] if self.token is None else ["--token", self.token]
         flags += [] if self.scoring else ["--no-scoring"]
         flags += [] if self.page_size is None else ["--page-size", str(self.page_size)]
+        if self.max_body_bytes is not None:
+            flags += ["--max-body-bytes", str(self.max_body_bytes)]
         return flags + ([] if self.log_level is None else ["--log-level", self.log_level])
 
 

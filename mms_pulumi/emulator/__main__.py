@@ -35,6 +35,7 @@ from mms_pulumi.emulator.settings import (
     EmulatorSettings,
     default_file_roots,
 )
+from mms_pulumi.emulator.wire import SeedErrorH11Protocol
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        http=SeedErrorH11Protocol,
         timeout_graceful_shutdown=10,
     )
     server = AnnouncingServer(config, settings)

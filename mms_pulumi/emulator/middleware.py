@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import Reset
+from mms_pulumi.emulator.framing import framing_problem
 from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09
 
 if TYPE_CHECKING:
@@ -312,10 +313,12 @@ def normalize_resource_groups(path: str) -> str:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, counting chunked uploads too.
+    """Refuses request bodies over ``max_bytes`` with 413, counting the bytes that arrive.
 
-    A body without a Content-Length is read here (up to the limit) before the app sees it,
-    so an oversized upload is refused as a whole rather than half-parsed.
+    Every body is read here (up to the limit) before the app sees it, whatever its headers
+    announce, so an upload is refused as a whole rather than half-parsed, and a
+    Content-Length that lies cannot carry more in. Framing that could be read two ways is a
+    400. Both answers close the connection: what is left of the body is not read.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -323,18 +326,25 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> ApiError:
-        return ApiError(413, f"The request body is larger than {self.max_bytes} bytes.")
+        return ApiError(
+            413,
+            f"The request body is larger than {self.max_bytes} bytes.",
+            headers={"connection": "close"},
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        problem = framing_problem(scope["headers"])
+        if problem is not None:
+            await _answer(
+                ApiError(400, problem, headers={"connection": "close"}), scope, receive, send
+            )
+            return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
-                await _answer(self._too_large(), scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if declared is not None and int(declared) > self.max_bytes:
+            await _answer(self._too_large(), scope, receive, send)
             return
         chunks: list[bytes] = []
         received = 0

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mms_pulumi.emulator.framing import framing_problem
 from mms_pulumi.emulator.scoring.driver import Driver, last_line
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -52,8 +53,17 @@ class ScoringHandler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != "/score":
             self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
             return
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        problem = framing_problem(raw)
+        if problem is None and "Transfer-Encoding" in self.headers:
+            problem = "Send the body with a Content-Length, not chunked."
+        if problem is not None:
+            self.close_connection = True  # the rest of the request cannot be told apart
+            self._send(HTTPStatus.BAD_REQUEST, {"error": problem})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
+            self.close_connection = True  # the body is not read
             self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request body too large"})
             return
         try:
