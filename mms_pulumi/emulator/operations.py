@@ -21,7 +21,7 @@ from typing import Any
 from mms_pulumi.emulator.errors import error_body
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.emulator.work import ACTIONS, PENDING_PROCESS, Outcome, Worker
+from mms_pulumi.emulator.work import ACTIONS, Outcome, Worker
 from mms_pulumi.schema import ErrorBody, Operation, OperationState
 
 logger = logging.getLogger("mms_pulumi.emulator")
@@ -188,7 +188,6 @@ class OperationRunner:
         record.move_to(OperationState.SUCCEEDED if outcome.ok else OperationState.FAILED)
         record.ended = now
         record.error = outcome.error
-        record.payload.pop(PENDING_PROCESS, None)
         body = self._worker.finish(record, outcome, utc(now))
         if body is None:
             self._store.save_operation(record)

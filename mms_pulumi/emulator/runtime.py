@@ -3,10 +3,11 @@
 Each running service is one ``python -m mms_pulumi.emulator.scoring`` process bound to a
 free loopback port, started in its own process group. Everything it and its driver print
 goes to the service's log file; it writes its port to a file of its own once ``init()``
-has returned, and a backend is healthy once ``GET /`` then answers 200. It exits when the
-emulator that started it is gone. A process is known by pid *and* start time (so a pid
-reused by another program is never signalled), and a stop reaches every process the
-driver started, in its group or not.
+has returned, and a backend is healthy once ``GET /`` then answers 200. The process
+started is a keeper (``scoring.keeper``) under which the driver runs: every process the
+driver starts stays its descendant, and it stops them all when it stops or the emulator
+is gone. A process is known by pid *and* start time (so a pid reused by another program
+is never signalled), and a stop reaches every descendant, in its group or not.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from mms_pulumi.emulator.scoring.keeper import stop_tree
 
 START_TIMEOUT_SECONDS = 120.0
 STOP_GRACE_SECONDS = 10.0
@@ -102,19 +105,26 @@ def _command(bundle: Path, driver: str, *extra: str) -> list[str]:
 
 
 def check_driver(bundle: Path, driver: str, *, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
-    """Import the driver in a child process and check its contract; raise with the reason."""
+    """Import the driver in a child process and check its contract; raise with the reason.
+    Whatever the import started is stopped with it."""
+    extra = ("--parent-pid", str(os.getpid()))
+    process = subprocess.Popen(
+        _command(bundle, driver, "--check", *extra),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=_child_env(),
+    )
     try:
-        result = subprocess.run(
-            _command(bundle, driver, "--check"),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_child_env(),
-        )
+        _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stop_process(process, grace=1.0)
+        process.communicate()
         raise BackendError(f"driver program {driver}: import took over {timeout:.0f} s") from None
-    if result.returncode != 0:
-        raise BackendError(_last_line(result.stderr) or f"driver check exited {result.returncode}")
+    if process.returncode != 0:
+        text = stderr.decode("utf-8", "replace")
+        raise BackendError(_last_line(text) or f"driver check exited {process.returncode}")
 
 
 def start_backend(
@@ -124,8 +134,13 @@ def start_backend(
     log_path: Path,
     *,
     timeout: float = START_TIMEOUT_SECONDS,
+    on_started: Callable[[ProcessIdentity], None] = lambda _identity: None,
 ) -> Backend:
-    """Start a scoring process and wait until it is healthy, or raise with its last line."""
+    """Start a scoring process and wait until it is healthy, or raise with its last line.
+
+    ``on_started`` hears of the process as soon as it exists, before any driver code runs
+    (the keeper forks the worker first), so it can be recorded for a stop after a crash.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port_file = log_path.with_name(f"{log_path.stem}.{uuid.uuid4().hex}.port")
     extra = ("--name", name, "--port-file", str(port_file), "--parent-pid", str(os.getpid()))
@@ -138,11 +153,16 @@ def start_backend(
             start_new_session=True,
             env=_child_env(),
         )
+    identity = ProcessIdentity.of(process.pid)
     try:
+        if identity is not None:
+            on_started(identity)
         port = _wait_for_port(process, port_file, timeout)
+    except BaseException:
+        stop_process(process)
+        raise
     finally:
         port_file.unlink(missing_ok=True)
-    identity = ProcessIdentity.of(process.pid)
     if port is None or identity is None:
         stop_process(process)
         raise BackendError(
@@ -201,26 +221,9 @@ def stop_identity(identity: ProcessIdentity, *, grace: float = STOP_GRACE_SECOND
     root = identity.running()
     if root is None:
         return
-    try:
-        family = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = [root]
-    _signal_group(root.pid, signal.SIGTERM)
-    for member in family:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            member.terminate()
-    _, alive = psutil.wait_procs(family, timeout=grace)
-    if alive:
-        _signal_group(root.pid, signal.SIGKILL)
-        for member in alive:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                member.kill()
-        psutil.wait_procs(alive, timeout=5)
-
-
-def _signal_group(pid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
+        os.killpg(root.pid, signal.SIGTERM)
+    stop_tree(root, include_root=True, grace=grace)
 
 
 def _child_env() -> dict[str, str]:

@@ -73,7 +73,13 @@ class Restarts:
 
 class ServiceHost:
     """Scoring processes of one emulator instance: each service has a set of replicas
-    (one unless 2017-09 ``numReplicas`` asks for more) served round robin."""
+    (one unless 2017-09 ``numReplicas`` asks for more) served round robin.
+
+    Every process started is recorded in the store the moment it exists and forgotten only
+    once stopped, and is known here from start to stop, routed or not: a service's stop
+    (its delete) reaches the processes an update is still starting, and a service once
+    stopped gets no new process, so a delete racing an update leaves nothing running.
+    """
 
     def __init__(self, store: Store, logs_dir: Path) -> None:
         self._store = store
@@ -82,6 +88,8 @@ class ServiceHost:
         self._routes: dict[str, list[Backend]] = {}
         self._turn: dict[str, int] = {}
         self._specs: dict[int, Spec] = {}  # by backend pid, until routed
+        self._unrouted: dict[str, list[Backend]] = {}  # started, not (yet) routed
+        self._deleted: set[str] = set()  # services stopped for good: no new processes
         self._service_specs: dict[str, Spec] = {}
         self._restarts: dict[tuple[str, int], Restarts] = {}  # (service, replica index)
         self._stopping: list[threading.Thread] = []
@@ -128,9 +136,23 @@ class ServiceHost:
 
     def start(self, service_id: str, name: str, bundle: Path, driver: str) -> Backend:
         """Start (but do not route to) a backend for a service; raises ``BackendError``."""
-        backend = start_backend(bundle, driver, name, self.log_path(service_id))
         with self._lock:
-            self._specs[backend.pid] = Spec(name, bundle, driver)
+            deleted = service_id in self._deleted
+        if deleted:
+            raise BackendError("the service was deleted")
+
+        def record(identity: ProcessIdentity) -> None:
+            self._store.add_process(service_id, identity.pid, identity.created)
+
+        backend = start_backend(bundle, driver, name, self.log_path(service_id), on_started=record)
+        with self._lock:
+            deleted = service_id in self._deleted
+            if not deleted:
+                self._specs[backend.pid] = Spec(name, bundle, driver)
+                self._unrouted.setdefault(service_id, []).append(backend)
+        if deleted:  # deleted while this process started
+            self._stop_backend(backend)
+            raise BackendError("the service was deleted")
         return backend
 
     def start_replicas(
@@ -192,26 +214,32 @@ class ServiceHost:
                 replaced = backends is not None and index < len(backends)
                 if replaced and backends is not None:
                     backends[index] = backend
-                self._specs.pop(backend.pid, None)
+                self._forget_unrouted(service_id, backend)
                 self._restarts.pop(key, None)
             if replaced:
                 self._record(service_id)
             else:  # deleted or rolled meanwhile
-                stop_process(backend.process)
+                self._stop_backend(backend)
 
     def route(self, service_id: str, backends: Backend | list[Backend]) -> None:
         """Send the service's traffic to ``backends``; the previous ones are stopped after a
         grace."""
         new = [backends] if isinstance(backends, Backend) else list(backends)
         with self._lock:
-            previous = self._routes.get(service_id, [])
-            self._routes[service_id] = new
+            deleted = service_id in self._deleted
+            previous = [] if deleted else self._routes.get(service_id, [])
+            if not deleted:
+                self._routes[service_id] = new
             for backend in new:
-                spec = self._specs.pop(backend.pid, None)
-                if spec is not None:
+                spec = self._forget_unrouted(service_id, backend)
+                if spec is not None and not deleted:
                     self._service_specs[service_id] = spec
             for key in [k for k in self._restarts if k[0] == service_id]:
                 del self._restarts[key]
+        if deleted:  # the service was deleted while these started
+            for backend in new:
+                self._stop_backend(backend)
+            return
         self._record(service_id)
         for old in previous:
             if old not in new:
@@ -227,27 +255,56 @@ class ServiceHost:
     def discard(self, backend: Backend) -> None:
         """Stop a backend that never served (a failed update)."""
         with self._lock:
-            self._specs.pop(backend.pid, None)
+            for service_id, started in self._unrouted.items():
+                if backend in started:
+                    self._forget_unrouted(service_id, backend)
+                    break
+        self._stop_backend(backend)
+
+    def _forget_unrouted(self, service_id: str, backend: Backend) -> Spec | None:
+        """Drop a backend from the started-not-routed ones (lock held); its spec."""
+        started = self._unrouted.get(service_id, [])
+        if backend in started:
+            started.remove(backend)
+        if not started:
+            self._unrouted.pop(service_id, None)
+        return self._specs.pop(backend.pid, None)
+
+    def _stop_backend(self, backend: Backend) -> None:
         stop_process(backend.process)
+        self._store.remove_process(backend.identity.pid, backend.identity.created)
+
+    def service_ids(self) -> list[str]:
+        """Every service with a process here, routed or still starting."""
+        with self._lock:
+            return sorted(set(self._routes) | set(self._unrouted))
 
     def stop(self, service_id: str) -> None:
-        """Stop a service's backends (delete) and forget them."""
+        """Stop a service for good (its delete): its routed backends, the ones an update is
+        still starting, and any it would start later."""
         with self._lock:
-            backends = self._routes.pop(service_id, [])
+            self._deleted.add(service_id)
+            backends = self._routes.pop(service_id, []) + self._unrouted.pop(service_id, [])
+            for backend in backends:
+                self._specs.pop(backend.pid, None)
             self._service_specs.pop(service_id, None)
             self._turn.pop(service_id, None)
             for key in [k for k in self._restarts if k[0] == service_id]:
                 del self._restarts[key]
         for backend in backends:
-            stop_process(backend.process)
+            self._stop_backend(backend)
         self._store.clear_replicas(service_id)
 
     def stop_stale(self) -> None:
-        """Stop backends an earlier emulator process left running (after a crash): only
-        the recorded processes themselves, never a program that now has the same pid."""
+        """Stop scoring processes an earlier emulator process left running (after a crash):
+        every one recorded, routed or not, with all its descendants; only the recorded
+        processes themselves, never a program that now has the same pid."""
+        recorded = {(pid, created) for _service, pid, created in self._store.processes()}
         for processes in self._store.replicas().values():
-            for pid, _port, created in processes:
-                stop_identity(ProcessIdentity(pid, created), grace=2.0)
+            recorded |= {(pid, created) for pid, _port, created in processes}
+        for pid, created in sorted(recorded):
+            stop_identity(ProcessIdentity(pid, created), grace=2.0)
+            self._store.remove_process(pid, created)
 
     def stop_all(self) -> None:
         """Stop every backend (emulator shutdown); recorded ones restart with the emulator."""
@@ -255,18 +312,20 @@ class ServiceHost:
         if self._supervisor is not None:
             self._supervisor.join(timeout=STOP_JOIN_SECONDS)
         with self._lock:
-            backends = [b for group in self._routes.values() for b in group]
+            groups = [*self._routes.values(), *self._unrouted.values()]
+            backends = [b for group in groups for b in group]
             self._routes.clear()
+            self._unrouted.clear()
             retiring = list(self._stopping)
         for backend in backends:
-            stop_process(backend.process)
+            self._stop_backend(backend)
         for thread in retiring:
             thread.join(timeout=STOP_JOIN_SECONDS)
 
     def _retire(self, backend: Backend) -> None:
         def retire() -> None:
             time.sleep(SWITCH_GRACE_SECONDS)
-            stop_process(backend.process)
+            self._stop_backend(backend)
 
         thread = threading.Thread(target=retire, name="retire-backend", daemon=True)
         with self._lock:

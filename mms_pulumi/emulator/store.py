@@ -58,6 +58,14 @@ CREATE TABLE IF NOT EXISTS replicas (
     created REAL NOT NULL,
     PRIMARY KEY (service_id, pid)
 );
+-- Every scoring process started and not yet stopped, routed or not, recorded before any
+-- driver code runs: what an emulator that crashed left behind, for the next to stop.
+CREATE TABLE IF NOT EXISTS processes (
+    pid INTEGER NOT NULL,
+    created REAL NOT NULL,
+    service_id TEXT NOT NULL,
+    PRIMARY KEY (pid, created)
+);
 -- Before replicas: one process per service (kept so older data directories still open).
 CREATE TABLE IF NOT EXISTS backends (
     service_id TEXT PRIMARY KEY,
@@ -357,6 +365,27 @@ class Store:
         """Forget a service's scoring processes."""
         with self.transaction() as db:
             db.execute("DELETE FROM replicas WHERE service_id=?", (service_id,))
+
+    def add_process(self, service_id: str, pid: int, created: float) -> None:
+        """Record a scoring process the moment it exists."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO processes (pid, created, service_id) VALUES (?,?,?)",
+                (pid, created, service_id),
+            )
+
+    def remove_process(self, pid: int, created: float) -> None:
+        """Forget a scoring process that has been stopped."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM processes WHERE pid=? AND created=?", (pid, created))
+
+    def processes(self) -> list[tuple[str, int, float]]:
+        """(service id, pid, start time) of every scoring process not known to be stopped."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service_id, pid, created FROM processes ORDER BY service_id, pid"
+            ).fetchall()
+        return [(service_id, pid, created) for service_id, pid, created in rows]
 
     def replicas(self) -> dict[str, list[tuple[int, int, float]]]:
         """service id → (pid, port, start time) of every recorded scoring process."""

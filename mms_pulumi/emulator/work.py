@@ -29,7 +29,7 @@ from mms_pulumi.emulator.records import (
     replicas_of,
     stored,
 )
-from mms_pulumi.emulator.runtime import Backend, BackendError, ProcessIdentity, stop_identity
+from mms_pulumi.emulator.runtime import Backend, BackendError
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.store import NewObject, OperationRecord, Store
 from mms_pulumi.schema import Manifest, Model, OperationState, OperationType
@@ -40,9 +40,6 @@ def build_log_path(logs_dir: Path, image_id: str) -> Path:
     """Where an image's build log is kept."""
     return logs_dir / "builds" / f"{image_id}.log"
 
-
-# Operation payload key: the scoring process a deploy started and has not routed yet.
-PENDING_PROCESS = "pending_process"
 
 BUILD_IMAGE = "build"
 DEPLOY_SERVICE = "deploy"
@@ -114,10 +111,6 @@ class Worker:
         """Do the operation's work (slow; runs on a worker thread)."""
         if record.payload.get("inject_failure"):
             return INJECTED
-        stale = record.payload.get(PENDING_PROCESS)
-        for process in stale if isinstance(stale, list) else [stale] if stale else []:
-            # Started by an emulator run that died before routing it; only that very process.
-            stop_identity(ProcessIdentity(int(process["pid"]), float(process["created"])))
         run, _ = self._handlers[record.action]
         return run(record)
 
@@ -225,11 +218,6 @@ class Worker:
                 f"The service could not start: {err}",
                 [("ScoringProcessFailed", str(err))],
             )
-        # Remembered so an emulator that dies now stops these processes when it restarts.
-        payload[PENDING_PROCESS] = [
-            {"pid": backend.pid, "created": backend.identity.created} for backend in backends
-        ]
-        self._store.save_operation(record)
         changes["scoring_uri"] = payload["scoring_uri"]
         return Outcome(ok=True, changes=changes, backends=backends)
 

@@ -75,6 +75,8 @@ def stats(emulator: EmulatorDep) -> dict[str, Any]:
         "faults": dict(emulator.faults.counts),
         "objects": emulator.store.counts(),
         "backends": sum(len(group) for group in emulator.store.replicas().values()),
+        # Every scoring process running, serving or still starting (``backends`` serve).
+        "processes": len(emulator.store.processes()),
     }
 
 
@@ -112,7 +114,7 @@ def reset(emulator: EmulatorDep) -> dict[str, Any]:
 
     Fault settings stay as they are; ``DELETE /_emulator/faults`` clears them.
     """
-    for service_id in list(emulator.store.replicas()):
+    for service_id in sorted({*emulator.store.replicas(), *emulator.host.service_ids()}):
         emulator.host.stop(service_id)
     emulator.store.reset()
     collect_garbage(emulator.settings.bundles_dir, [])

@@ -1,5 +1,5 @@
 """The scoring process a local service runs: the driver program behind ``POST /score``.
 
-Standard library only, so a scoring process starts fast and needs nothing the bundle does
-not bring.
+The standard library and psutil only, so a scoring process starts fast and needs nothing
+the bundle does not bring.
 """

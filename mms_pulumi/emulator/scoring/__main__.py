@@ -8,6 +8,9 @@ last line on stderr. SIGTERM drains in-flight requests and exits 0.
 Started by the emulator, it gets ``--port-file`` (the port goes there, so stdout is free
 for the driver's own prints, which land in the service's log with stderr) and
 ``--parent-pid`` (it stops when the emulator is gone).
+
+The process started is a keeper (``keeper``) that runs no driver code; the driver runs in
+the worker it forks, and nothing the driver starts outlives the keeper.
 """
 
 from __future__ import annotations
@@ -30,17 +33,15 @@ from mms_pulumi.emulator.scoring.driver import (
     load_driver,
     swagger_document,
 )
+from mms_pulumi.emulator.scoring.keeper import PARENT_CHECK_SECONDS, keep
 from mms_pulumi.emulator.scoring.server import ScoringServer
 
 EXIT_BAD_DRIVER = 2
 EXIT_INIT_FAILED = 3
 
 
-PARENT_CHECK_SECONDS = 0.5
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the scoring process."""
+    """Entry point of the scoring process: the keeper, then the worker under it."""
     parser = argparse.ArgumentParser(prog="python -m mms_pulumi.emulator.scoring")
     parser.add_argument("--bundle", type=Path, required=True, help="the image bundle directory")
     parser.add_argument("--driver", required=True, help="file name of the driver program")
@@ -51,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", type=Path, help="where to write {port} once ready")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     args = parser.parse_args(argv)
+    return keep(lambda: serve(args), args.parent_pid)
 
+
+def serve(args: argparse.Namespace) -> int:
+    """The worker: load the driver, check it or ``init()`` it, and serve."""
+    watch_keeper(os.getppid())
     bundle = args.bundle.resolve()
     os.chdir(bundle)
     sys.path.insert(0, str(bundle))
@@ -80,8 +86,6 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if args.parent_pid is not None:
-        watch_parent(args.parent_pid, server)
     announce(server.server_address[1], args.port_file)
     server.serve_forever(poll_interval=0.1)
     server.server_close()
@@ -100,17 +104,16 @@ def announce(port: int, port_file: Path | None) -> None:
     partial.replace(port_file)
 
 
-def watch_parent(parent_pid: int, server: ScoringServer) -> None:
-    """Shut down when the emulator that started this process is gone (even by ``kill -9``):
-    the process is then re-parented, so ``getppid()`` changes."""
+def watch_keeper(keeper_pid: int) -> None:
+    """Exit at once if the keeper is gone (it was killed): nothing is left to answer to.
+    Started before the driver loads, so a hanging ``init()`` does not keep it running."""
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while os.getppid() == keeper_pid:
             time.sleep(PARENT_CHECK_SECONDS)
-        print("the emulator is gone; stopping", file=sys.stderr, flush=True)
-        server.shutdown()
+        os._exit(1)
 
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    threading.Thread(target=watch, name="watch-keeper", daemon=True).start()
 
 
 if __name__ == "__main__":
