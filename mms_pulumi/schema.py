@@ -90,8 +90,13 @@ MANIFEST_DESCRIPTION_MAX_LENGTH = 512
 # service accepted them: dots and underscores are names too.
 _NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 _TAG_PATTERN = r"^[A-Za-z0-9]+$"
-# Ids, URLs, registry fields: any text but control characters (a NUL, a newline).
-_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+# Every other text field of both generations (ids, URLs, registry fields, descriptions,
+# 2017-09 names and tags): any text but a character of Unicode category Cc (C0, DEL and
+# C1, such as U+0085 NEXT LINE) or a line or paragraph separator (U+2028, U+2029). The one
+# rule; a kubeConfig alone is a document of lines, parsed as YAML instead.
+_TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_TEXT_PATTERN = rf"^{_TEXT_CHARACTER}+$"
+TEXT_OR_EMPTY_PATTERN = rf"^{_TEXT_CHARACTER}*$"
 TEXT_MAX_LENGTH = 4096
 SERVICE_NAME_MAX_LENGTH = 63  # a Kubernetes name: MMS deployed services to Kubernetes
 
@@ -99,7 +104,8 @@ SERVICE_NAME_MAX_LENGTH = 63  # a Kubernetes name: MMS deployed services to Kube
 _PATTERN_RULES = {
     _NAME_PATTERN: "only letters, digits, hyphens, dots and underscores",
     _TAG_PATTERN: "only letters and digits",
-    _TEXT_PATTERN: "no control characters",
+    _TEXT_PATTERN: "no control characters or line separators",
+    TEXT_OR_EMPTY_PATTERN: "no control characters or line separators",
 }
 
 
@@ -354,7 +360,9 @@ def _null_is_empty(value: Any) -> Any:
 
 # A description; ``null`` reads as none, as the official 2017 CLI sent ``"description": null``
 # when the user gave none (azure-cli-ml 0.1.0a20 `manifest.py`, `image.py` payloads).
-Description = Annotated[str, BeforeValidator(_null_is_empty)]
+Description = Annotated[
+    str, StringConstraints(pattern=TEXT_OR_EMPTY_PATTERN), BeforeValidator(_null_is_empty)
+]
 
 KubeConfig = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_kube_config)]
 
@@ -407,7 +415,7 @@ class RegisterModelRequest(RequestModel):
     mime_type: NonEmpty
     description: Annotated[
         str,
-        StringConstraints(max_length=MODEL_DESCRIPTION_MAX_LENGTH),
+        StringConstraints(max_length=MODEL_DESCRIPTION_MAX_LENGTH, pattern=TEXT_OR_EMPTY_PATTERN),
         BeforeValidator(_null_is_empty),
     ] = ""
     tags: list[Tag] = Field(default_factory=list)
@@ -466,7 +474,9 @@ class CreateManifestRequest(RequestModel):
     driver_program: Name | None = None
     description: Annotated[
         str,
-        StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH),
+        StringConstraints(
+            max_length=MANIFEST_DESCRIPTION_MAX_LENGTH, pattern=TEXT_OR_EMPTY_PATTERN
+        ),
         BeforeValidator(_null_is_empty),
     ] = ""
     # Not in the seed's body, but the official 2017 clients sent it.

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from mms_pulumi.schema import (
     MANIFEST_DESCRIPTION_MAX_LENGTH,
+    TEXT_OR_EMPTY_PATTERN,
     Asset,
     ErrorBody,
     Model,
@@ -30,7 +31,10 @@ from mms_pulumi.schema import (
 # §5.1 TargetRuntime: runtimeType is SparkPython or Python in 2017-09.
 RuntimeType2017_09 = Literal["SparkPython", "Python"]
 COMPUTE_TYPE = "Cluster"  # §5.1 ServiceCreateRequest.computeResource.type
-Description = Annotated[str, StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH)]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=MANIFEST_DESCRIPTION_MAX_LENGTH, pattern=TEXT_OR_EMPTY_PATTERN),
+]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
@@ -52,7 +56,7 @@ class TargetRuntime2017_09(RequestModel):
     CLI sent ``pipRequirements`` / ``condaEnvFile`` URLs in it, §5.2)."""
 
     runtime_type: RuntimeType2017_09
-    properties: dict[str, NonEmpty] = Field(default_factory=dict)
+    properties: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
 
 
 class CreateManifestRequest2017_09(RequestModel):

@@ -10,7 +10,6 @@ import contextlib
 import json as jsonlib
 import logging
 import random
-import re
 import socket
 import ssl
 import time
@@ -36,6 +35,7 @@ from mms_pulumi.client._retry import (
     Stop,
     parse_retry_after,
 )
+from mms_pulumi.client._secrets import Secrets
 from mms_pulumi.client._urls import (
     AmbiguousUrlError,
     endpoint_problem,
@@ -390,10 +390,10 @@ class Transport:
             body = None
         if body is not None:
             # A service may quote what it was sent; the error must not carry it on.
-            secrets = _secret_strings(sent)
+            token: tuple[str, ...] = ()
             with contextlib.suppress(MmsError):
-                secrets.add(self._token())
-            body = _scrubbed(body, secrets)
+                token = (self._token(),)
+            body = _scrubbed(body, Secrets.of(sent, *token))
         return error_class_for(answer.status)(
             method,
             path,
@@ -456,36 +456,10 @@ class _AttemptFailed(Exception):
         return cls(error, Failure(FailureKind.UNKNOWN))
 
 
-# Request fields whose values are secrets (registryInfo.password, kubeConfig, keys, tokens).
-_SECRET_FIELD = re.compile(r"password|secret|token|key|kubeconfig", re.IGNORECASE)
-_SHORTEST_SECRET = 4  # shorter values are too likely to occur in any text
-
-
-def _secret_strings(value: Any, secret: bool = False) -> set[str]:
-    """The string values of a request body under secret-named fields, at any depth."""
-    if isinstance(value, str):
-        return {value} if secret and len(value) >= _SHORTEST_SECRET else set()
-    if isinstance(value, dict):
-        found: set[str] = set()
-        for name, item in value.items():
-            found |= _secret_strings(item, secret or bool(_SECRET_FIELD.search(str(name))))
-        return found
-    if isinstance(value, list):
-        return set().union(*(_secret_strings(item, secret) for item in value))
-    return set()
-
-
-def _scrubbed(body: ErrorBody, secrets: set[str]) -> ErrorBody:
-    """The error body with every secret replaced by ``***`` in its message and details."""
-    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "***")
-        return text
-
-    details = [d.model_copy(update={"message": scrub(d.message)}) for d in body.details]
-    return body.model_copy(update={"message": scrub(body.message), "details": details})
+def _scrubbed(body: ErrorBody, secrets: Secrets) -> ErrorBody:
+    """The error body with every secret (``_secrets``) masked in its message and details."""
+    details = [d.model_copy(update={"message": secrets.scrub(d.message)}) for d in body.details]
+    return body.model_copy(update={"message": secrets.scrub(body.message), "details": details})
 
 
 def _as_requests_error(err: BaseException, raw: requests.Response) -> requests.RequestException:

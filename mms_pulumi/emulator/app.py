@@ -104,9 +104,10 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         try:
             yield
         finally:
-            runner.stop()
+            runner.stop()  # nothing finishes now: work cut short resumes at the next start
+            host.stop_all()  # processes still starting first, so work waiting on them ends
+            runner.join()
             restorer.join(timeout=30)
-            host.stop_all()
             store.close()
 
     app = FastAPI(

@@ -111,6 +111,17 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Routes anyone may call: the health probe (its details are for loopback callers only).
 OPEN_PATHS = frozenset({"/_emulator/health"})
 CONTROL_PREFIX = "/_emulator/"
+# Scoring URIs take the token or one of the service's keys; their routes check which.
+SCORING_PREFIX = "/api/v1/service/"
+
+
+def needs_emulator_token(path: str) -> bool:
+    """Whether ``LocalOnly`` checks the ``--token`` on this path (pure): every path but the
+    health probe, MMS paths (``MmsRules`` checks them, after faults) and scoring URIs (the
+    token or a service key) - the API docs, ``/openapi.json`` and unknown paths included."""
+    return not (
+        path in OPEN_PATHS or path.startswith(MMS_PREFIX) or path.startswith(SCORING_PREFIX)
+    )
 
 
 def host_name(header: str) -> str:
@@ -154,7 +165,7 @@ def request_problem(
 
 class LocalOnly:
     """Refuses requests for other hosts or from other origins (403), and with ``--token``
-    requires the token on the emulator's own routes too (401), health excepted."""
+    requires the token on every path ``needs_emulator_token`` names (401)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -173,12 +184,7 @@ class LocalOnly:
         if problem is not None:
             await _answer(ApiError(403, f"Refused: {problem}."), scope, receive, send)
             return
-        path = str(scope["path"])
-        if (
-            settings.token is not None
-            and path.startswith(CONTROL_PREFIX)
-            and path not in OPEN_PATHS
-        ):
+        if settings.token is not None and needs_emulator_token(str(scope["path"])):
             denied = auth_problem(headers.get("authorization"), settings.token)
             if denied is not None:
                 error = ApiError(401, denied, headers={"WWW-Authenticate": "Bearer"})

@@ -97,12 +97,19 @@ class OperationRunner:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop driving; unfinished operations resume when the emulator starts again."""
+        """Stop driving: no operation finishes from now on, and work not begun never will;
+        unfinished operations resume when the emulator starts again. ``join`` waits for the
+        work already running."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
         for pool in self._pools.values():
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def join(self) -> None:
+        """Wait for the work still running after ``stop`` (its outcome is not recorded)."""
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
 
     def new_operation(
         self,

@@ -88,6 +88,7 @@ class ServiceHost:
         self._routes: dict[str, list[Backend]] = {}
         self._turn: dict[str, int] = {}
         self._specs: dict[int, Spec] = {}  # by backend pid, until routed
+        self._starting: dict[ProcessIdentity, str] = {}  # → service: not healthy yet
         self._unrouted: dict[str, list[Backend]] = {}  # started, not (yet) routed
         self._deleted: set[str] = set()  # services stopped for good: no new processes
         self._service_specs: dict[str, Spec] = {}
@@ -136,24 +137,40 @@ class ServiceHost:
 
     def start(self, service_id: str, name: str, bundle: Path, driver: str) -> Backend:
         """Start (but do not route to) a backend for a service; raises ``BackendError``."""
-        with self._lock:
-            deleted = service_id in self._deleted
-        if deleted:
-            raise BackendError("the service was deleted")
+        if self._refuses(service_id):
+            raise BackendError("the service was deleted or the emulator is stopping")
+        started: list[ProcessIdentity] = []
 
         def record(identity: ProcessIdentity) -> None:
             self._store.add_process(service_id, identity.pid, identity.created)
+            started.append(identity)
+            with self._lock:
+                self._starting[identity] = service_id
+            if self._refuses(service_id):  # stopped meanwhile: the start fails
+                self._stop_identity(identity)
 
-        backend = start_backend(bundle, driver, name, self.log_path(service_id), on_started=record)
+        try:
+            backend = start_backend(
+                bundle, driver, name, self.log_path(service_id), on_started=record
+            )
+        finally:
+            with self._lock:
+                for identity in started:
+                    self._starting.pop(identity, None)
         with self._lock:
-            deleted = service_id in self._deleted
-            if not deleted:
+            refused = service_id in self._deleted or self._halt.is_set()
+            if not refused:
                 self._specs[backend.pid] = Spec(name, bundle, driver)
                 self._unrouted.setdefault(service_id, []).append(backend)
-        if deleted:  # deleted while this process started
+        if refused:  # deleted, or the emulator began to stop, while this process started
             self._stop_backend(backend)
-            raise BackendError("the service was deleted")
+            raise BackendError("the service was deleted or the emulator is stopping")
         return backend
+
+    def _refuses(self, service_id: str) -> bool:
+        """Whether no new process may run for the service (deleted, or the emulator stops)."""
+        with self._lock:
+            return service_id in self._deleted or self._halt.is_set()
 
     def start_replicas(
         self, service_id: str, name: str, bundle: Path, driver: str, count: int
@@ -274,6 +291,15 @@ class ServiceHost:
         stop_process(backend.process)
         self._store.remove_process(backend.identity.pid, backend.identity.created)
 
+    def _stop_identity(self, identity: ProcessIdentity) -> None:
+        """Stop a process still starting (its ``start`` then fails)."""
+        stop_identity(identity, grace=1.0)
+        self._store.remove_process(identity.pid, identity.created)
+
+    def _take_starting(self, service_id: str | None) -> list[ProcessIdentity]:
+        """Processes of the service (of every one, for ``None``) still starting; lock held."""
+        return [i for i, s in self._starting.items() if service_id is None or s == service_id]
+
     def service_ids(self) -> list[str]:
         """Every service with a process here, routed or still starting."""
         with self._lock:
@@ -284,6 +310,7 @@ class ServiceHost:
         still starting, and any it would start later."""
         with self._lock:
             self._deleted.add(service_id)
+            starting = self._take_starting(service_id)
             backends = self._routes.pop(service_id, []) + self._unrouted.pop(service_id, [])
             for backend in backends:
                 self._specs.pop(backend.pid, None)
@@ -291,6 +318,8 @@ class ServiceHost:
             self._turn.pop(service_id, None)
             for key in [k for k in self._restarts if k[0] == service_id]:
                 del self._restarts[key]
+        for identity in starting:
+            self._stop_identity(identity)
         for backend in backends:
             self._stop_backend(backend)
         self._store.clear_replicas(service_id)
@@ -307,8 +336,13 @@ class ServiceHost:
             self._store.remove_process(pid, created)
 
     def stop_all(self) -> None:
-        """Stop every backend (emulator shutdown); recorded ones restart with the emulator."""
-        self._halt.set()
+        """Stop every backend (emulator shutdown), those still starting first, so work
+        waiting on them ends; recorded ones restart with the emulator."""
+        with self._lock:
+            self._halt.set()
+            starting = self._take_starting(None)
+        for identity in starting:
+            self._stop_identity(identity)
         if self._supervisor is not None:
             self._supervisor.join(timeout=STOP_JOIN_SECONDS)
         with self._lock:

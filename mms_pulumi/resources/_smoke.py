@@ -21,6 +21,7 @@ from typing import Any
 
 import pulumi
 
+from mms_pulumi.client._secrets import Secrets
 from mms_pulumi.client._urls import AmbiguousUrlError, sent_origin
 from mms_pulumi.resources._base import is_loopback
 from mms_pulumi.resources._fields import contains, contains_unknown
@@ -248,12 +249,21 @@ def run_smoke_test(
                 status, answer = None, b""
                 problem = f"could not be called ({type(err).__name__})"
             if status is not None and status not in NOT_READY_STATUSES:
-                return verdict(status, answer, test)
+                return _without_key(verdict(status, answer, test), key)
             if deadline - monotonic() <= RETRY_PAUSE:
                 return (
-                    f"the endpoint {problem}" if status is None else verdict(status, answer, test)
+                    f"the endpoint {problem}"
+                    if status is None
+                    else _without_key(verdict(status, answer, test), key)
                 )
             sleep(RETRY_PAUSE)
+
+
+def _without_key(problem: str | None, key: str | None) -> str | None:
+    """A failed test's reason, never quoting the key (the answer may echo it)."""
+    if problem is None or not key:
+        return problem
+    return Secrets.of(None, key).scrub(problem)
 
 
 def _post(

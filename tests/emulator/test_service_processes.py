@@ -202,3 +202,36 @@ def test_a_delete_racing_an_update_leaves_no_process_running(
         return stats["processes"] == 0 and stats["backends"] == 0 and not children
 
     _wait_for("the emulator runs and records no scoring process", nothing_left)
+
+
+def test_a_process_left_behind_by_a_crash_is_stopped_by_the_next_emulator(
+    emulator: EmulatorProcess, tmp_path: Path, pids: Path
+) -> None:
+    api = Api(emulator.base_url, "left")
+    _start_service(api, "left", _image_with(api, tmp_path, pids, HANGS, "left"))
+    _wait_for("the driver's init() runs", lambda: _noted(pids, "worker"))
+    worker = psutil.Process(_noted(pids, "worker")[0])
+    keeper = psutil.Process(worker.ppid())
+    keeper.suspend()  # frozen, it cannot notice the emulator going: only its record can
+    emulator.kill()
+    assert _running(keeper.pid) is not None
+    emulator.start()  # the same data directory
+    _wait_for("the recorded process is gone", lambda: _all_gone([keeper.pid, worker.pid]))
+
+
+def test_stopping_the_emulator_while_a_service_starts_ends_it_and_the_start_resumes(
+    emulator: EmulatorProcess, tmp_path: Path, pids: Path
+) -> None:
+    api = Api(emulator.base_url, "stopping")
+    image = _image_with(api, tmp_path, pids, HANGS, "stopping")
+    body = {"name": "s", "imageId": image, "kubeConfig": KUBE_CONFIG, "acrImagePullSecret": "a"}
+    accepted = api.call("POST", "services", body)
+    _wait_for("the driver's init() runs", lambda: _noted(pids, "worker"))
+    first = _noted(pids, "worker")
+    assert emulator.stop() == 0  # SIGTERM: not killed after its timeout
+    assert _all_gone(first)
+    emulator.start()
+    api = Api(emulator.base_url, "stopping")
+    operation = api.call("GET", f"{api.base_url}{accepted.headers['Operation-Location']}")
+    assert operation.json()["state"] == "Running"  # cut short, not failed: it runs again
+    _wait_for("the start runs again", lambda: len(_noted(pids, "worker")) == 2)

@@ -20,7 +20,7 @@ ACCOUNT = {
     "hosting_account": "a",
 }
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,4096}$")  # ids and URLs: no control characters
+TEXT = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,4096}$")  # ids, URLs: no Cc, Zl, Zp
 TAG = re.compile(r"^[A-Za-z0-9]{1,30}$")
 
 junk = st.one_of(

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError
-from mms_pulumi.emulator.middleware import auth_problem
+from mms_pulumi.emulator.middleware import SCORING_PREFIX, auth_problem
 from mms_pulumi.emulator.records import ACCOUNTS_SCOPE
 from mms_pulumi.emulator.routes._common import EmulatorDep
 from mms_pulumi.emulator.routes.services import current_keys
@@ -27,7 +27,7 @@ from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.schema import AuthKeys
 
-router = APIRouter(prefix="/api/v1/service/{service_id}", tags=["scoring"])
+router = APIRouter(prefix=SCORING_PREFIX + "{service_id}", tags=["scoring"])
 PROXY_TIMEOUT_SECONDS = 60.0
 
 
@@ -124,21 +124,30 @@ def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -
     return "the key is not one of this service's keys (see services/{id}/keys)"
 
 
-def _check_key(service_id: str, request: Request, emulator: Emulator) -> None:
+def _check_key(
+    service_id: str, request: Request, emulator: Emulator, *, scoring: bool = True
+) -> None:
+    """Refuse a call without the right key (401). ``POST /score`` of a 2017-09 service
+    always wants one (mms-api.md §5.2: the CLI sends its primary key), every service's does
+    with ``--require-scoring-keys``; an emulator guarded by a token guards every route of
+    its services (health and swagger too) with the token or a key."""
     found = emulator.store.get_any("services", service_id)
-    if found is None:
-        raise ApiError(404, f"No service with id {service_id}.")
     header = request.headers.get("authorization")
-    # A 2017-09 service always wants a key (mms-api.md §5.2: the CLI sends its primary
-    # key); an emulator guarded by a token guards its services too.
-    required = (
-        found[0].startswith(ACCOUNTS_SCOPE)
-        or emulator.settings.require_scoring_keys
-        or emulator.settings.token is not None
+    token = emulator.settings.token
+    if found is None:
+        if token is not None and auth_problem(header, token) is not None:
+            # Without the token, which services exist is not told either.
+            raise ApiError(
+                401,
+                "Scoring refused: the emulator's token or a key is required.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        raise ApiError(404, f"No service with id {service_id}.")
+    required = emulator.settings.token is not None or (
+        scoring and (found[0].startswith(ACCOUNTS_SCOPE) or emulator.settings.require_scoring_keys)
     )
     if header is None and not required:
         return
-    token = emulator.settings.token
     if token is not None and auth_problem(header, token) is None:
         return  # the emulator's own token opens every service, as an operator's would
     problem = scoring_key_problem(header, current_keys(emulator, service_id), required=required)
@@ -159,12 +168,16 @@ async def score(
 
 
 @router.get("/")
-async def health(service_id: str, emulator: EmulatorDep) -> Response:
+async def health(service_id: str, request: Request, emulator: EmulatorDep) -> Response:
     """The scoring process's health check."""
+    check = partial(_check_key, service_id, request, emulator, scoring=False)
+    await anyio.to_thread.run_sync(check)
     return await _proxied(emulator, service_id, "GET", "/")
 
 
 @router.get("/swagger.json")
-async def swagger(service_id: str, emulator: EmulatorDep) -> Response:
+async def swagger(service_id: str, request: Request, emulator: EmulatorDep) -> Response:
     """The service's swagger document, when its image has a schema."""
+    check = partial(_check_key, service_id, request, emulator, scoring=False)
+    await anyio.to_thread.run_sync(check)
     return await _proxied(emulator, service_id, "GET", "/swagger.json")

@@ -58,7 +58,7 @@ def stop_tree(root: psutil.Process, *, include_root: bool, grace: float) -> None
     for member in members:
         with contextlib.suppress(psutil.Error):
             member.terminate()
-    _, alive = psutil.wait_procs(members, timeout=grace)
+    alive = _wait_gone(members, grace)
     if not alive and not _tree(root, include_root):
         return
     frozen: dict[int, psutil.Process] = {}
@@ -73,7 +73,32 @@ def stop_tree(root: psutil.Process, *, include_root: bool, grace: float) -> None
     for member in frozen.values():
         with contextlib.suppress(psutil.Error):
             member.kill()
-    psutil.wait_procs(list(frozen.values()), timeout=5)
+    _wait_gone(list(frozen.values()), 5.0)
+
+
+def _wait_gone(members: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every member has exited; those still running after ``timeout``.
+
+    A zombie counts as gone: where PID 1 does not reap orphans (some containers), an
+    exited process whose parent is gone stays a zombie for good.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [member for member in members if _running(member)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        if process.status() != psutil.STATUS_ZOMBIE:
+            return True
+    except psutil.Error:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(process.pid, os.WNOHANG)  # our own child: reap it
+    return False
 
 
 def _tree(root: psutil.Process, include_root: bool) -> list[psutil.Process]:
@@ -81,7 +106,7 @@ def _tree(root: psutil.Process, include_root: bool) -> list[psutil.Process]:
         found: list[psutil.Process] = list(root.children(recursive=True))
     except psutil.Error:
         found = []
-    return ([root] if include_root and root.is_running() else []) + found
+    return ([root] if include_root and _running(root) else []) + found
 
 
 def keep(run: Callable[[], int], parent_pid: int | None) -> int:
