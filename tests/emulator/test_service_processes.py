@@ -141,16 +141,24 @@ def _all_gone(pids: list[int]) -> bool:
     return all(_running(pid) is None for pid in pids)
 
 
+def _hanging_service(
+    emulator: EmulatorProcess, tmp_path: Path, pids: Path, name: str
+) -> tuple[psutil.Process, psutil.Process]:
+    """A service whose driver's ``init()`` never returns: its worker and keeper, once the
+    worker runs driver code."""
+    api = Api(emulator.base_url, name)
+    _start_service(api, name, _image_with(api, tmp_path, pids, HANGS, name))
+    _wait_for("the driver's init() runs", lambda: _noted(pids, "worker"))
+    worker = psutil.Process(_noted(pids, "worker")[0])
+    return worker, psutil.Process(worker.ppid())
+
+
 def test_a_driver_whose_init_hangs_does_not_survive_kill_9_of_the_emulator(
     emulator: EmulatorProcess, tmp_path: Path, pids: Path
 ) -> None:
-    api = Api(emulator.base_url, "hangs")
-    _start_service(api, "hangs", _image_with(api, tmp_path, pids, HANGS, "hangs"))
-    _wait_for("the driver's init() runs", lambda: _noted(pids, "worker"))
-    worker = _noted(pids, "worker")[0]
-    keeper = psutil.Process(worker).ppid()
+    worker, keeper = _hanging_service(emulator, tmp_path, pids, "hangs")
     emulator.kill()
-    _wait_for("the scoring process is gone", lambda: _all_gone([worker, keeper]))
+    _wait_for("the scoring process is gone", lambda: _all_gone([worker.pid, keeper.pid]))
 
 
 def test_a_driver_that_double_forks_and_setsids_is_stopped_by_delete(
@@ -207,11 +215,7 @@ def test_a_delete_racing_an_update_leaves_no_process_running(
 def test_a_process_left_behind_by_a_crash_is_stopped_by_the_next_emulator(
     emulator: EmulatorProcess, tmp_path: Path, pids: Path
 ) -> None:
-    api = Api(emulator.base_url, "left")
-    _start_service(api, "left", _image_with(api, tmp_path, pids, HANGS, "left"))
-    _wait_for("the driver's init() runs", lambda: _noted(pids, "worker"))
-    worker = psutil.Process(_noted(pids, "worker")[0])
-    keeper = psutil.Process(worker.ppid())
+    worker, keeper = _hanging_service(emulator, tmp_path, pids, "left")
     keeper.suspend()  # frozen, it cannot notice the emulator going: only its record can
     emulator.kill()
     assert _running(keeper.pid) is not None
