@@ -39,8 +39,8 @@ from mms_pulumi.client._secrets import Secrets
 from mms_pulumi.client._urls import (
     AmbiguousUrlError,
     endpoint_problem,
-    prepared_url,
     sent_origin,
+    sent_url,
 )
 from mms_pulumi.errors import (
     CredentialError,
@@ -212,12 +212,12 @@ class Transport:
             )
             self.sleep(decision.delay)
 
-    def check_origin(self, url: str) -> None:
+    def check_origin(self, url: str) -> str:
         """Refuse a URL that requests would send anywhere but the endpoint's origin, or
         whose destination is open to two readings (``ForeignOriginError``, rules in
-        ``_urls``)."""
+        ``_urls``); the URL as it will go on the wire."""
         try:
-            origin = sent_origin(url)
+            origin, wire = sent_url(url)
         except AmbiguousUrlError as err:
             raise ForeignOriginError(
                 f"MMS sent a link that could be read as more than one destination ({err}); "
@@ -230,6 +230,7 @@ class Transport:
                 "sends its token and bodies only to the endpoint, so the request was not "
                 "sent. Check mms:endpoint (use the same host name MMS uses in its links)."
             )
+        return wire
 
     def _redirected(
         self, method: str, url: str, json: Any, answer: Response, hops: int
@@ -263,8 +264,7 @@ class Transport:
         # only then does the token join the headers.
         if params:
             url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}"
-        self.check_origin(url)
-        url = prepared_url(url)
+        url = self.check_origin(url)
         headers = {
             "Authorization": f"Bearer {self._token()}",
             CLIENT_REQUEST_ID: client_request_id,

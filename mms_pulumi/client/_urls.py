@@ -69,6 +69,11 @@ def prepared_url(url: str) -> str:
 def sent_origin(url: str) -> Origin:
     """The origin requests will connect to for ``url``; ``AmbiguousUrlError`` if the URL
     breaks a rule of this module (its docstring lists them)."""
+    return sent_url(url)[0]
+
+
+def sent_url(url: str) -> tuple[Origin, str]:
+    """``sent_origin`` of ``url`` and the URL as requests will put it on the wire."""
     if not isinstance(url, str) or not url:
         raise AmbiguousUrlError("it is empty")
     if not (url.isascii() and url.isprintable()) or any(char.isspace() for char in url):
@@ -114,7 +119,7 @@ def sent_origin(url: str) -> Origin:
     )
     if theirs.auth is not None or sent != ours:
         raise AmbiguousUrlError("the HTTP library would send it somewhere else than it reads")
-    return ours
+    return ours, wire
 
 
 def _split_host_port(netloc: str) -> tuple[str, str | None]:

@@ -137,7 +137,9 @@ class ServiceHost:
 
     def start(self, service_id: str, name: str, bundle: Path, driver: str) -> Backend:
         """Start (but do not route to) a backend for a service; raises ``BackendError``."""
-        if self._refuses(service_id):
+        with self._lock:
+            refused = self._refuses(service_id)
+        if refused:
             raise BackendError("the service was deleted or the emulator is stopping")
         started: list[ProcessIdentity] = []
 
@@ -146,7 +148,8 @@ class ServiceHost:
             started.append(identity)
             with self._lock:
                 self._starting[identity] = service_id
-            if self._refuses(service_id):  # stopped meanwhile: the start fails
+                refused = self._refuses(service_id)
+            if refused:  # stopped meanwhile: the start fails
                 self._stop_identity(identity)
 
         try:
@@ -158,7 +161,7 @@ class ServiceHost:
                 for identity in started:
                     self._starting.pop(identity, None)
         with self._lock:
-            refused = service_id in self._deleted or self._halt.is_set()
+            refused = self._refuses(service_id)
             if not refused:
                 self._specs[backend.pid] = Spec(name, bundle, driver)
                 self._unrouted.setdefault(service_id, []).append(backend)
@@ -168,9 +171,9 @@ class ServiceHost:
         return backend
 
     def _refuses(self, service_id: str) -> bool:
-        """Whether no new process may run for the service (deleted, or the emulator stops)."""
-        with self._lock:
-            return service_id in self._deleted or self._halt.is_set()
+        """Whether no new process may run for the service (deleted, or the emulator stops);
+        lock held."""
+        return service_id in self._deleted or self._halt.is_set()
 
     def start_replicas(
         self, service_id: str, name: str, bundle: Path, driver: str, count: int

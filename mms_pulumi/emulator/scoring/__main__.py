@@ -21,7 +21,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -33,7 +32,7 @@ from mms_pulumi.emulator.scoring.driver import (
     load_driver,
     swagger_document,
 )
-from mms_pulumi.emulator.scoring.keeper import PARENT_CHECK_SECONDS, keep
+from mms_pulumi.emulator.scoring.keeper import keep, watch_parent
 from mms_pulumi.emulator.scoring.server import ScoringServer
 
 EXIT_BAD_DRIVER = 2
@@ -57,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """The worker: load the driver, check it or ``init()`` it, and serve."""
-    watch_keeper(os.getppid())
+    # The keeper gone (killed): nothing is left to answer to. Watched before the driver
+    # loads, so a hanging ``init()`` does not keep this process running.
+    watch_parent(os.getppid(), lambda: os._exit(1), name="watch-keeper")
     bundle = args.bundle.resolve()
     os.chdir(bundle)
     sys.path.insert(0, str(bundle))
@@ -102,18 +103,6 @@ def announce(port: int, port_file: Path | None) -> None:
     partial = port_file.with_name(port_file.name + ".partial")
     partial.write_text(document)
     partial.replace(port_file)
-
-
-def watch_keeper(keeper_pid: int) -> None:
-    """Exit at once if the keeper is gone (it was killed): nothing is left to answer to.
-    Started before the driver loads, so a hanging ``init()`` does not keep it running."""
-
-    def watch() -> None:
-        while os.getppid() == keeper_pid:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-keeper", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -109,6 +109,18 @@ def _tree(root: psutil.Process, include_root: bool) -> list[psutil.Process]:
     return ([root] if include_root and _running(root) else []) + found
 
 
+def watch_parent(parent_pid: int, gone: Callable[[], None], *, name: str) -> None:
+    """Call ``gone`` on a daemon thread once ``parent_pid`` is no longer this process's
+    parent: the process is re-parented when its parent dies, even by ``kill -9``."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        gone()
+
+    threading.Thread(target=watch, name=name, daemon=True).start()
+
+
 def keep(run: Callable[[], int], parent_pid: int | None) -> int:
     """Run ``run`` in a forked worker under this keeper; the worker's exit status.
 
@@ -152,13 +164,11 @@ def _watch(worker: int, parent_pid: int | None) -> int:
     signal.signal(signal.SIGINT, stop)
     if parent_pid is not None:
 
-        def watch_parent() -> None:
-            while os.getppid() == parent_pid:
-                time.sleep(PARENT_CHECK_SECONDS)
+        def emulator_gone() -> None:
             print("the emulator is gone; stopping", file=sys.stderr, flush=True)
             stop()
 
-        threading.Thread(target=watch_parent, name="watch-emulator", daemon=True).start()
+        watch_parent(parent_pid, emulator_gone, name="watch-emulator")
     status = _reap_until(worker)
     stop_tree(psutil.Process(), include_root=False, grace=LEFTOVER_GRACE_SECONDS)
     _reap_all()
