@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.e2e.cli import emulator_processes
+from tests.e2e.cli import emulator_processes, scoring_processes
 from tests.e2e.conftest import StackFactory
 
 pytestmark = pytest.mark.e2e
@@ -96,8 +96,10 @@ def test_interrupted_up_converges(
     cli.run("up", "--yes", "--expect-no-changes")
     cli.run("refresh", "--yes", "--expect-no-changes")
     assert emulator_objects(emulator) == {"models": 1, "manifests": 1, "images": 1, "services": 1}
-    # One live service with one scoring process (2017-06 has no replicas), none left over.
-    assert len(emulator_processes(emulator)) == 1
+    # One live service with one scoring process (2017-06 has no replicas), none left over:
+    # a keeper and the worker under it, nothing else.
+    assert len(scoring_processes(emulator)) == 1
+    assert len(emulator_processes(emulator)) == 2
 
     cli.run("destroy", "--yes")
     # MMS has no delete for models, manifests and images: only the service goes.
