@@ -35,7 +35,11 @@ from mms_pulumi.schema import (
     FieldProblem,
     TargetRuntime,
 )
-from mms_pulumi.schema_2017_09 import CreateManifestRequest2017_09, Manifest2017_09
+from mms_pulumi.schema_2017_09 import (
+    CreateManifestRequest2017_09,
+    Manifest2017_09,
+    TargetRuntime2017_09,
+)
 
 FIELDS = (
     FieldSpec("model_ids"),
@@ -103,7 +107,9 @@ class ManifestProvider(ImmutableMmsProvider):
         if isinstance(assets, list):
             inputs["assets"] = [canonical(Asset, asset) for asset in assets]
         if generation_of_account(inputs.get("account")) is ApiGeneration.V2017_09:
-            inputs["target_runtime"] = _camel_properties(inputs.get("target_runtime"))
+            # Canonical like 2017-06's: an absent ``properties`` is the empty map MMS keeps.
+            runtime = _camel_properties(inputs.get("target_runtime"))
+            inputs["target_runtime"] = canonical(TargetRuntime2017_09, runtime)
         else:
             inputs["target_runtime"] = canonical(TargetRuntime, inputs.get("target_runtime"))
         if inputs["target_runtime"] is None:
@@ -143,7 +149,7 @@ class ManifestProvider(ImmutableMmsProvider):
             wire = manifest.target_runtime or {}
             runtime: Any = {
                 "runtime_type": wire.get("runtimeType"),
-                **({"properties": wire["properties"]} if wire.get("properties") else {}),
+                "properties": wire.get("properties") or {},
             }
         else:
             runtime = manifest.target_runtime.model_dump(mode="json", by_alias=False)

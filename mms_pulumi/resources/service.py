@@ -317,7 +317,9 @@ class ServiceProvider(MmsProvider):
                 live[name] = _snake(getattr(service, name))
             live = self.normalize(live)
         else:
-            live["manifest_id"] = service.manifest_id or props.get("manifest_id")
+            # Left out, MMS takes the image's manifest: that is implied, not drift.
+            if props.get("manifest_id") is not None:
+                live["manifest_id"] = service.manifest_id or props["manifest_id"]
             live["acr_image_pull_secret"] = service.acr_image_pull_secret or props.get(
                 "acr_image_pull_secret"
             )

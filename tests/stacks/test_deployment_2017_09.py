@@ -126,3 +126,30 @@ def test_a_model_directory_is_packed_unpacked_and_served(
     assert answer.json()["churn"] == [True]
     assert list((tmp_path / ".mms-packed").glob("churnmodel-*.tar.gz"))
     engine.up(expect_no_changes=True)  # packing again gives the same archive
+
+
+@pytest.mark.timeout(180)
+def test_a_refreshed_deployment_previews_without_changes(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    # Every 2017-09 Deployment sends target_runtime.properties = {}: refresh must read it back.
+    def program() -> dict[str, Any]:
+        churn = Deployment(
+            "churn",
+            name="fresh09",
+            model=QUICKSTART / "churn-model.json",
+            driver=QUICKSTART / "score.py",
+        )
+        return {"scoring_uri": churn.scoring_uri}
+
+    config = {
+        **account_config(emulator.base_url, f"rf-{uuid.uuid4().hex[:8]}", TOKEN),
+        "mms:apiVersion": API_VERSION_2017_09,
+    }
+    engine = Engine(
+        program, project="refresh09", stack="test", config=config, state_path=tmp_path / "s"
+    )
+    engine.up()
+    engine.refresh()
+    engine.preview(expect_no_changes=True)
+    engine.destroy()
