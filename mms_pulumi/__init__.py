@@ -21,6 +21,8 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         ConflictError,
+        CredentialError,
+        ForeignOriginError,
         InvalidRequestError,
         MmsError,
         MmsHttpError,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         OperationTimeoutError,
         OutcomeUnknownError,
         PermissionDeniedError,
+        ProtocolError,
         RequestNotSentError,
         ServerError,
         ThrottledError,
@@ -58,6 +61,8 @@ _EXPORTS = {
         "AuthenticationError",
         "BadRequestError",
         "ConflictError",
+        "CredentialError",
+        "ForeignOriginError",
         "InvalidRequestError",
         "MmsHttpError",
         "MmsError",
@@ -66,6 +71,7 @@ _EXPORTS = {
         "OperationTimeoutError",
         "OutcomeUnknownError",
         "PermissionDeniedError",
+        "ProtocolError",
         "RequestNotSentError",
         "ServerError",
         "ThrottledError",
@@ -90,6 +96,8 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
+# Spelled out for type checkers and linters, which cannot read a computed list;
+# tests/test_public_api.py holds it equal to the table above.
 __all__ = [
     "Account",
     "AccountArgs",
@@ -100,9 +108,11 @@ __all__ = [
     "ComputeResourceArgs",
     "ConflictError",
     "ContainerResourceReservationArgs",
+    "CredentialError",
     "DataCollectionArgs",
     "Deployment",
     "DeploymentArgs",
+    "ForeignOriginError",
     "Image",
     "InvalidRequestError",
     "Manifest",
@@ -116,6 +126,7 @@ __all__ = [
     "OperationTimeoutError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "ProtocolError",
     "RegistryInfoArgs",
     "RequestNotSentError",
     "RuntimePropertiesArgs",

@@ -8,6 +8,7 @@
     ├── RequestNotSentError        the request never left: safe to retry
     │   └── ForeignOriginError     a link or redirect to another origin, refused
     ├── OutcomeUnknownError        sent, but no answer: the service may have acted
+    ├── ProtocolError              the service answered something unreadable
     ├── MmsHttpError               the service answered with an error status
     │   ├── BadRequestError        400, with one problem per field
     │   ├── AuthenticationError    401
@@ -102,6 +103,11 @@ class ForeignOriginError(RequestNotSentError):
 
 class OutcomeUnknownError(MmsError):
     """The request was sent but no answer came back; MMS may or may not have acted on it."""
+
+
+class ProtocolError(MmsError):
+    """The service answered, but with something this client cannot read: a body that is not
+    the documented shape, a link that is not a URL, an operation without a state."""
 
 
 class Problem(str):
@@ -349,6 +355,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "Problem",
+    "ProtocolError",
     "RequestNotSentError",
     "ServerError",
     "ThrottledError",

@@ -19,9 +19,11 @@ PUBLIC = {
     "ComputeResourceArgs",
     "ConflictError",
     "ContainerResourceReservationArgs",
+    "CredentialError",
     "DataCollectionArgs",
     "Deployment",
     "DeploymentArgs",
+    "ForeignOriginError",
     "Image",
     "InvalidRequestError",
     "Manifest",
@@ -35,6 +37,7 @@ PUBLIC = {
     "OperationTimeoutError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "ProtocolError",
     "RegistryInfoArgs",
     "RequestNotSentError",
     "RuntimePropertiesArgs",
@@ -114,3 +117,12 @@ def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("mms_pulumi-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "mms_pulumi/py.typed" in archive.namelist()
+
+
+def test_each_export_list_equals_its_lazy_import_table() -> None:
+    import mms_pulumi.client
+    import mms_pulumi.resources
+
+    for package in (mms_pulumi, mms_pulumi.client, mms_pulumi.resources):
+        table = package._MODULE_OF  # type: ignore[attr-defined]
+        assert sorted(package.__all__) == sorted(table), package.__name__

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from mms_pulumi.client._transport import Response
-from mms_pulumi.errors import InvalidRequestError, MmsError
+from mms_pulumi.errors import InvalidRequestError, ProtocolError
 from mms_pulumi.schema import RequestModel, problems_from
 
 RequestT = TypeVar("RequestT", bound=RequestModel)
@@ -53,7 +53,7 @@ def read_item(model: type[ResponseT], item: Any, answer: Response) -> ResponseT:
         return model.model_validate(item)
     except ValidationError as err:
         problems = "; ".join(f"{p.wire_path()} {p.rule}" for p in problems_from(err))
-        raise MmsError(
+        raise ProtocolError(
             f"MMS answered {urlsplit(answer.url).path} with something that is not a valid "
             f"{model.__name__} ({problems}). Check the endpoint and api-version; report it "
             "with the request ids if they are right.",

@@ -20,7 +20,7 @@ from mms_pulumi.client._bodies import read, segment
 from mms_pulumi.client._polling import Observation, OperationPoller, Schedule
 from mms_pulumi.client._retry import parse_retry_after
 from mms_pulumi.client._transport import Response, Transport
-from mms_pulumi.errors import MmsError
+from mms_pulumi.errors import ProtocolError
 from mms_pulumi.schema import (
     Image,
     Operation,
@@ -64,7 +64,7 @@ class OperationPollers:
         """The poller of a 202: it polls the answer's ``Operation-Location``."""
         location = answer.headers.get("Operation-Location")
         if not location:
-            raise MmsError(
+            raise ProtocolError(
                 f"MMS accepted the {what} (HTTP {answer.status}) but sent no Operation-Location "
                 f"to follow it by. Look for the new {kind.value.lower()} in the account's list.",
                 request_id=answer.request_id,
@@ -135,12 +135,12 @@ class OperationPollers:
         def get_result(operation: Operation, deadline: float | None) -> BaseModel:
             actual = operation.operation_type
             if actual is not None and actual is not kind:
-                raise MmsError(
+                raise ProtocolError(
                     f"operation {operation.id} is a {actual.value} operation, not a {kind.value} "
                     f"one: resume it with resume_operation({operation.id!r}, {actual.value!r})."
                 )
             if not operation.resource_location:
-                raise MmsError(
+                raise ProtocolError(
                     f"operation {operation.id} succeeded without a resourceLocation; find the "
                     f"new {kind.value.lower()} in the account's list."
                 )

@@ -14,7 +14,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from pydantic import ValidationError
 
 from mms_pulumi.client._transport import Response
-from mms_pulumi.errors import MmsError
+from mms_pulumi.errors import ProtocolError
 from mms_pulumi.schema import Page
 
 # Guards against a service that hands out fresh links forever, or pages of any size: a
@@ -73,8 +73,8 @@ def _path_of(link: str) -> str:
     return urlsplit(link).path
 
 
-def _unreadable(page: Response, why: str) -> MmsError:
-    return MmsError(
+def _unreadable(page: Response, why: str) -> ProtocolError:
+    return ProtocolError(
         f"MMS answered a list request ({_path_of(page.url)}) in a form this client cannot "
         f"read: {why}. Report it with the request ids.",
         request_id=page.request_id,

@@ -48,6 +48,7 @@ from mms_pulumi.errors import (
     MmsError,
     MmsHttpError,
     OutcomeUnknownError,
+    ProtocolError,
     RequestNotSentError,
     error_class_for,
 )
@@ -64,9 +65,9 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _BODY_CHUNK = 64 * 1024
 
 
-def _malformed_link() -> MmsError:
+def _malformed_link() -> ProtocolError:
     # The link is not shown: it came from the service and could be anything.
-    return MmsError(
+    return ProtocolError(
         "MMS sent a link (Operation-Location, Location, nextLink or resourceLocation) that "
         "is not a well-formed URL; nothing was sent to it. Report it with the request ids."
     )
@@ -238,7 +239,7 @@ class Transport:
         """Where a redirect leads, if the client may follow it there; else an error."""
         location = answer.headers.get("Location")
         if not location or hops >= MAX_REDIRECTS:
-            raise MmsError(
+            raise ProtocolError(
                 f"MMS answered {answer.status} to {method} {urlsplit(url).path} "
                 + ("without a Location" if not location else f"{MAX_REDIRECTS} times in a row")
                 + "; nothing more was sent.",
