@@ -82,7 +82,7 @@ for i in range(config.require_int("count")):
 CHAINS = """
 import pulumi
 from mms_pulumi import Image, Manifest, Model, Service
-from mms_pulumi.emulator.defaults import LOCAL_KUBE_CONFIG
+from mms_pulumi.local import LOCAL_KUBE_CONFIG
 config = pulumi.Config()
 here = "{quickstart}"
 for i in range(config.require_int("count")):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mms_pulumi.client._urls import endpoint_problem
-from mms_pulumi.emulator.defaults import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
+from mms_pulumi.local import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import API_VERSION, generation_of
 
 CONFIG_NAMESPACE = "mms"
@@ -164,7 +164,7 @@ class LocalEmulator:
     def ensure(self) -> str:
         """Reuse the emulator running on the port, or start it; its base URL."""
         # Imported here: only programs and plugins that use the emulator pay for it.
-        from mms_pulumi.emulator.process import ensure_emulator
+        from mms_pulumi.emulator import ensure_emulator
 
         return str(
             ensure_emulator(self.data_dir, port=self.port, operation_seconds=self.operation_seconds)

@@ -121,8 +121,9 @@ def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
 
 def test_each_export_list_equals_its_lazy_import_table() -> None:
     import mms_pulumi.client
+    import mms_pulumi.emulator
     import mms_pulumi.resources
 
-    for package in (mms_pulumi, mms_pulumi.client, mms_pulumi.resources):
+    for package in (mms_pulumi, mms_pulumi.client, mms_pulumi.emulator, mms_pulumi.resources):
         table = package._MODULE_OF  # type: ignore[attr-defined]
         assert sorted(package.__all__) == sorted(table), package.__name__

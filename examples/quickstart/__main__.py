@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 
 from mms_pulumi import Image, Manifest, Model, Service
-from mms_pulumi.emulator.defaults import LOCAL_KUBE_CONFIG
+from mms_pulumi.local import LOCAL_KUBE_CONFIG
 
 HERE = Path(__file__).resolve().parent
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         retry_delay,
     )
     from mms_pulumi.client._transport import (
+        NoNetrc,
         Response,
         Transport,
     )
@@ -67,6 +68,7 @@ _EXPORTS = {
         "retry_delay",
     ),
     "mms_pulumi.client._transport": (
+        "NoNetrc",
         "Response",
         "Transport",
     ),
@@ -78,6 +80,7 @@ __all__ = [
     "FailureKind",
     "MmsClient",
     "MmsClient2017_09",
+    "NoNetrc",
     "Observation",
     "OperationPoller",
     "PollSchedule",

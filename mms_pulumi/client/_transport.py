@@ -571,11 +571,11 @@ def pooled_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = _defaults.USER_AGENT
-    session.auth = _NoNetrc()
+    session.auth = NoNetrc()
     return session
 
 
-class _NoNetrc(requests.auth.AuthBase):
+class NoNetrc(requests.auth.AuthBase):
     """Session-wide auth that changes nothing.
 
     With no auth set, requests would look the host up in ``~/.netrc`` and replace our

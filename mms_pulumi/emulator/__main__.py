@@ -19,12 +19,6 @@ from pathlib import Path
 import uvicorn
 
 from mms_pulumi.emulator.app import create_app
-from mms_pulumi.emulator.defaults import (
-    DEFAULT_DATA_DIR,
-    DEFAULT_HOST,
-    DEFAULT_OPERATION_SECONDS,
-    DEFAULT_PORT,
-)
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.settings import (
     DEFAULT_LOG_LEVEL,
@@ -36,6 +30,12 @@ from mms_pulumi.emulator.settings import (
     default_file_roots,
 )
 from mms_pulumi.emulator.wire import SeedErrorH11Protocol
+from mms_pulumi.local import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_OPERATION_SECONDS,
+    DEFAULT_PORT,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

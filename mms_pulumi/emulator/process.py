@@ -21,8 +21,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
-from mms_pulumi.emulator.defaults import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.emulator.settings import FILE_ROOTS_ENV
+from mms_pulumi.local import DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
 from mms_pulumi.schema import EmulatorHealth
 
 STARTUP_TIMEOUT_SECONDS = 60.0

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mms_pulumi.emulator.defaults import (
+from mms_pulumi.emulator.faults import FaultSettings
+from mms_pulumi.local import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
     DEFAULT_OPERATION_SECONDS,
     DEFAULT_PORT,
 )
-from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.schema import API_VERSION
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024

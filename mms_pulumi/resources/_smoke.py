@@ -227,7 +227,7 @@ def run_smoke_test(
     """
     import requests
 
-    from mms_pulumi.client._transport import _NoNetrc
+    from mms_pulumi.client import NoNetrc
 
     refused = scoring_uri_problem(scoring_uri, mms_endpoint)
     if refused is not None or scoring_uri is None:
@@ -239,7 +239,7 @@ def run_smoke_test(
     deadline = monotonic() + test.timeout
     with requests.Session() as session:
         session.trust_env = False  # no proxies from the environment, no ~/.netrc
-        session.auth = _NoNetrc()
+        session.auth = NoNetrc()
         while True:
             left = deadline - monotonic()
             problem: str | None = None

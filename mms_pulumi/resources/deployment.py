@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 
-from mms_pulumi.emulator.defaults import (
+from mms_pulumi.local import (
     LOCAL_COMPUTE_RESOURCE_ID,
     LOCAL_IMAGE_PULL_SECRET,
     LOCAL_KUBE_CONFIG,
