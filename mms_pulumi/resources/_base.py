@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 # refresh (missing object = deleted).
 LOOKUP_KEY = "lookup_by_id"
 
+# The rule of every resource's ``account`` input, for the docs.
+ACCOUNT_DOC = "where the object lives (`AccountArgs`); unset fields come from the stack config"
+
 # The on-demand local emulator a resource lives in (``LocalEmulator`` props), when it does.
 EMULATOR_KEY = "local_emulator"
 

@@ -17,7 +17,7 @@ from pulumi.output import Unknown
 from pydantic import BaseModel
 from pydantic.alias_generators import to_snake
 
-from mms_pulumi.schema import FieldProblem
+from mms_pulumi.schema import ApiGeneration, FieldProblem
 
 
 class OnChange(Enum):
@@ -34,16 +34,38 @@ _NO_DEFAULT = object()
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One input of a resource: how a change to it is applied and its default."""
+    """One input of a resource, declared once: how a change to it is applied, its default,
+    the API generation it belongs to, whether it is a secret, and its rule in words.
+
+    The provider's diff, its other-generation check and its secret outputs, the resource's
+    secret options and the docs' input tables (``scripts/docs_tables.py``) all read these;
+    the shape and limits themselves are the wire model's (``mms_pulumi.schema``).
+    """
 
     name: str
     on_change: OnChange = OnChange.REPLACE
     default: Any = _NO_DEFAULT
+    # Given on an account of the other generation, it is an error (``None``: both).
+    only_in: ApiGeneration | None = None
+    # Returned to the engine as a secret whatever the program did.
+    secret: bool = False
+    # The rule a user must follow, for the docs (markdown, one line).
+    doc: str = ""
 
     @property
     def has_default(self) -> bool:
         """Whether ``check`` fills this field in when the program leaves it out."""
         return self.default is not _NO_DEFAULT
+
+
+def generation_only(specs: Iterable[FieldSpec]) -> dict[str, ApiGeneration]:
+    """Input name → the one generation it belongs to, for the inputs that have one."""
+    return {spec.name: spec.only_in for spec in specs if spec.only_in is not None}
+
+
+def secret_inputs(specs: Iterable[FieldSpec]) -> tuple[str, ...]:
+    """The names of the secret inputs, in declaration order."""
+    return tuple(spec.name for spec in specs if spec.secret)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pulumi.dynamic as dynamic
 
 from mms_pulumi import schema
 from mms_pulumi.resources._base import (
+    ACCOUNT_DOC,
     EMULATOR_KEY,
     ImmutableMmsProvider,
     inputs_of,
@@ -24,7 +25,7 @@ from mms_pulumi.resources._base import (
     say,
     wire_request,
 )
-from mms_pulumi.resources._fields import FieldSpec, OnChange
+from mms_pulumi.resources._fields import FieldSpec, OnChange, generation_only, secret_inputs
 from mms_pulumi.resources._resource import (
     AccountInput,
     MmsResource,
@@ -38,17 +39,26 @@ if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient, MmsClient2017_09
 
 FIELDS = (
-    FieldSpec("manifest_id"),
-    FieldSpec("registry_info"),  # 2017-06
-    FieldSpec("name"),  # 2017-09
-    FieldSpec("compute_resource_id"),  # 2017-09
+    FieldSpec("manifest_id", doc="a manifest of the same account"),
+    FieldSpec(
+        "registry_info",
+        only_in=ApiGeneration.V2017_06,
+        secret=True,
+        doc="`{user, location, password}` (`RegistryInfoArgs`): where the image is pushed",
+    ),
+    FieldSpec("name", only_in=ApiGeneration.V2017_09),
+    FieldSpec(
+        "compute_resource_id",
+        only_in=ApiGeneration.V2017_09,
+        doc="the ML compute environment's ARM id",
+    ),
     FieldSpec("image_type", default="Docker"),
     FieldSpec("description", default=""),
-    FieldSpec("account"),
+    FieldSpec("account", doc=ACCOUNT_DOC),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("created_time", "creation_state", "image_location", "version", "image_build_log_uri")
-SECRETS = ("registry_info",)
+SECRETS = secret_inputs(FIELDS)
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,7 @@ class ImageProvider(ImmutableMmsProvider):
     kind = "image"
     request_model = CreateImageRequest
     request_models = {ApiGeneration.V2017_09: CreateImageRequest2017_09}
-    only_in = {
-        "registry_info": ApiGeneration.V2017_06,
-        "name": ApiGeneration.V2017_09,
-        "compute_resource_id": ApiGeneration.V2017_09,
-    }
+    only_in = generation_only(FIELDS)
     fields = FIELDS
     secret_fields = SECRETS
 

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from mms_pulumi import schema
 from mms_pulumi.resources._base import (
+    ACCOUNT_DOC,
     EMULATOR_KEY,
     ImmutableMmsProvider,
     canonical,
@@ -42,13 +43,22 @@ from mms_pulumi.schema_2017_09 import (
 )
 
 FIELDS = (
-    FieldSpec("model_ids"),
-    FieldSpec("assets"),
-    FieldSpec("target_runtime"),
-    FieldSpec("driver_program", default=None),
+    FieldSpec("model_ids", doc="at least one model id of the same account"),
+    FieldSpec("assets", doc="files besides the models (`AssetArgs`): the driver, schemas"),
+    FieldSpec(
+        "target_runtime",
+        doc="`{runtime_type, properties}` (`TargetRuntimeArgs`); 2017-06's properties are "
+        "only `pip_requirements` and `conda_env_file` (URLs), 2017-09's a string map",
+    ),
+    FieldSpec("driver_program", default=None, doc="the id of the asset holding `score.py`"),
     FieldSpec("description", default=""),
-    FieldSpec("name", default=None),
-    FieldSpec("account"),
+    FieldSpec(
+        "name",
+        default=None,
+        doc="a label in 2017-06 (sent as the 2017 clients did); in 2017-09 manifests are "
+        "versioned per name",
+    ),
+    FieldSpec("account", doc=ACCOUNT_DOC),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("created_time",)

@@ -14,6 +14,7 @@ import pulumi.dynamic as dynamic
 
 from mms_pulumi import schema
 from mms_pulumi.resources._base import (
+    ACCOUNT_DOC,
     EMULATOR_KEY,
     ImmutableMmsProvider,
     inputs_of,
@@ -27,13 +28,13 @@ from mms_pulumi.schema import ApiGeneration, RegisterModelRequest
 from mms_pulumi.schema_2017_09 import RegisterModelRequest2017_09
 
 FIELDS = (
-    FieldSpec("name"),
-    FieldSpec("url"),
-    FieldSpec("mime_type"),
+    FieldSpec("name", doc="the model's name; registering it again makes the next version"),
+    FieldSpec("url", doc="where the image build fetches it: `file://`, `http://` or `https://`"),
+    FieldSpec("mime_type", doc="e.g. `application/json`, `application/octet-stream`"),
     FieldSpec("description", default=""),
-    FieldSpec("tags", default=[]),
-    FieldSpec("unpack", default=False),
-    FieldSpec("account", OnChange.REPLACE),
+    FieldSpec("tags", default=[], doc="labels to find the model by"),
+    FieldSpec("unpack", default=False, doc="unpack an archived model when the image is built"),
+    FieldSpec("account", OnChange.REPLACE, doc=ACCOUNT_DOC),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
 )
 OUTPUTS = ("version", "created_at")

@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_snake
 from mms_pulumi import schema
 from mms_pulumi.account import Account
 from mms_pulumi.resources._base import (
+    ACCOUNT_DOC,
     EMULATOR_KEY,
     MmsProvider,
     canonical,
@@ -32,7 +33,13 @@ from mms_pulumi.resources._base import (
     say,
     wire_request,
 )
-from mms_pulumi.resources._fields import FieldSpec, OnChange, is_unknown
+from mms_pulumi.resources._fields import (
+    FieldSpec,
+    OnChange,
+    generation_only,
+    is_unknown,
+    secret_inputs,
+)
 from mms_pulumi.resources._resource import (
     AccountInput,
     MmsResource,
@@ -87,25 +94,72 @@ UNSET_SETTINGS = {
 }
 # Input → the scoring key a change of it regenerates (``regenerateKeys``).
 ROTATIONS = {"primary_key_version": KeyType.PRIMARY, "secondary_key_version": KeyType.SECONDARY}
+_SETTING_DOCS = {
+    "num_replicas": "replicas to run; excludes an enabled autoscaler",
+    "autoscaler": "`AutoscalerArgs`; an enabled one excludes `num_replicas`",
+    "container_resource_reservation": "`ContainerResourceReservationArgs`: cpu and memory",
+    "max_concurrent_requests_per_container": "requests one replica serves at once",
+    "app_insights_enabled": "send telemetry to App Insights",
+    "data_collection": "`DataCollectionArgs`: model data collection",
+}
 FIELDS = (
-    FieldSpec("name", OnChange.REPLACE),
-    FieldSpec("kube_config", OnChange.REPLACE),
-    FieldSpec("compute_resource", OnChange.REPLACE),
-    FieldSpec("account", OnChange.REPLACE),
+    FieldSpec("name", OnChange.REPLACE, doc="unique in the account"),
+    FieldSpec(
+        "kube_config",
+        OnChange.REPLACE,
+        only_in=ApiGeneration.V2017_06,
+        secret=True,
+        doc="a kubeconfig (YAML or JSON), stored as single-line JSON as the seed asks",
+    ),
+    FieldSpec(
+        "compute_resource",
+        OnChange.REPLACE,
+        only_in=ApiGeneration.V2017_09,
+        doc='`{id, type: "Cluster"}` (`ComputeResourceArgs`)',
+    ),
+    FieldSpec("account", OnChange.REPLACE, doc=ACCOUNT_DOC),
     FieldSpec(EMULATOR_KEY, OnChange.IGNORE),
-    FieldSpec("image_id", OnChange.UPDATE),
-    FieldSpec("manifest_id", OnChange.UPDATE, default=None),
-    FieldSpec("acr_image_pull_secret", OnChange.UPDATE),
-    *(FieldSpec(name, OnChange.UPDATE, default=None) for name in SETTINGS_2017_09),
+    FieldSpec("image_id", OnChange.UPDATE, doc="an image whose build succeeded"),
+    FieldSpec(
+        "manifest_id",
+        OnChange.UPDATE,
+        default=None,
+        only_in=ApiGeneration.V2017_06,
+        doc="sent on update as the seed requires",
+    ),
+    FieldSpec(
+        "acr_image_pull_secret",
+        OnChange.UPDATE,
+        only_in=ApiGeneration.V2017_06,
+        doc="the name of the Kubernetes image pull secret",
+    ),
+    *(
+        FieldSpec(name, OnChange.UPDATE, default=None, only_in=ApiGeneration.V2017_09, doc=doc)
+        for name, doc in _SETTING_DOCS.items()
+    ),
     # Declarative key rotation: any change of one of these regenerates that key in place.
-    *(FieldSpec(name, OnChange.UPDATE, default=None) for name in ROTATIONS),
+    *(
+        FieldSpec(
+            name,
+            OnChange.UPDATE,
+            default=None,
+            doc=f"a label: a change regenerates the {key.value.lower()} scoring key in place "
+            "(the old key stops working)",
+        )
+        for name, key in ROTATIONS.items()
+    ),
     # Checked after each create or update; changing it alone changes nothing live.
-    FieldSpec("smoke_test", OnChange.IGNORE, default=None),
+    FieldSpec(
+        "smoke_test",
+        OnChange.IGNORE,
+        default=None,
+        doc="`SmokeTestArgs`: scored after each create or update; a failure rolls back",
+    ),
 )
 OUTPUTS = ("state", "created_at", "updated_at", "scoring_uri", "primary_key", "secondary_key")
 # The scoring keys are outputs, secret like the kubeconfig: callers score with
 # ``Authorization: Bearer <primary_key>`` (the emulator refuses a wrong key).
-SECRETS = ("kube_config", "primary_key", "secondary_key")
+SECRETS = (*secret_inputs(FIELDS), "primary_key", "secondary_key")
 
 
 @dataclass(frozen=True)
@@ -161,13 +215,7 @@ class ServiceProvider(MmsProvider):
     kind = "service"
     request_model = CreateServiceRequest
     request_models = {ApiGeneration.V2017_09: CreateServiceRequest2017_09}
-    only_in = {
-        "kube_config": ApiGeneration.V2017_06,
-        "acr_image_pull_secret": ApiGeneration.V2017_06,
-        "manifest_id": ApiGeneration.V2017_06,
-        "compute_resource": ApiGeneration.V2017_09,
-        **dict.fromkeys(SETTINGS_2017_09, ApiGeneration.V2017_09),
-    }
+    only_in = generation_only(FIELDS)
     fields = FIELDS
     unique_name_fields = ("name", "account")
     secret_fields = SECRETS
@@ -497,6 +545,11 @@ class Service(MmsResource, module="mms", name="Service"):
     compute_resource: pulumi.Output[dict[str, Any] | None]
     num_replicas: pulumi.Output[int | None]
     autoscaler: pulumi.Output[dict[str, Any] | None]
+    container_resource_reservation: pulumi.Output[dict[str, Any] | None]
+    max_concurrent_requests_per_container: pulumi.Output[int | None]
+    app_insights_enabled: pulumi.Output[bool | None]
+    data_collection: pulumi.Output[dict[str, Any] | None]
+    smoke_test: pulumi.Output[dict[str, Any] | None]
     primary_key_version: pulumi.Output[str | None]
     secondary_key_version: pulumi.Output[str | None]
     primary_key: pulumi.Output[str | None]
