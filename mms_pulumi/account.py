@@ -21,23 +21,113 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from mms_pulumi.auth import TOKEN_ENV
+from mms_pulumi.client._defaults import OPERATION_TIMEOUT
 from mms_pulumi.client._urls import endpoint_problem
 from mms_pulumi.local import DEFAULT_DATA_DIR, DEFAULT_OPERATION_SECONDS, DEFAULT_PORT
-from mms_pulumi.schema import API_VERSION, generation_of
+from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09, generation_of
 
 CONFIG_NAMESPACE = "mms"
 
-# Stack config key (without the namespace) → environment fallback.
-ENV_FALLBACKS = {
-    "endpoint": "MMS_ENDPOINT",
-    "subscriptionId": "MMS_SUBSCRIPTION_ID",
-    "resourceGroup": "MMS_RESOURCE_GROUP",
-    "hostingAccount": "MMS_HOSTING_ACCOUNT",
-    "apiVersion": "MMS_API_VERSION",
-}
-
 # The value of ``mms:endpoint`` (or ``MMS_ENDPOINT``) that asks for the local emulator.
 EMULATOR_ENDPOINT = "emulator"
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One ``mms:`` stack config key, declared once: the docs' table is made from these.
+
+    ``account_field`` names the ``Account`` field it sets (resolved in the program, with
+    the environment variable ``env`` as its fallback); ``provider`` keys are read by the
+    provider from the config the engine passes it, so refresh and destroy see them too.
+    """
+
+    name: str
+    meaning: str
+    default: str
+    env: str | None = None
+    account_field: str | None = None
+    provider: bool = False
+    secret: bool = False
+
+    @property
+    def key(self) -> str:
+        """The key with its namespace, as ``pulumi config set`` takes it."""
+        return f"{CONFIG_NAMESPACE}:{self.name}"
+
+
+CONFIG_KEYS = (
+    ConfigKey(
+        "endpoint",
+        "MMS base URL, e.g. `https://eastus2.modelmanagement.azureml.net`; "
+        f"`{EMULATOR_ENDPOINT}` (or unset) asks for the local emulator",
+        "the local emulator",
+        env="MMS_ENDPOINT",
+        account_field="endpoint",
+    ),
+    ConfigKey(
+        "subscriptionId",
+        "Azure subscription id",
+        "emulator: `00000000-…`",
+        env="MMS_SUBSCRIPTION_ID",
+        account_field="subscription_id",
+    ),
+    ConfigKey(
+        "resourceGroup",
+        "resource group",
+        "emulator: `local`",
+        env="MMS_RESOURCE_GROUP",
+        account_field="resource_group",
+    ),
+    ConfigKey(
+        "hostingAccount",
+        "MMS hosting account (2017-06) or account (2017-09)",
+        "emulator: `local`",
+        env="MMS_HOSTING_ACCOUNT",
+        account_field="hosting_account",
+    ),
+    ConfigKey(
+        "apiVersion",
+        f"the API generation: `{API_VERSION}` (`hostingAccounts`) or "
+        f"`{API_VERSION_2017_09}` (`accounts`); the resources' inputs follow it, and "
+        "changing it replaces every resource",
+        f"`{API_VERSION}`",
+        env="MMS_API_VERSION",
+        account_field="api_version",
+    ),
+    ConfigKey(
+        "token",
+        "bearer token; without it, `MMS_TOKEN`, then azure-identity's "
+        "`DefaultAzureCredential` (`pip install mms-pulumi[azure]`); set it with `--secret`",
+        "the emulator accepts any token",
+        env=TOKEN_ENV,
+        provider=True,
+        secret=True,
+    ),
+    ConfigKey(
+        "operationTimeout",
+        "seconds create and update wait for an image build or a service deployment",
+        f"`{OPERATION_TIMEOUT:.0f}`",
+        provider=True,
+    ),
+    ConfigKey("emulatorPort", "port of the on-demand local emulator", f"`{DEFAULT_PORT}`"),
+    ConfigKey(
+        "emulatorDataDir",
+        "its data directory; a relative one is taken from the project root (the directory "
+        "of `Pulumi.yaml`, not the `main:` directory the program runs in)",
+        f"`{DEFAULT_DATA_DIR}`",
+    ),
+    ConfigKey(
+        "emulatorOperationSeconds",
+        "how long its async operations take",
+        f"`{DEFAULT_OPERATION_SECONDS:g}`",
+    ),
+)
+# Keys the program reads to resolve an account (the rest are the provider's).
+PROGRAM_CONFIG_KEYS = tuple(key.name for key in CONFIG_KEYS if not key.provider)
+# Stack config key (without the namespace) → environment fallback, for the account's keys.
+ENV_FALLBACKS = {key.name: key.env for key in CONFIG_KEYS if key.account_field and key.env}
+_KEY_OF_FIELD = {key.account_field: key.name for key in CONFIG_KEYS if key.account_field}
 
 # The emulator's account: any values work there; these make its paths readable.
 EMULATOR_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
@@ -113,13 +203,7 @@ def account_problems(account: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _setting_hint(field_name: str) -> str:
-    camel = {
-        "endpoint": "endpoint",
-        "subscription_id": "subscriptionId",
-        "resource_group": "resourceGroup",
-        "hosting_account": "hostingAccount",
-        "api_version": "apiVersion",
-    }[field_name]
+    camel = _KEY_OF_FIELD[field_name]
     return f"`pulumi config set mms:{camel} ...`, {ENV_FALLBACKS[camel]} or account={{...}}"
 
 

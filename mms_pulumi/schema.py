@@ -109,6 +109,11 @@ _PATTERN_RULES = {
 }
 
 
+def pattern_rule(pattern: str) -> str:
+    """A field pattern in words (``only letters and digits``), for errors and the docs."""
+    return _PATTERN_RULES.get(pattern, "a valid value")
+
+
 class RuntimeType(StrEnum):
     """Base runtime of the image MMS builds (``targetRuntime.runtimeType``)."""
 
@@ -742,7 +747,7 @@ def _rule_for(error: Mapping[str, Any]) -> str:
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters"
     if kind == "string_pattern_mismatch":
-        return f"must contain {_PATTERN_RULES.get(ctx['pattern'], 'a valid value')}"
+        return f"must contain {pattern_rule(ctx['pattern'])}"
     if kind == "too_short":
         return f"must have at least {ctx['min_length']} item(s)"
     if kind in ("literal_error", "enum"):

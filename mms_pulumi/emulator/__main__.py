@@ -38,39 +38,57 @@ from mms_pulumi.local import (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line, with every flag the README documents."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; the docs' flag table is made from it (``scripts/docs_tables.py``)."""
     parser = argparse.ArgumentParser(
         prog="mms-emulator", description="Local Azure ML Model Management Service (2017 API)."
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument("--data-dir", type=Path, default=Path(DEFAULT_DATA_DIR))
+    parser.add_argument(
+        "--host", metavar="ADDRESS", default=DEFAULT_HOST, help="address to bind (default loopback)"
+    )
+    parser.add_argument(
+        "--port", metavar="PORT", type=int, default=DEFAULT_PORT, help="0 picks a free port"
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=Path(DEFAULT_DATA_DIR),
+        help="SQLite database, image bundles and logs (created if missing)",
+    )
     parser.add_argument(
         "--token",
+        metavar="TOKEN",
         help=f"accept only this bearer token (default: ${TOKEN_ENV}, else any); visible in "
         "the process list, so prefer --token-file or the environment",
     )
     parser.add_argument(
-        "--token-file", type=Path, help="read the token from this file (its first line)"
+        "--token-file",
+        metavar="FILE",
+        type=Path,
+        help="read the token from this file (its first line)",
     )
     parser.add_argument(
         "--operation-seconds",
+        metavar="S",
         type=float,
         default=DEFAULT_OPERATION_SECONDS,
         help="how long an async operation takes before it completes",
     )
     parser.add_argument(
         "--page-size",
+        metavar="N",
         type=int,
         default=DEFAULT_PAGE_SIZE,
         help="answer lists as {value, nextLink} pages of N (0: bare arrays, as the seed)",
     )
     parser.add_argument(
         "--max-body-bytes",
+        metavar="N",
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
-        help="larger request bodies are answered 413",
+        help="larger request bodies are answered 413, counted as they arrive on every route "
+        "(MMS, control, scoring)",
     )
     parser.add_argument(
         "--no-scoring",
@@ -79,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--file-root",
+        metavar="DIR",
         dest="file_roots",
         type=Path,
         action="append",
@@ -92,18 +111,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--log-level",
+        metavar="LEVEL",
         default=DEFAULT_LOG_LEVEL,
         type=str.lower,
         choices=LOG_LEVELS,
         help="access log and warnings on stderr",
     )
     faults = parser.add_argument_group("fault injection (tests)")
-    faults.add_argument("--fault-throttle-rate", type=float, default=0.0)
-    faults.add_argument("--fault-retry-after", type=float, default=None)
-    faults.add_argument("--fault-unavailable-rate", type=float, default=0.0)
-    faults.add_argument("--fault-fail-operations", type=int, default=0)
-    faults.add_argument("--fault-delay", type=float, default=0.0)
-    faults.add_argument("--fault-seed", type=int, default=None)
+    faults.add_argument(
+        "--fault-throttle-rate",
+        metavar="R",
+        type=float,
+        default=0.0,
+        help="fraction of MMS requests answered 429",
+    )
+    faults.add_argument(
+        "--fault-retry-after",
+        metavar="S",
+        type=float,
+        default=None,
+        help="Retry-After seconds on injected 429 and 503 (default: no header)",
+    )
+    faults.add_argument(
+        "--fault-unavailable-rate",
+        metavar="R",
+        type=float,
+        default=0.0,
+        help="fraction of MMS requests answered 503",
+    )
+    faults.add_argument(
+        "--fault-fail-operations",
+        metavar="N",
+        type=int,
+        default=0,
+        help="the next N async operations end Failed",
+    )
+    faults.add_argument(
+        "--fault-delay",
+        metavar="S",
+        type=float,
+        default=0.0,
+        help="hold every MMS answer back S seconds",
+    )
+    faults.add_argument(
+        "--fault-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="seed of the fault dice (repeatable runs)",
+    )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked beyond what argparse checks."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.operation_seconds < 0:
         parser.error("--operation-seconds must be 0 or more")

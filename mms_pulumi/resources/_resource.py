@@ -16,6 +16,7 @@ from pulumi.runtime.config import is_config_secret
 from mms_pulumi.account import (
     CONFIG_NAMESPACE,
     ENV_FALLBACKS,
+    PROGRAM_CONFIG_KEYS,
     AccountArgs,
     LocalEmulator,
     resolve_placement,
@@ -23,17 +24,6 @@ from mms_pulumi.account import (
 from mms_pulumi.resources._base import EMULATOR_KEY, LOOKUP_KEY, MmsProvider
 from mms_pulumi.resources._fields import to_props
 from mms_pulumi.resources._pickling import reset_sdk_pickler_patch
-
-_ACCOUNT_CONFIG_KEYS = (
-    "endpoint",
-    "subscriptionId",
-    "resourceGroup",
-    "hostingAccount",
-    "apiVersion",
-    "emulatorPort",
-    "emulatorDataDir",
-    "emulatorOperationSeconds",
-)
 
 AccountInput = AccountArgs | Mapping[str, Any] | None
 MmsResourceT = TypeVar("MmsResourceT", bound="MmsResource")
@@ -58,7 +48,7 @@ def _stack_config() -> dict[str, str | None]:
         _token_checked.set(True)
         if config.get("token") and not is_config_secret(TOKEN_KEY):
             pulumi.log.warn(PLAINTEXT_TOKEN_WARNING)
-    return {key: config.get(key) for key in _ACCOUNT_CONFIG_KEYS}
+    return {key: config.get(key) for key in PROGRAM_CONFIG_KEYS}
 
 
 Placement = tuple[dict[str, Any], LocalEmulator | None]

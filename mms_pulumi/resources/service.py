@@ -125,7 +125,7 @@ FIELDS = (
         OnChange.UPDATE,
         default=None,
         only_in=ApiGeneration.V2017_06,
-        doc="sent on update as the seed requires",
+        doc="optional; sent on update as the seed requires",
     ),
     FieldSpec(
         "acr_image_pull_secret",
