@@ -7,6 +7,8 @@ operations to the peers table, ``--no-peers`` leaves that table out).
 
 ``--no-engine`` leaves out the figures through the real Pulumi CLI (``engine``: the
 preview of a 200-resource stack against no-op dynamic resources, 16 chains, the quickstart).
+The figures are also written to ``docs/figures.md`` with the commit they were measured at
+(``--no-docs``: printed only).
 
 Prints one table: our waiting against the peers' strategies side by side (``peers``), the
 overhead of a model → manifest → image → service chain over the emulator's own operation
@@ -42,6 +44,7 @@ from benchmarks import engine as real_engine
 from benchmarks.peers import peers_rows
 from benchmarks.plugin import Plugin, serialized_provider
 from benchmarks.preview import preview_profile
+from benchmarks.report import FIGURES_PAGE, write_figures
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
 
@@ -330,6 +333,11 @@ def main() -> None:
     parser.add_argument(
         "--no-engine", action="store_true", help="skip the figures through the real Pulumi CLI"
     )
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help=f"do not write the figures into {FIGURES_PAGE.relative_to(ROOT)}",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
 
@@ -428,6 +436,9 @@ def main() -> None:
     for label, value in rows:
         print(f"{label:<{width_col}}  {value}")
     print(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} cores)")
+    if not args.no_docs:
+        command = " ".join([".venv/bin/python -m benchmarks.run", *sys.argv[1:]])
+        print(f"written to {write_figures(rows, command=command).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

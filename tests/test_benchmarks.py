@@ -101,3 +101,20 @@ def test_preview_cost_per_resource_is_the_slope_between_two_sizes() -> None:
     assert round(figures.ours_ms, 6) == 22.0  # 3.3 s more for 150 more resources
     assert round(figures.floor_ms, 6) == 20.0  # the fixed 0.5 s more of ours drops out
     assert round(figures.ratio, 6) == 1.1
+
+
+def test_the_figures_page_names_its_commit_and_command() -> None:
+    import datetime
+
+    from benchmarks.report import figures_page
+
+    page = figures_page(
+        [("chain, 1 s operations", "2.5 s / 2 s"), ("  polls per operation", "10 | 12")],
+        command=".venv/bin/python -m benchmarks.run --quick",
+        commit="abc1234+",
+        when=datetime.date(2026, 12, 3),
+    )
+    assert "commit `abc1234+` on 2026-12-03" in page
+    assert "`.venv/bin/python -m benchmarks.run --quick`" in page
+    assert "| chain, 1 s operations | 2.5 s / 2 s |" in page
+    assert "| ↳ polls per operation | 10 / 12 |" in page
