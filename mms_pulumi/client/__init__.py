@@ -1,7 +1,8 @@
 """The MMS REST client: typed, retrying where safe, waiting on async operations.
 
 ``MmsClient`` (2017-06, ``hostingAccounts``) and ``MmsClient2017_09`` (``accounts``) are
-the entry points; the decision functions (``is_retryable``,
+the entry points; ``transport=`` takes an ``HttpTransport`` (``MockTransport(handler)``
+answers from a function, with no sockets); the decision functions (``is_retryable``,
 ``decide_retry``, ``parse_retry_after``, ``PollSchedule``) are exported too, so callers
 and tests can reason about the client's timing without running it.
 
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
     from mms_pulumi.client._client_2017_09 import (
         MmsClient2017_09,
     )
+    from mms_pulumi.client._http import (
+        HttpFailure,
+        HttpRequest,
+        HttpResponse,
+        HttpTransport,
+        MockTransport,
+        NoNetrc,
+        RequestsTransport,
+    )
     from mms_pulumi.client._polling import (
         Observation,
         OperationPoller,
@@ -41,7 +51,6 @@ if TYPE_CHECKING:
         retry_delay,
     )
     from mms_pulumi.client._transport import (
-        NoNetrc,
         Response,
         Transport,
     )
@@ -49,6 +58,15 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "mms_pulumi.client._client": ("MmsClient",),
     "mms_pulumi.client._client_2017_09": ("MmsClient2017_09",),
+    "mms_pulumi.client._http": (
+        "HttpFailure",
+        "HttpRequest",
+        "HttpResponse",
+        "HttpTransport",
+        "MockTransport",
+        "NoNetrc",
+        "RequestsTransport",
+    ),
     "mms_pulumi.client._polling": (
         "Observation",
         "OperationPoller",
@@ -68,7 +86,6 @@ _EXPORTS = {
         "retry_delay",
     ),
     "mms_pulumi.client._transport": (
-        "NoNetrc",
         "Response",
         "Transport",
     ),
@@ -78,13 +95,19 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 __all__ = [
     "Failure",
     "FailureKind",
+    "HttpFailure",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpTransport",
     "MmsClient",
     "MmsClient2017_09",
+    "MockTransport",
     "NoNetrc",
     "Observation",
     "OperationPoller",
     "PollSchedule",
     "Progress",
+    "RequestsTransport",
     "Response",
     "RetryDecision",
     "RetryPolicy",

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from mms_pulumi.auth import TokenCredential, resolve_credential
 from mms_pulumi.client import _defaults
 from mms_pulumi.client._bodies import as_request, read, read_item, segment
+from mms_pulumi.client._http import HttpTransport, RequestsTransport
 from mms_pulumi.client._operations import RESULT_MODELS, OperationPollers
 from mms_pulumi.client._paging import iterate_items
 from mms_pulumi.client._polling import OperationPoller, PollSchedule, Schedule
@@ -71,6 +72,11 @@ class _AccountClient:
     ``errors`` for what is raised); ``begin_*`` methods return an ``OperationPoller``,
     which looks at the operation on ``schedule`` (default: ``PollSchedule`` capped at
     ``polling_interval``; any object with ``floor`` and ``next_delay`` will do).
+
+    ``transport`` sends each prepared request (an ``HttpTransport``: ``MockTransport`` in
+    tests, ``RequestsTransport`` by default); ``session`` gives the default transport a
+    ``requests.Session`` of your own instead. A transport or session passed in stays
+    the caller's to close.
     """
 
     generation: ClassVar[ApiGeneration]
@@ -93,6 +99,7 @@ class _AccountClient:
         retry_backoff_factor: float = _defaults.RETRY_BACKOFF_FACTOR,
         retry_backoff_max: float = _defaults.RETRY_BACKOFF_MAX,
         session: requests.Session | None = None,
+        transport: HttpTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,6 +120,10 @@ class _AccountClient:
                 f"api_version {api_version} is the {generation.account_segment} API: use "
                 f"{other} for it ({type(self).__name__} speaks {self.generation.value})"
             )
+        if session is not None and transport is not None:
+            raise ValueError("give session or transport, not both (a transport has its own)")
+        if session is not None:
+            transport = RequestsTransport(session, monotonic=monotonic)
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.hosting_account = hosting_account
@@ -123,7 +134,7 @@ class _AccountClient:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             policy=RetryPolicy(max_retries, retry_backoff_factor, retry_backoff_max),
-            session=session,
+            http=transport,
             clock=Clock(monotonic, wall_clock, sleep),
             rng=rng,
         )

@@ -1,8 +1,10 @@
-"""A scripted transport for the client: a requests adapter that plays answers, no sockets.
+"""A scripted transport for the client: an ``HttpTransport`` that plays answers, no sockets.
 
-Each step receives the fully prepared request (URL with query, headers, JSON body) and
-returns a response or raises the failure requests would raise. A fake clock stands in
-for ``time.monotonic``/``time.time``/``time.sleep`` so nothing waits for real.
+The client is given it with ``transport=`` (its public seam). Each step receives the fully
+prepared ``HttpRequest`` (URL with query, headers, JSON body as bytes) and returns an
+``HttpResponse``, or raises the failure ``requests`` would raise, which the wire reports
+as ``RequestsTransport`` does (``failure_of``). A fake clock stands in for
+``time.monotonic``/``time.time``/``time.sleep`` so nothing waits for real.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import requests
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
-from mms_pulumi.client import MmsClient
+from mms_pulumi.client import HttpRequest, HttpResponse, MmsClient
+from mms_pulumi.client._http import failure_of
 
 TOKEN = "tok-super-secret-123"
 PASSWORD = "registry-password-xyz"
@@ -36,7 +39,7 @@ WALL_START = 1893456000.0
 AFTER = "2030-01-01T00:00:05Z"
 BEFORE = "2029-12-31T23:00:00Z"
 
-Step = Callable[[requests.PreparedRequest], requests.Response]
+Step = Callable[[HttpRequest], HttpResponse]
 
 
 def model_body(**extra: Any) -> dict[str, Any]:
@@ -91,78 +94,77 @@ def answer(
 ) -> Step:
     """Answer with ``status`` and a JSON ``body``; ``expect`` checks e.g. ``"POST /models"``."""
 
-    def respond(request: requests.PreparedRequest) -> requests.Response:
+    def respond(request: HttpRequest) -> HttpResponse:
         if expect is not None:
             method, _, suffix = expect.partition(" ")
-            got = f"{request.method} {urlsplit(request.url or '').path}"
+            got = f"{request.method} {urlsplit(request.url).path}"
             assert request.method == method and got.endswith(suffix), f"expected {expect}: {got}"
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers or {})
-        response.headers.setdefault("x-ms-request-id", f"req-{status}")
+        answered = CaseInsensitiveDict(headers or {})
+        answered.setdefault("x-ms-request-id", f"req-{status}")
         client_id = request.headers.get("x-ms-client-request-id")
         if client_id:
-            response.headers.setdefault("x-ms-client-request-id", client_id)
-        response._content = b"" if body is None else json.dumps(body).encode()
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
+            answered.setdefault("x-ms-client-request-id", client_id)
+        content = b"" if body is None else json.dumps(body).encode()
+        return HttpResponse(status, answered, content)
 
     return respond
 
 
-def refuse(request: requests.PreparedRequest) -> requests.Response:
+def refuse(request: HttpRequest) -> HttpResponse:
     """Connection refused: nothing was sent."""
     reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
-    error = urllib3.exceptions.MaxRetryError(None, request.url or "", reason)  # type: ignore[arg-type]
-    raise requests.ConnectionError(error, request=request)
+    error = urllib3.exceptions.MaxRetryError(None, request.url, reason)  # type: ignore[arg-type]
+    raise requests.ConnectionError(error)
 
 
-def time_out(request: requests.PreparedRequest) -> requests.Response:
+def time_out(request: HttpRequest) -> HttpResponse:
     """Sent, and no answer in time."""
-    raise requests.ReadTimeout("read timed out", request=request)
+    raise requests.ReadTimeout("read timed out")
 
 
-def reset(request: requests.PreparedRequest) -> requests.Response:
+def reset(request: HttpRequest) -> HttpResponse:
     """Sent, then the connection dropped before an answer."""
     raise requests.ConnectionError(
-        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104)),
-        request=request,
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104))
     )
 
 
-class ScriptedAdapter(requests.adapters.BaseAdapter):
+class ScriptedWire:
     """Plays steps in order; records every request it was given (thread-safe)."""
 
     def __init__(self, steps: Iterable[Step]) -> None:
-        super().__init__()
         self.steps: deque[Step] = deque(steps)
-        self.sent: list[requests.PreparedRequest] = []
-        self.timeouts: list[Any] = []
+        self.sent: list[HttpRequest] = []
         self._lock = threading.Lock()
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, timeout: Any = None, **_kwargs: Any
-    ) -> requests.Response:
+    def send(self, request: HttpRequest) -> HttpResponse:
+        """The next step's answer; a requests failure is reported as the default
+        transport reports it."""
         with self._lock:
             self.sent.append(request)
-            self.timeouts.append(timeout)
             assert self.steps, f"unexpected {request.method} {request.url}"
             step = self.steps.popleft()
-        return step(request)
+        try:
+            return step(request)
+        except requests.RequestException as err:
+            raise failure_of(err) from err
 
     def close(self) -> None:
         """Nothing to close."""
 
     @property
+    def timeouts(self) -> list[tuple[float, float]]:
+        """The (connect, read) timeout of every request."""
+        return [request.timeout for request in self.sent]
+
+    @property
     def calls(self) -> list[str]:
         """``METHOD path`` of every request, with the account prefix cut off."""
-        return [f"{r.method} {urlsplit(r.url or '').path.removeprefix(BASE)}" for r in self.sent]
+        return [f"{r.method} {urlsplit(r.url).path.removeprefix(BASE)}" for r in self.sent]
 
     def query(self, index: int) -> dict[str, list[str]]:
         """The query parameters of request ``index``."""
-        return parse_qs(urlsplit(self.sent[index].url or "").query)
+        return parse_qs(urlsplit(self.sent[index].url).query)
 
     def body(self, index: int) -> Any:
         """The JSON body of request ``index``."""
@@ -193,11 +195,9 @@ class FakeClock:
 
 def scripted_client(
     steps: Iterable[Step], **options: Any
-) -> tuple[MmsClient, ScriptedAdapter, FakeClock]:
-    """A client over a scripted adapter and a fake clock."""
-    adapter = ScriptedAdapter(steps)
-    session = requests.Session()
-    session.mount("http://", adapter)
+) -> tuple[MmsClient, ScriptedWire, FakeClock]:
+    """A client over a scripted wire and a fake clock."""
+    wire = ScriptedWire(steps)
     clock = FakeClock()
     client = MmsClient(
         HOST,
@@ -205,11 +205,11 @@ def scripted_client(
         "r",
         "a",
         options.pop("credential", TOKEN),
-        session=session,
+        transport=wire,
         monotonic=clock,
         wall_clock=clock.wall,
         sleep=clock.sleep,
         rng=random.Random(0),
         **options,
     )
-    return client, adapter, clock
+    return client, wire, clock

@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 from requests.structures import CaseInsensitiveDict
 
-from mms_pulumi.client import MmsClient
+from mms_pulumi.client import HttpRequest, HttpResponse, MmsClient
 from mms_pulumi.errors import CredentialError, MmsError, OutcomeUnknownError
 from tests.client.scripted import (
     BASE,
@@ -34,14 +33,8 @@ from tests.client.scripted import (
 
 
 def raw_answer(status: int, content: bytes, headers: dict[str, str] | None = None) -> Any:
-    def respond(request: requests.PreparedRequest) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response.headers = CaseInsensitiveDict(headers or {})
-        response._content = content
-        response.url = request.url or ""
-        response.request = request
-        return response
+    def respond(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(status, CaseInsensitiveDict(headers or {}), content)
 
     return respond
 

@@ -1,11 +1,13 @@
 """The client over a scripted transport: requests on the wire, retries, POST safety, errors.
 
-Every test plays the service's answers through a requests adapter (no sockets) with a
-fake clock (no sleeping).
+Every test plays the service's answers through the client's ``transport=`` seam (no
+sockets) with a fake clock (no sleeping).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
 import uuid
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 
 from mms_pulumi.client import MmsClient
 from mms_pulumi.errors import (
@@ -36,7 +39,6 @@ from tests.client.scripted import (
     PASSWORD,
     SERVICE_REQUEST,
     TOKEN,
-    ScriptedAdapter,
     answer,
     model_body,
     refuse,
@@ -93,8 +95,8 @@ def test_ids_are_one_path_segment() -> None:
 
 
 def test_an_endpoint_with_a_path_prefix_keeps_it() -> None:
-    mms, wire, _ = scripted_client([answer(200, [])])
-    mms2 = MmsClient(f"{HOST}/mms/", "s", "r", "a", TOKEN, session=mms._transport._session)
+    _, wire, _ = scripted_client([answer(200, [])])
+    mms2 = MmsClient(f"{HOST}/mms/", "s", "r", "a", TOKEN, transport=wire)
     mms2.list_models()
     assert (wire.sent[0].url or "").startswith(f"{HOST}/mms{BASE}/models")
 
@@ -331,7 +333,33 @@ def test_a_netrc_entry_for_the_host_never_replaces_the_bearer_token(
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     with MmsClient(HOST, "s", "r", "a", TOKEN) as mms:
-        adapter = ScriptedAdapter([answer(200, model_body())])
-        mms._transport._session.mount("http://", adapter)
+        # The default transport's own session, answering from an adapter: no sockets.
+        adapter = RecordingAdapter(model_body())
+        mms._transport.http.session.mount("http://", adapter)  # type: ignore[attr-defined]
         mms.get_model("m1")
     assert adapter.sent[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+class RecordingAdapter(requests.adapters.BaseAdapter):
+    """A requests adapter that answers 200 with ``body`` and records what it was sent."""
+
+    def __init__(self, body: Any) -> None:
+        super().__init__()
+        self.body = json.dumps(body).encode()
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **_options: Any
+    ) -> requests.Response:
+        self.sent.append(request)
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = urllib3.HTTPResponse(
+            body=io.BytesIO(self.body), status=200, preload_content=False
+        )
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        """Nothing to close."""
