@@ -52,7 +52,7 @@ class ApiGeneration(StrEnum):
     @property
     def account_segment(self) -> str:
         """The path segment naming the account: ``hostingAccounts`` or ``accounts``."""
-        return "hostingAccounts" if self is ApiGeneration.V2017_06 else "accounts"
+        return _ACCOUNT_SEGMENTS[self]
 
     @property
     def account_path(self) -> str:
@@ -61,6 +61,10 @@ class ApiGeneration(StrEnum):
             "/api/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
             f"/{self.account_segment}/{{hosting_account}}"
         )
+
+
+# mms-api.md §3 and §5: each generation's account path family.
+_ACCOUNT_SEGMENTS = {ApiGeneration.V2017_06: "hostingAccounts", ApiGeneration.V2017_09: "accounts"}
 
 
 def generation_of(api_version: str) -> ApiGeneration:

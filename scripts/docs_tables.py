@@ -150,9 +150,7 @@ def _rule(provider: type[MmsProvider], spec: FieldSpec) -> str:
         else [ApiGeneration.V2017_06, ApiGeneration.V2017_09]
     )
     rules = {
-        generation: _wire_rule(
-            provider.request_models.get(generation, provider.request_model), spec.name
-        )
+        generation: _wire_rule(provider.request_models[generation], spec.name)
         for generation in generations
     }
     known = {generation: rule for generation, rule in rules.items() if rule is not None}

@@ -21,6 +21,7 @@ FLOORS = {
     "schema_2017_09": 1,
     "errors": 1,
     "auth": 2,
+    "wire": 2,
     "client": 3,
     "emulator": 3,
     "account": 4,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mms_pulumi.client._client_2017_09 import (
         MmsClient2017_09,
     )
+    from mms_pulumi.client._clients import client_class
     from mms_pulumi.client._http import (
         HttpFailure,
         HttpRequest,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "mms_pulumi.client._client": ("MmsClient",),
     "mms_pulumi.client._client_2017_09": ("MmsClient2017_09",),
+    "mms_pulumi.client._clients": ("client_class",),
     "mms_pulumi.client._http": (
         "HttpFailure",
         "HttpRequest",
@@ -114,6 +116,7 @@ __all__ = [
     "Schedule",
     "Stop",
     "Transport",
+    "client_class",
     "decide_retry",
     "is_retryable",
     "parse_retry_after",

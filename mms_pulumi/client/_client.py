@@ -56,6 +56,7 @@ from mms_pulumi.schema_2017_09 import (
     RegisterModelRequest2017_09,
     Service2017_09,
 )
+from mms_pulumi.wire import dialect_of
 
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 CreatedT = TypeVar(
@@ -115,6 +116,7 @@ class _AccountClient:
         api_version = api_version or self.generation.value
         generation = generation_of(api_version)
         if generation is not self.generation:
+            # generation: the error names the other client, which this module cannot import.
             other = "MmsClient" if generation is ApiGeneration.V2017_06 else "MmsClient2017_09"
             raise ValueError(
                 f"api_version {api_version} is the {generation.account_segment} API: use "
@@ -179,11 +181,9 @@ class _AccountClient:
         """Register a model (a new version of its name); MMS answers 201 (or 200). 2017-09
         takes any name and tags (its reference restates no limits)."""
         given = request.to_wire() if isinstance(request, RequestModel) else request
-        body: RegisterModelRequest | RegisterModelRequest2017_09 = (
-            as_request(RegisterModelRequest2017_09, given)
-            if self.generation is ApiGeneration.V2017_09
-            else as_request(RegisterModelRequest, given)
-        )
+        wire_model: type[RegisterModelRequest | RegisterModelRequest2017_09]
+        wire_model = dialect_of(self.generation).register_model  # type: ignore[assignment]
+        body = as_request(wire_model, given)
         return self._create_now(
             Model,
             "models",
@@ -229,6 +229,10 @@ class _AccountClient:
         return read(AuthKeys, answer)
 
     # --- plumbing ----------------------------------------------------------------------------
+
+    def get_operation(self, operation_id: str) -> Operation:
+        """The state of an async operation."""
+        return read(Operation, self._get(f"operations/{segment(operation_id)}"))
 
     def _url(self, relative: str) -> str:
         return f"{self._account}/{relative}"
@@ -416,10 +420,6 @@ class MmsClient(_AccountClient):
         return self._pollers.by_state(service_id, OperationType.SERVICE)
 
     # --- operations --------------------------------------------------------------------------
-
-    def get_operation(self, operation_id: str) -> Operation:
-        """The state of an async operation."""
-        return read(Operation, self._get(f"operations/{segment(operation_id)}"))
 
     def resume_operation(
         self, operation_id: str, kind: OperationType | str

@@ -21,6 +21,7 @@ from mms_pulumi.client._reconcile import (
     manifest_match_2017_09,
     service_match,
 )
+from mms_pulumi.client._transport import Response
 from mms_pulumi.schema import ApiGeneration, OperationType
 from mms_pulumi.schema_2017_09 import (
     CreateImageRequest2017_09,
@@ -92,9 +93,9 @@ class MmsClient2017_09(_AccountClient):
             what=f"image {body.name}",
             check=f"list_images(manifest_id={body.manifest_id!r})",
         )
-        if isinstance(created, Image2017_09):
-            return self.wait_on_image(created.id)
-        return self._pollers.accepted(created, OperationType.IMAGE, "image build")
+        if isinstance(created, Response):
+            return self._pollers.accepted(created, OperationType.IMAGE, "image build")
+        return self.wait_on_image(created.id)  # an earlier attempt made it
 
     def get_image(self, image_id: str) -> Image2017_09:
         """One image by id (its manifest embedded)."""
@@ -125,14 +126,14 @@ class MmsClient2017_09(_AccountClient):
         created = self._create(
             "services",
             body,
-            lambda: self.list_services(service_name=body.name),
+            lambda: self.list_services(name=body.name),
             lambda service, _since: service_match(service, body),
             what=f"service {body.name}",
-            check=f"list_services(service_name={body.name!r})",
+            check=f"list_services(name={body.name!r})",
         )
-        if isinstance(created, Service2017_09):
-            return self.wait_on_service(created.id)
-        return self._pollers.accepted(created, OperationType.SERVICE, "service deployment")
+        if isinstance(created, Response):
+            return self._pollers.accepted(created, OperationType.SERVICE, "service deployment")
+        return self.wait_on_service(created.id)  # an earlier attempt made it
 
     def begin_update_service(
         self, service_id: str, request: UpdateServiceRequest2017_09 | Mapping[str, Any]
@@ -150,6 +151,7 @@ class MmsClient2017_09(_AccountClient):
     def list_services(
         self,
         *,
+        name: str | None = None,
         service_name: str | None = None,
         model_id: str | None = None,
         model_name: str | None = None,
@@ -158,7 +160,14 @@ class MmsClient2017_09(_AccountClient):
         image_id: str | None = None,
         compute_resource_id: str | None = None,
     ) -> list[Service2017_09]:
-        """Every service, or those matching every filter given (mms-api.md §5)."""
+        """Every service, or those matching every filter given (mms-api.md §5).
+
+        ``name`` is the filter ``MmsClient.list_services`` takes, under the same keyword;
+        ``service_name`` is the same filter under the 2017-09 wire's own word.
+        """
+        if name is not None and service_name is not None and name != service_name:
+            raise ValueError("give name or service_name, not both: they are one filter")
+        service_name = name if name is not None else service_name
         filters = {
             "serviceName": service_name,
             "modelId": model_id,
@@ -173,6 +182,14 @@ class MmsClient2017_09(_AccountClient):
     def resume_service_operation(self, operation_id: str) -> OperationPoller[Service2017_09]:
         """A poller for a service deployment or update started earlier."""
         return self._pollers.by_id(operation_id, OperationType.SERVICE, "service operation")
+
+    def resume_operation(
+        self, operation_id: str, kind: OperationType | str
+    ) -> OperationPoller[Image2017_09] | OperationPoller[Service2017_09]:
+        """A poller for an operation started earlier; ``kind`` is ``Image`` or ``Service``."""
+        if OperationType(str(kind).capitalize()) is OperationType.IMAGE:
+            return self.resume_image_operation(operation_id)
+        return self.resume_service_operation(operation_id)
 
     def wait_on_service(self, service_id: str) -> OperationPoller[Service2017_09]:
         """A poller that follows a service's own ``state``."""

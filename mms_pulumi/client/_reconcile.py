@@ -42,6 +42,7 @@ from mms_pulumi.schema_2017_09 import (
     RegisterModelRequest2017_09,
     Service2017_09,
 )
+from mms_pulumi.wire import v2017_06, v2017_09
 
 logger = logging.getLogger("mms_pulumi.client")
 
@@ -78,15 +79,6 @@ def _same(made: object, request: object, fields: tuple[str, ...]) -> bool:
 
 
 MODEL_FIELDS = ("name", "url", "mime_type", "description", "tags", "unpack")
-MANIFEST_FIELDS = (
-    "model_ids",
-    "model_type",
-    "assets",
-    "target_runtime",
-    "driver_program",
-    "description",
-)
-IMAGE_FIELDS = ("manifest_id", "image_type", "description")
 
 
 def model_match(
@@ -99,40 +91,29 @@ def model_match(
 
 def manifest_match(manifest: Manifest, request: CreateManifestRequest, since: datetime) -> Match:
     """A manifest with the same models, assets, runtime, driver and description, made since."""
-    same = _same(manifest, request, MANIFEST_FIELDS) and (
-        request.name is None or manifest.name in (None, request.name)
-    )
+    same = v2017_06.same_manifest(manifest, request)
     return _dated(manifest.created_time, since) if same else Match.OTHER
 
 
 def image_match(image: Image, request: CreateImageRequest, since: datetime) -> Match:
     """An image of the same manifest, registry user and location, and description, made since."""
-    registry = image.registry_info
-    same = (
-        _same(image, request, IMAGE_FIELDS)
-        and registry is not None
-        and _same(registry, request.registry_info, ("user", "location"))
-    )
+    same = v2017_06.same_image(image, request)
     return _dated(image.created_time, since) if same else Match.OTHER
-
-
-MANIFEST_FIELDS_2017_09 = ("name", "driver_program", "model_ids", "assets", "description")
-IMAGE_FIELDS_2017_09 = ("name", "manifest_id", "image_type", "compute_resource_id")
 
 
 def manifest_match_2017_09(
     manifest: Manifest2017_09, request: CreateManifestRequest2017_09, since: datetime
 ) -> Match:
     """A 2017-09 manifest of the same name, driver, models, assets and description."""
-    same = _same(manifest, request, MANIFEST_FIELDS_2017_09)
+    same = v2017_09.same_manifest(manifest, request)
     return _dated(manifest.created_time, since) if same else Match.OTHER
 
 
 def image_match_2017_09(
     image: Image2017_09, request: CreateImageRequest2017_09, since: datetime
 ) -> Match:
-    """A 2017-09 image of the same name, manifest, type and compute resource."""
-    same = _same(image, request, IMAGE_FIELDS_2017_09)
+    """A 2017-09 image of the same name, manifest, type, compute resource and description."""
+    same = v2017_09.same_image(image, request)
     return _dated(image.created_time, since) if same else Match.OTHER
 
 

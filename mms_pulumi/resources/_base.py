@@ -104,17 +104,12 @@ def client_for(account: Account, token: str | None) -> MmsClient | MmsClient2017
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            from mms_pulumi.client import MmsClient, MmsClient2017_09
+            from mms_pulumi.client import client_class
 
             credential = token
             if credential is None and is_loopback(account.endpoint):
                 credential = _local_token()
-            kind = (
-                MmsClient2017_09
-                if generation_of_account(account.to_props()) is ApiGeneration.V2017_09
-                else MmsClient
-            )
-            client = kind(
+            client = client_class(generation_of_account(account.to_props()))(
                 account.endpoint,
                 account.subscription_id,
                 account.resource_group,
@@ -153,9 +148,8 @@ class MmsProvider(dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
     kind: ClassVar[str]
-    request_model: ClassVar[type[RequestModel]]
-    # The request model of each generation, where 2017-09's differs from ``request_model``.
-    request_models: ClassVar[Mapping[ApiGeneration, type[RequestModel]]] = {}
+    # The request model of each generation (read from ``mms_pulumi.wire.DIALECTS``).
+    request_models: ClassVar[Mapping[ApiGeneration, type[RequestModel]]]
     # Inputs that belong to one generation only: given to the other, they are an error.
     only_in: ClassVar[Mapping[str, ApiGeneration]] = {}
     fields: ClassVar[Sequence[FieldSpec]]
@@ -251,9 +245,7 @@ class MmsProvider(dynamic.ResourceProvider):
 
     def request_model_for(self, props: Mapping[str, Any]) -> type[RequestModel]:
         """The request model of the generation the props' account speaks."""
-        return self.request_models.get(
-            generation_of_account(props.get("account")), self.request_model
-        )
+        return self.request_models[generation_of_account(props.get("account"))]
 
     def problems(self, inputs: Mapping[str, Any]) -> list[FieldProblem]:
         """Every rule the inputs break: the wire schema of the account's generation, inputs

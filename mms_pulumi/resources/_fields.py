@@ -63,6 +63,14 @@ def generation_only(specs: Iterable[FieldSpec]) -> dict[str, ApiGeneration]:
     return {spec.name: spec.only_in for spec in specs if spec.only_in is not None}
 
 
+def for_generation(
+    specs: Iterable[FieldSpec], inputs: Mapping[str, Any], generation: ApiGeneration
+) -> dict[str, Any]:
+    """The inputs without those that belong to the other generation (by their specs)."""
+    other = {spec.name for spec in specs if spec.only_in not in (None, generation)}
+    return {name: value for name, value in inputs.items() if name not in other}
+
+
 def secret_inputs(specs: Iterable[FieldSpec]) -> tuple[str, ...]:
     """The names of the secret inputs, in declaration order."""
     return tuple(spec.name for spec in specs if spec.secret)

@@ -25,11 +25,14 @@ from mms_pulumi.local import (
     LOCAL_REGISTRY_PASSWORD,
 )
 from mms_pulumi.resources._base import generation_of_account, is_loopback
+from mms_pulumi.resources._fields import for_generation
 from mms_pulumi.resources._files import FileInput, LocalFileError, ShippedFile, ship
 from mms_pulumi.resources._resource import AccountInput, placement_props
+from mms_pulumi.resources.image import FIELDS as IMAGE_FIELDS
 from mms_pulumi.resources.image import Image, RegistryInfoArgs
 from mms_pulumi.resources.manifest import Manifest
 from mms_pulumi.resources.model import Model
+from mms_pulumi.resources.service import FIELDS as SERVICE_FIELDS
 from mms_pulumi.resources.service import (
     AutoscalerArgs,
     ComputeResourceArgs,
@@ -118,15 +121,16 @@ def asset_id(shipped: ShippedFile) -> pulumi.Input[str]:
 def with_local_defaults(args: DeploymentArgs, generation: ApiGeneration) -> DeploymentArgs:
     """On the local emulator, what MMS needs but the emulator never uses may be left out:
     the registry, kubeconfig and pull secret (2017-06) or the compute resource (2017-09)."""
-    if generation is ApiGeneration.V2017_09:
-        compute = args.compute_resource or {"id": LOCAL_COMPUTE_RESOURCE_ID}
-        return dataclasses.replace(args, compute_resource=compute)
-    return dataclasses.replace(
-        args,
-        registry_info=args.registry_info
+    stand_ins = {
+        "compute_resource": args.compute_resource or {"id": LOCAL_COMPUTE_RESOURCE_ID},
+        "registry_info": args.registry_info
         or {**LOCAL_REGISTRY, "password": pulumi.Output.secret(LOCAL_REGISTRY_PASSWORD)},
-        kube_config=args.kube_config or pulumi.Output.secret(LOCAL_KUBE_CONFIG),
-        acr_image_pull_secret=args.acr_image_pull_secret or LOCAL_IMAGE_PULL_SECRET,
+        "kube_config": args.kube_config or pulumi.Output.secret(LOCAL_KUBE_CONFIG),
+        "acr_image_pull_secret": args.acr_image_pull_secret or LOCAL_IMAGE_PULL_SECRET,
+    }
+    # Only the stand-ins of the account's generation, as its inputs declare them.
+    return dataclasses.replace(
+        args, **for_generation((*IMAGE_FIELDS, *SERVICE_FIELDS), stand_ins, generation)
     )
 
 
@@ -236,22 +240,31 @@ class Deployment(pulumi.ComponentResource):
             account=account,
             opts=child,
         )
-        v2017_09 = generation is ApiGeneration.V2017_09
+        # What the component derives for the image goes only where the image's inputs
+        # declare it (a 2017-09 image is named and targets the service's compute); what the
+        # user gave goes as given, so the image's check names an input of the other API.
+        derived = for_generation(
+            IMAGE_FIELDS,
+            {"name": args.name, "compute_resource_id": compute_resource_id(args.compute_resource)},
+            generation,
+        )
         self.image = Image(
             f"{resource_name}-image",
             manifest_id=self.manifest.id,
             registry_info=args.registry_info,
-            name=args.name if v2017_09 else None,
-            compute_resource_id=compute_resource_id(args.compute_resource) if v2017_09 else None,
             description=args.description,
             account=account,
             opts=child,
+            **derived,
+        )
+        manifest_input = for_generation(
+            SERVICE_FIELDS, {"manifest_id": self.manifest.id}, generation
         )
         self.service = Service(
             f"{resource_name}-service",
             name=args.name,
             image_id=self.image.id,
-            manifest_id=None if v2017_09 else self.manifest.id,
+            manifest_id=manifest_input.get("manifest_id"),
             kube_config=args.kube_config,
             acr_image_pull_secret=args.acr_image_pull_secret,
             compute_resource=args.compute_resource,

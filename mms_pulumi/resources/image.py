@@ -18,6 +18,7 @@ from mms_pulumi.resources._base import (
     ACCOUNT_DOC,
     EMULATOR_KEY,
     ImmutableMmsProvider,
+    generation_of_account,
     inputs_of,
     iso,
     placement,
@@ -32,8 +33,9 @@ from mms_pulumi.resources._resource import (
     build_props,
     secret_options,
 )
-from mms_pulumi.schema import ApiGeneration, CreateImageRequest, OperationState
-from mms_pulumi.schema_2017_09 import CreateImageRequest2017_09, Image2017_09
+from mms_pulumi.schema import ApiGeneration, OperationState
+from mms_pulumi.schema_2017_09 import Image2017_09
+from mms_pulumi.wire import DIALECTS, dialect_of_body
 
 if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient, MmsClient2017_09
@@ -74,8 +76,7 @@ class ImageProvider(ImmutableMmsProvider):
     """Builds images and waits for the build; every change builds a new image."""
 
     kind = "image"
-    request_model = CreateImageRequest
-    request_models = {ApiGeneration.V2017_09: CreateImageRequest2017_09}
+    request_models = {g: dialect.create_image for g, dialect in DIALECTS.items()}
     only_in = generation_only(FIELDS)
     fields = FIELDS
     secret_fields = SECRETS
@@ -144,17 +145,7 @@ class ImageProvider(ImmutableMmsProvider):
         manifest_id = _manifest_of(image) or props.get("manifest_id")
         if manifest_id:
             live["manifest_id"] = manifest_id
-        if isinstance(image, Image2017_09):
-            live["name"] = image.name
-            live["compute_resource_id"] = image.compute_resource_id
-        elif image.registry_info is not None:
-            # MMS echoes the password; never take it from the answer, keep the recorded one.
-            live["registry_info"] = {
-                "user": image.registry_info.user,
-                "location": image.registry_info.location,
-            }
-            if isinstance(recorded, Mapping) and "password" in recorded:
-                live["registry_info"]["password"] = recorded["password"]
+        live.update(_LIVE_INPUTS[generation_of_account(props.get("account"))](image, recorded))
         return dynamic.ReadResult(
             id_, self.sealed(self._outputs(live, image)), self.sealed(inputs_of(FIELDS, live))
         )
@@ -171,29 +162,38 @@ class ImageProvider(ImmutableMmsProvider):
         }
 
 
+def _live_2017_06(image: Any, recorded: Any) -> dict[str, Any]:
+    """A 2017-06 image's own inputs as MMS reports them: its registry, password ours."""
+    if image.registry_info is None:
+        return {}
+    # MMS echoes the password; never take it from the answer, keep the recorded one.
+    registry = {"user": image.registry_info.user, "location": image.registry_info.location}
+    if isinstance(recorded, Mapping) and "password" in recorded:
+        registry["password"] = recorded["password"]
+    return {"registry_info": registry}
+
+
+def _live_2017_09(image: Any, _recorded: Any) -> dict[str, Any]:
+    """A 2017-09 image's own inputs as MMS reports them: its name and compute resource."""
+    return {"name": image.name, "compute_resource_id": image.compute_resource_id}
+
+
+# What ``read`` takes from a live image besides what both generations share.
+_LIVE_INPUTS: dict[ApiGeneration, Callable[[Any, Any], dict[str, Any]]] = {
+    ApiGeneration.V2017_06: _live_2017_06,
+    ApiGeneration.V2017_09: _live_2017_09,
+}
+
+
 def _manifest_of(image: schema.Image | Image2017_09) -> str | None:
-    """The manifest an image was built from (2017-09 embeds the manifest itself)."""
-    if isinstance(image, Image2017_09):
-        return image.manifest.id if image.manifest is not None else None
-    return image.manifest_id
+    """The manifest an image was built from, read as its generation says it."""
+    return dialect_of_body(image).manifest_of(image)
 
 
 def _same_image(image: schema.Image | Image2017_09, request: Any) -> bool:
-    """Whether an image was built from exactly this request (of its generation)."""
-    if _manifest_of(image) != request.manifest_id or image.image_type != request.image_type:
-        return False
-    if isinstance(image, Image2017_09):
-        return (image.name, image.compute_resource_id) == (
-            request.name,
-            request.compute_resource_id,
-        ) and (image.description or "") == (request.description or "")
-    registry = image.registry_info
-    return (
-        image.description == request.description
-        and registry is not None
-        and (registry.user, registry.location)
-        == (request.registry_info.user, request.registry_info.location)
-    )
+    """Whether an image was built from exactly this request (of its generation): the one
+    rule per generation, the client's lookup after a lost POST uses it too."""
+    return dialect_of_body(image).same_image(image, request)
 
 
 class Image(MmsResource, module="mms", name="Image"):

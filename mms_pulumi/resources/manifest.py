@@ -32,15 +32,14 @@ from mms_pulumi.resources._resource import AccountInput, MmsResource, build_prop
 from mms_pulumi.schema import (
     ApiGeneration,
     Asset,
-    CreateManifestRequest,
     FieldProblem,
     TargetRuntime,
 )
 from mms_pulumi.schema_2017_09 import (
-    CreateManifestRequest2017_09,
     Manifest2017_09,
     TargetRuntime2017_09,
 )
+from mms_pulumi.wire import DIALECTS
 
 FIELDS = (
     FieldSpec("model_ids", doc="at least one model id of the same account"),
@@ -106,8 +105,7 @@ class ManifestProvider(ImmutableMmsProvider):
     """Creates manifests; every change is a new manifest."""
 
     kind = "manifest"
-    request_model = CreateManifestRequest
-    request_models = {ApiGeneration.V2017_09: CreateManifestRequest2017_09}
+    request_models = {g: dialect.create_manifest for g, dialect in DIALECTS.items()}
     fields = FIELDS
     fixed_wire = {"model_type": MODEL_TYPE}
 
@@ -116,12 +114,8 @@ class ManifestProvider(ImmutableMmsProvider):
         assets = inputs.get("assets")
         if isinstance(assets, list):
             inputs["assets"] = [canonical(Asset, asset) for asset in assets]
-        if generation_of_account(inputs.get("account")) is ApiGeneration.V2017_09:
-            # Canonical like 2017-06's: an absent ``properties`` is the empty map MMS keeps.
-            runtime = _camel_properties(inputs.get("target_runtime"))
-            inputs["target_runtime"] = canonical(TargetRuntime2017_09, runtime)
-        else:
-            inputs["target_runtime"] = canonical(TargetRuntime, inputs.get("target_runtime"))
+        generation = generation_of_account(inputs.get("account"))
+        inputs["target_runtime"] = _RUNTIMES[generation].canonical(inputs.get("target_runtime"))
         if inputs["target_runtime"] is None:
             del inputs["target_runtime"]
         return inputs
@@ -155,14 +149,7 @@ class ManifestProvider(ImmutableMmsProvider):
         manifest = self.get_live(id_, props, getter)
         if manifest is None:
             return dynamic.ReadResult(id_="", outs={})
-        if isinstance(manifest, Manifest2017_09):
-            wire = manifest.target_runtime or {}
-            runtime: Any = {
-                "runtime_type": wire.get("runtimeType"),
-                "properties": wire.get("properties") or {},
-            }
-        else:
-            runtime = manifest.target_runtime.model_dump(mode="json", by_alias=False)
+        runtime = _RUNTIMES[generation_of_account(props.get("account"))].read(manifest)
         live = self.normalize(
             {
                 "model_ids": list(manifest.model_ids),
@@ -232,3 +219,29 @@ __all__ = [
     "RuntimePropertiesArgs",
     "TargetRuntimeArgs",
 ]
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """How a generation's target runtime is written canonically and read back."""
+
+    canonical: Callable[[Any], Any]
+    read: Callable[[Any], Any]
+
+
+def _read_runtime_2017_09(manifest: Manifest2017_09) -> dict[str, Any]:
+    wire = manifest.target_runtime or {}
+    return {"runtime_type": wire.get("runtimeType"), "properties": wire.get("properties") or {}}
+
+
+_RUNTIMES = {
+    ApiGeneration.V2017_06: _Runtime(
+        canonical=lambda runtime: canonical(TargetRuntime, runtime),
+        read=lambda manifest: manifest.target_runtime.model_dump(mode="json", by_alias=False),
+    ),
+    ApiGeneration.V2017_09: _Runtime(
+        # Canonical like 2017-06's: an absent ``properties`` is the empty map MMS keeps.
+        canonical=lambda runtime: canonical(TargetRuntime2017_09, _camel_properties(runtime)),
+        read=_read_runtime_2017_09,
+    ),
+}

@@ -24,8 +24,7 @@ from mms_pulumi.resources._base import (
 )
 from mms_pulumi.resources._fields import FieldSpec, OnChange
 from mms_pulumi.resources._resource import AccountInput, MmsResource, build_props
-from mms_pulumi.schema import ApiGeneration, RegisterModelRequest
-from mms_pulumi.schema_2017_09 import RegisterModelRequest2017_09
+from mms_pulumi.wire import DIALECTS
 
 FIELDS = (
     FieldSpec("name", doc="the model's name; registering it again makes the next version"),
@@ -44,8 +43,7 @@ class ModelProvider(ImmutableMmsProvider):
     """Registers models; every change is a new registration (a new version and id)."""
 
     kind = "model"
-    request_model = RegisterModelRequest
-    request_models = {ApiGeneration.V2017_09: RegisterModelRequest2017_09}
+    request_models = {g: dialect.register_model for g, dialect in DIALECTS.items()}
     fields = FIELDS
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:

@@ -54,22 +54,19 @@ from mms_pulumi.resources._smoke import (
 )
 from mms_pulumi.schema import (
     ApiGeneration,
-    CreateServiceRequest,
     FieldProblem,
     KeyType,
     OperationState,
-    UpdateServiceRequest,
     normalize_kube_config,
 )
 from mms_pulumi.schema_2017_09 import (
     AutoScaler,
     ComputeResource,
     ContainerResourceReservation,
-    CreateServiceRequest2017_09,
     DataCollection,
     Service2017_09,
-    UpdateServiceRequest2017_09,
 )
+from mms_pulumi.wire import DIALECTS, dialect_of, dialect_of_body
 
 if TYPE_CHECKING:
     from mms_pulumi.client import MmsClient, MmsClient2017_09, OperationPoller
@@ -213,8 +210,7 @@ class ServiceProvider(MmsProvider):
     """Deploys, rolls and deletes services, waiting on each MMS operation."""
 
     kind = "service"
-    request_model = CreateServiceRequest
-    request_models = {ApiGeneration.V2017_09: CreateServiceRequest2017_09}
+    request_models = {g: dialect.create_service for g, dialect in DIALECTS.items()}
     only_in = generation_only(FIELDS)
     fields = FIELDS
     unique_name_fields = ("name", "account")
@@ -359,18 +355,8 @@ class ServiceProvider(MmsProvider):
             **{name: props.get(name) for name in (*ROTATIONS, "smoke_test")},
             **placement(props),
         }
-        if isinstance(service, Service2017_09):
-            live["compute_resource"] = _snake(service.compute_resource)
-            for name in SETTINGS_2017_09:
-                live[name] = _snake(getattr(service, name))
-            live = self.normalize(live)
-        else:
-            # Left out, MMS takes the image's manifest: that is implied, not drift.
-            if props.get("manifest_id") is not None:
-                live["manifest_id"] = service.manifest_id or props["manifest_id"]
-            live["acr_image_pull_secret"] = service.acr_image_pull_secret or props.get(
-                "acr_image_pull_secret"
-            )
+        live.update(_LIVE_INPUTS[dialect_of_body(service).generation](service, props))
+        live = self.normalize(live)
         if props.get("kube_config") is not None:
             # MMS never returns the kubeconfig; the recorded one is the truth we have.
             live["kube_config"] = props["kube_config"]
@@ -391,13 +377,7 @@ class ServiceProvider(MmsProvider):
         self, client: MmsClient | MmsClient2017_09, request: Any, account: Account
     ) -> schema.Service | Service2017_09 | None:
         """A service of this name left by an interrupted create, or an error for any other."""
-        from mms_pulumi.client import MmsClient2017_09  # not at import: a preview needs none
-
-        named: list[schema.Service | Service2017_09] = list(
-            client.list_services(service_name=request.name)
-            if isinstance(client, MmsClient2017_09)
-            else client.list_services(name=request.name)
-        )
+        named: list[schema.Service | Service2017_09] = list(client.list_services(name=request.name))
         for service in named:
             if service.name != request.name:
                 continue
@@ -471,22 +451,49 @@ class ServiceProvider(MmsProvider):
         }
 
 
+def _live_2017_06(service: Any, props: Mapping[str, Any]) -> dict[str, Any]:
+    """A 2017-06 service's own inputs as MMS reports them."""
+    live = {
+        "acr_image_pull_secret": service.acr_image_pull_secret or props.get("acr_image_pull_secret")
+    }
+    # Left out, MMS takes the image's manifest: that is implied, not drift.
+    if props.get("manifest_id") is not None:
+        live["manifest_id"] = service.manifest_id or props["manifest_id"]
+    return live
+
+
+def _live_2017_09(service: Any, _props: Mapping[str, Any]) -> dict[str, Any]:
+    """A 2017-09 service's own inputs as MMS reports them: its compute and settings."""
+    return {
+        "compute_resource": _snake(service.compute_resource),
+        **{name: _snake(getattr(service, name)) for name in SETTINGS_2017_09},
+    }
+
+
+# What ``read`` takes from a live service besides what both generations share.
+_LIVE_INPUTS: dict[ApiGeneration, Callable[[Any, Mapping[str, Any]], dict[str, Any]]] = {
+    ApiGeneration.V2017_06: _live_2017_06,
+    ApiGeneration.V2017_09: _live_2017_09,
+}
+# The inputs an update sends (mms-api.md §3 Update Service, §5.1 ServiceUpdateRequest);
+# the settings are also what a rollback restores.
+_UPDATE_INPUTS = {
+    ApiGeneration.V2017_06: ("image_id", "manifest_id", "acr_image_pull_secret"),
+    ApiGeneration.V2017_09: ("image_id", *SETTINGS_2017_09),
+}
+_ROLLED_BACK_SETTINGS = {
+    ApiGeneration.V2017_06: (),
+    ApiGeneration.V2017_09: tuple(SETTINGS_2017_09),
+}
+
+
 def _roll(client: MmsClient | MmsClient2017_09, id_: str, props: Mapping[str, Any]) -> Any:
     """Start rolling the service to what ``props`` say (an update, or a rollback to olds)."""
-    from mms_pulumi.client import MmsClient2017_09
-
-    if isinstance(client, MmsClient2017_09):
-        settings = {name: props.get(name) for name in SETTINGS_2017_09}
-        update = UpdateServiceRequest2017_09.model_validate(
-            {"image_id": props["image_id"], **settings}
-        )
-        return client.begin_update_service(id_, update)
-    request = UpdateServiceRequest(
-        image_id=props["image_id"],
-        manifest_id=props.get("manifest_id"),
-        acr_image_pull_secret=props["acr_image_pull_secret"],
+    dialect = dialect_of(client.generation)
+    update = dialect.update_service.model_validate(
+        {name: props.get(name) for name in _UPDATE_INPUTS[dialect.generation]}
     )
-    return client.begin_update_service(id_, request)
+    return client.begin_update_service(id_, update)  # type: ignore[arg-type]
 
 
 def rollback_props(
@@ -496,15 +503,13 @@ def rollback_props(
     the settings it really ran before the update; a setting that was unset goes back to
     what unset behaves as, so settings the update added are undone too."""
     back = {**olds, "image_id": before.image_id or olds["image_id"]}
-    if isinstance(before, Service2017_09):
-        for name in SETTINGS_2017_09:
-            value = getattr(before, name)
-            back[name] = _snake(value) if value is not None else UNSET_SETTINGS.get(name)
-        autoscaled = isinstance(back["autoscaler"], Mapping) and back["autoscaler"].get(
-            "autoscale_enabled"
-        )
-        if autoscaled and before.num_replicas is None:
-            back["num_replicas"] = None  # an enabled autoscaler excludes numReplicas
+    for name in _ROLLED_BACK_SETTINGS[dialect_of_body(before).generation]:
+        value = getattr(before, name)
+        back[name] = _snake(value) if value is not None else UNSET_SETTINGS.get(name)
+    autoscaler = back.get("autoscaler")
+    autoscaled = isinstance(autoscaler, Mapping) and autoscaler.get("autoscale_enabled")
+    if autoscaled and getattr(before, "num_replicas", None) is None:
+        back["num_replicas"] = None  # an enabled autoscaler excludes numReplicas
     return back
 
 

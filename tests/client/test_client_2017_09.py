@@ -99,6 +99,14 @@ def test_the_2017_09_workflow(mms: MmsClient2017_09) -> None:
     assert [d.status for d in deployments] == ["Succeeded", "Succeeded"]
     assert mms.get_deployment(deployments[0].id).expired_at is not None
     assert [s.id for s in mms.list_services(model_name="churn")] == [service.id]
+    # The same keyword as MmsClient's, and the operation methods of both clients.
+    assert [s.id for s in mms.list_services(name="churn")] == [service.id]
+    assert mms.list_services(name="churn") == mms.list_services(service_name="churn")
+    with pytest.raises(ValueError, match="one filter"):
+        mms.list_services(name="churn", service_name="other")
+    operation_id = mms.begin_update_service(service.id, {"num_replicas": 2}).operation_id
+    assert mms.resume_operation(operation_id, "service").result(timeout=60).num_replicas == 2
+    assert mms.get_operation(operation_id).state == "Succeeded"
     assert mms.delete_service(service.id) and not mms.delete_service(service.id)
     with pytest.raises(NotFoundError):
         mms.get_deployment("nope")

@@ -288,3 +288,28 @@ def test_pick_takes_the_newest_match_and_refuses_to_guess() -> None:
     with pytest.raises(Ambiguous) as ambiguous:
         pick(items, lambda s: Match.UNDATED if s.id == "b" else Match.OTHER)
     assert ambiguous.value.ids == ["b"]
+
+
+def test_a_2017_09_image_matches_by_its_embedded_manifest() -> None:
+    """2017-09 images carry their manifest embedded, not a ``manifestId``: a lost POST's
+    lookup must read it there (it raised AttributeError before)."""
+    from mms_pulumi.client._reconcile import image_match_2017_09
+    from mms_pulumi.schema_2017_09 import CreateImageRequest2017_09, Image2017_09
+
+    request = CreateImageRequest2017_09.model_validate(
+        {"name": "img", "manifestId": "man1", "imageType": "Docker", "computeResourceId": "c"}
+    )
+    manifest = {"id": "man1", "name": "m", "modelIds": [], "assets": [], "driverProgram": "d"}
+    wire = {
+        "id": "i",
+        "name": "img",
+        "imageType": "Docker",
+        "computeResourceId": "c",
+        "manifest": manifest,
+        "createdTime": "2030-01-01T00:00:01Z",
+    }
+    assert image_match_2017_09(Image2017_09.model_validate(wire), request, SINCE) is Match.SAME
+    elsewhere = {**wire, "manifest": {**manifest, "id": "man2"}}
+    assert image_match_2017_09(Image2017_09.model_validate(elsewhere), request, SINCE) is (
+        Match.OTHER
+    )

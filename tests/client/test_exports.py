@@ -29,6 +29,7 @@ PUBLIC = {
     "Schedule",
     "Stop",
     "Transport",
+    "client_class",
     "decide_retry",
     "is_retryable",
     "parse_retry_after",

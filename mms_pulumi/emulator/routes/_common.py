@@ -56,6 +56,9 @@ class AccountScope:
     def key(self) -> str:
         """The scope key objects are stored under."""
         key = f"{self.subscription_id}/{self.resource_group}/{self.hosting_account}"
+        # Accounts of the two path families are apart (mms-api.md §7), so a 2017-09 scope
+        # is prefixed; 2017-06 keys stay as existing data directories hold them.
+        # generation: a column in place of the prefix comes with the emulator backend.
         return key if self.generation is ApiGeneration.V2017_06 else f"{ACCOUNTS_SCOPE}{key}"
 
     @property
@@ -68,6 +71,7 @@ class AccountScope:
     @property
     def v2017_09(self) -> bool:
         """Whether the request speaks 2017-09 (``accounts`` paths)."""
+        # generation: the one place the routes learn it, from the path (``account_scope``).
         return self.generation is ApiGeneration.V2017_09
 
 
@@ -167,6 +171,7 @@ def list_answer(
     request: Request, items: list[dict[str, Any]], page_size: int, api_version: str
 ) -> Any:
     """A list answer in the shape of the request's generation (see ``_list_answer``)."""
+    # generation: 2017-09 lists are always pages; 2017-06 ones bare arrays unless paged.
     if path_generation(request.url.path) is ApiGeneration.V2017_09:
         # 2017-09 lists are always pages (mms-api.md §5, §7).
         return _list_answer(

@@ -53,6 +53,7 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
     ``name`` and a ``computeResourceId`` instead of ``registryInfo`` (§5.1 ImageRequest)."""
     request: CreateImageRequest | CreateImageRequest2017_09 = (
         parse(CreateImageRequest2017_09, body)
+        # generation: a 2017-09 image is named and targets a compute resource (§5.1).
         if account.v2017_09
         else parse(CreateImageRequest, body)
     )
@@ -66,6 +67,7 @@ def create_image(account: AccountDep, emulator: EmulatorDep, body: JsonBody = No
         )
         generation_fields: dict[str, Any] = (
             {"name": request.name, "compute_resource_id": request.compute_resource_id}
+            # generation: what each generation's image records of its request.
             if isinstance(request, CreateImageRequest2017_09)
             else {
                 # The password is used for nothing here and never kept (see ImageRecord).
@@ -108,6 +110,7 @@ def shown_image(
         record = emulator.store.get_operation(account.key, image.get(OPERATION_ID, ""))
         if record is not None and record.state != state:
             image = patched(ImageRecord, image, creation_state=record.state)
+    # generation: 2017-09 shows an image with its manifest embedded and a build log.
     if not account.v2017_09:
         return public(image)
     shown = read(Image2017_09, image)

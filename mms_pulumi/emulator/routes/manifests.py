@@ -41,6 +41,7 @@ def create_manifest(account: AccountDep, store: StoreDep, body: JsonBody = None)
     has a required ``name`` and ``driverProgram`` and is versioned per name (§5.1)."""
     request: CreateManifestRequest | CreateManifestRequest2017_09 = (
         parse(CreateManifestRequest2017_09, body)
+        # generation: a 2017-09 manifest needs a name and a driver (§5.1).
         if account.v2017_09
         else parse(CreateManifestRequest, body)
     )
@@ -54,6 +55,7 @@ def create_manifest(account: AccountDep, store: StoreDep, body: JsonBody = None)
         raise ApiError(400, message, missing)
 
     def make(version: int | None) -> NewObject:
+        # generation: each generation records its own manifest shape.
         if isinstance(request, CreateManifestRequest2017_09):
             record = ManifestRecord2017_09(
                 id=new_id(),
@@ -76,14 +78,15 @@ def create_manifest(account: AccountDep, store: StoreDep, body: JsonBody = None)
         )
         return NewObject(manifest.id, stored(manifest))
 
-    new = store.create(
-        "manifests", account.key, make, name=request.name, versioned=account.v2017_09
-    )
+    # generation: 2017-09 manifests are versioned per name (§5.1).
+    versioned = account.v2017_09
+    new = store.create("manifests", account.key, make, name=request.name, versioned=versioned)
     return created(shown_manifest(account, new.body))
 
 
 def shown_manifest(account: AccountScope, body: dict[str, Any]) -> dict[str, Any]:
     """A stored manifest as the account's generation shows it."""
+    # generation: each shows the fields its reference documents.
     model = ManifestRecord2017_09 if account.v2017_09 else Manifest
     return read(model, body).to_wire()
 

@@ -41,6 +41,7 @@ def register_model(account: AccountDep, store: StoreDep, body: JsonBody = None) 
     """Register a model: a new id, the next version of its name; answers 200."""
     request: RegisterModelRequest | RegisterModelRequest2017_09 = (
         parse(RegisterModelRequest2017_09, body)
+        # generation: 2017-09 restates no name or tag limits (mms-api.md §5.1).
         if account.v2017_09
         else parse(RegisterModelRequest, body)
     )

@@ -136,12 +136,14 @@ def create_service(
     service targets a compute resource and takes replica and monitoring settings (§5.1)."""
     create: CreateServiceRequest | CreateServiceRequest2017_09 = (
         parse(CreateServiceRequest2017_09, body)
+        # generation: a 2017-09 service takes compute and replica settings (§5.1).
         if account.v2017_09
         else parse(CreateServiceRequest, body)
     )
     pull_secret = create.acr_image_pull_secret if isinstance(create, CreateServiceRequest) else None
     settings = _settings_of(create)
     _replicas_problem(settings)
+    # generation: only a 2017-09 service runs on a compute resource.
     if isinstance(create, CreateServiceRequest2017_09):
         settings["compute_resource"] = create.compute_resource.to_wire()
     # Checked here for the answer's sake, and again in the insert's transaction for races.
@@ -207,6 +209,7 @@ def update_service(
     if service is None:
         raise not_found("service", service_id)
     current = read(ServiceRecord, service)
+    # generation: a 2017-09 update changes settings; a 2017-06 one the image or manifest.
     if account.v2017_09:
         changes = parse(UpdateServiceRequest2017_09, body)
         image_id = changes.image_id or current.image_id or ""
@@ -332,6 +335,7 @@ def _shown(
         elif health is Health.FAILED:
             changes["state"] = OperationState.FAILED
     image = emulator.store.get("images", account.key, current.image_id or "")
+    # generation: 2017-09 shows a service with its image, manifest and models embedded.
     if not account.v2017_09:
         changes["image"] = read(Image, image) if image is not None else None
         return public(patched(Service, service, **changes))
