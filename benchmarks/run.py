@@ -8,7 +8,8 @@ operations to the peers table, ``--no-peers`` leaves that table out).
 ``--no-engine`` leaves out the figures through the real Pulumi CLI (``engine``: the
 preview of a 200-resource stack against no-op dynamic resources, 16 chains, the quickstart).
 The figures are also written to ``docs/figures.md`` with the commit they were measured at
-(``--no-docs``: printed only).
+(``--no-docs``: printed only), with the counts of the reliability fleet under injected faults
+(``--no-reliability`` leaves it out).
 
 Prints one table: our waiting against the peers' strategies side by side (``peers``), the
 overhead of a model → manifest → image → service chain over the emulator's own operation
@@ -44,6 +45,7 @@ from benchmarks import engine as real_engine
 from benchmarks.peers import peers_rows
 from benchmarks.plugin import Plugin, serialized_provider
 from benchmarks.preview import preview_profile
+from benchmarks.reliability import fleet_rows
 from benchmarks.report import FIGURES_PAGE, write_figures
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.resources import ImageProvider, ManifestProvider, ModelProvider, ServiceProvider
@@ -334,6 +336,9 @@ def main() -> None:
         "--no-engine", action="store_true", help="skip the figures through the real Pulumi CLI"
     )
     parser.add_argument(
+        "--no-reliability", action="store_true", help="skip the fleet under injected faults"
+    )
+    parser.add_argument(
         "--no-docs",
         action="store_true",
         help=f"do not write the figures into {FIGURES_PAGE.relative_to(ROOT)}",
@@ -429,6 +434,8 @@ def main() -> None:
     )
     rps, p99 = emulator_throughput()
     rows.append(("emulator: GET model, 8 clients", f"{rps:.0f} req/s, p99 {p99:.1f} ms"))
+    if not args.no_reliability:
+        rows += fleet_rows()
 
     width_col = max(len(label) for label, _ in rows)
     print(f"{'figure':<{width_col}}  value")

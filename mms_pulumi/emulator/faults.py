@@ -80,7 +80,7 @@ class FaultSettings:
         return cls(**values)
 
 
-# The kinds of object that async operations make (their resource kinds in work.ACTIONS).
+# The kinds of object that async operations make (``actions.Action.resource_kind``).
 OPERATION_KINDS = ("images", "services")
 
 _RATES = ("throttle_rate", "unavailable_rate", "reset_before_rate", "reset_after_rate")

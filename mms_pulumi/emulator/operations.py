@@ -9,6 +9,7 @@ is later.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,10 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from mms_pulumi.emulator.actions import Action, WorkPayload
 from mms_pulumi.emulator.errors import error_body
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.store import OperationRecord, Store
-from mms_pulumi.emulator.work import ACTIONS, Outcome, Worker
+from mms_pulumi.emulator.work import Outcome, Worker
 from mms_pulumi.schema import ErrorBody, Operation, OperationState
 
 logger = logging.getLogger("mms_pulumi.emulator")
@@ -85,7 +87,7 @@ class OperationRunner:
         # deploying or rolling.
         self._pools = {
             kind: ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"mms-{kind}")
-            for kind in {kind for _type, kind in ACTIONS.values()}
+            for kind in {action.resource_kind for action in Action}
         }
         self._inflight: dict[str, tuple[OperationRecord, Future[Outcome]]] = {}
         self._stop = threading.Event()
@@ -113,18 +115,18 @@ class OperationRunner:
 
     def new_operation(
         self,
-        action: str,
+        action: Action,
         scope: str,
         base_path: str,
         resource_id: str,
-        payload: dict[str, Any] | None = None,
+        payload: WorkPayload | None = None,
     ) -> OperationRecord:
         """A NotStarted operation, not stored yet: store it with its object, then ``wake()``.
 
-        ``action`` is one of ``ACTIONS``; taking the record here also takes one injected
-        failure (``fail_next_operations``) when one is pending.
+        Taking the record here also takes one injected failure (``fail_next_operations``)
+        when one is pending.
         """
-        operation_type, resource_kind = ACTIONS[action]
+        operation_type, resource_kind = action.operation_type, action.resource_kind
         now = self._clock()
         record = OperationRecord(
             id=str(uuid.uuid4()),
@@ -136,10 +138,12 @@ class OperationRunner:
             resource_location=f"{base_path}/{resource_kind}/{resource_id}",
             created=now,
             not_before=now + self._seconds,
-            payload={**(payload or {}), "base_path": base_path},
+            payload=dataclasses.replace(
+                payload or WorkPayload(),
+                base_path=base_path,
+                inject_failure=self._faults.take_operation_failure(),
+            ),
         )
-        if self._faults.take_operation_failure():
-            record.payload["inject_failure"] = True
         return record
 
     def wake(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from mms_pulumi.emulator.backend import MmsBackend
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.services import ServiceHost
@@ -29,6 +30,11 @@ class Emulator:
     scoring_slots: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(SCORING_CONCURRENCY)
     )
+
+    @property
+    def backend(self) -> MmsBackend:
+        """The rules of the MMS operations, over this emulator's store."""
+        return MmsBackend(self.store)
 
 
 SCORING_CONCURRENCY = 32

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mms_pulumi.emulator.actions import Action, WorkPayload
 from mms_pulumi.schema import OperationState, OperationType
 
 _SCHEMA = """
@@ -82,7 +83,7 @@ class OperationRecord:
     id: str
     scope: str
     operation_type: OperationType
-    action: str  # "build" | "deploy" | "update"
+    action: Action
     resource_kind: str  # "images" | "services"
     resource_id: str
     resource_location: str
@@ -91,7 +92,7 @@ class OperationRecord:
     state: OperationState = OperationState.NOT_STARTED
     ended: float | None = None
     error: dict[str, Any] | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: WorkPayload = field(default_factory=WorkPayload)
 
     def move_to(self, new: OperationState) -> None:
         """Move along the schema's transition table (``IllegalTransition`` otherwise)."""
@@ -99,7 +100,7 @@ class OperationRecord:
 
     def to_json(self) -> str:
         """Serialized for the ``operations`` table."""
-        return json.dumps(self.__dict__, sort_keys=True)
+        return json.dumps({**self.__dict__, "payload": self.payload.to_dict()}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> OperationRecord:
@@ -110,6 +111,8 @@ class OperationRecord:
                 **fields,
                 "state": OperationState(fields["state"]),
                 "operation_type": OperationType(fields["operation_type"]),
+                "action": Action(fields["action"]),
+                "payload": WorkPayload.from_dict(fields.get("payload")),
             }
         )
 

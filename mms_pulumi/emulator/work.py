@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mms_pulumi.emulator.actions import Action
 from mms_pulumi.emulator.builder import BuildFailure, build_image
 from mms_pulumi.emulator.errors import error_body, field_detail
 from mms_pulumi.emulator.records import (
@@ -41,14 +42,12 @@ def build_log_path(logs_dir: Path, image_id: str) -> Path:
     return logs_dir / "builds" / f"{image_id}.log"
 
 
-BUILD_IMAGE = "build"
-DEPLOY_SERVICE = "deploy"
-UPDATE_SERVICE = "update"
+BUILD_IMAGE = Action.BUILD_IMAGE
+DEPLOY_SERVICE = Action.DEPLOY_SERVICE
+UPDATE_SERVICE = Action.UPDATE_SERVICE
 # action → (operationType on the wire, kind of object it builds or changes)
-ACTIONS = {
-    BUILD_IMAGE: (OperationType.IMAGE, "images"),
-    DEPLOY_SERVICE: (OperationType.SERVICE, "services"),
-    UPDATE_SERVICE: (OperationType.SERVICE, "services"),
+ACTIONS: dict[Action, tuple[OperationType, str]] = {
+    action: (action.operation_type, action.resource_kind) for action in Action
 }
 
 
@@ -101,7 +100,7 @@ class Worker:
         self._file_roots = tuple(file_roots)
         self._logs_dir = logs_dir or bundles_dir.parent / "logs"
         self._run_services = run_services
-        self._handlers: dict[str, tuple[Run, Finish]] = {
+        self._handlers: dict[Action, tuple[Run, Finish]] = {
             BUILD_IMAGE: (self._build, self._finish_build),
             DEPLOY_SERVICE: (self._deploy, self._finish_service),
             UPDATE_SERVICE: (self._deploy, self._finish_service),
@@ -109,7 +108,7 @@ class Worker:
 
     def run(self, record: OperationRecord) -> Outcome:
         """Do the operation's work (slow; runs on a worker thread)."""
-        if record.payload.get("inject_failure"):
+        if record.payload.inject_failure:
             return INJECTED
         run, _ = self._handlers[record.action]
         return run(record)
@@ -186,7 +185,7 @@ class Worker:
 
     def _deploy(self, record: OperationRecord) -> Outcome:
         payload = record.payload
-        image_id = payload["image_id"]
+        image_id = payload.image_id or ""
         image_body = self._store.get("images", record.scope, image_id)
         image = read(ImageRecord, image_body) if image_body is not None else None
         if image_body is None or image is None or image.creation_state != OperationState.SUCCEEDED:
@@ -196,10 +195,10 @@ class Worker:
             return failure("ServiceDeploymentFailed", "The image cannot be deployed.", [detail])
         changes: dict[str, Any] = {
             "image_id": image_id,
-            "manifest_id": payload.get("manifest_id") or image.manifest_id,
-            "acr_image_pull_secret": payload.get("acr_image_pull_secret"),
-            # 2017-09 settings the request changed (python names; none in 2017-06).
-            **(payload.get("settings") or {}),
+            "manifest_id": payload.manifest_id or image.manifest_id,
+            "acr_image_pull_secret": payload.acr_image_pull_secret,
+            # 2017-09 settings the request changed (none in 2017-06).
+            **payload.settings,
         }
         driver = image_body.get(DRIVER)
         if not self._run_services or not driver:
@@ -218,7 +217,7 @@ class Worker:
                 f"The service could not start: {err}",
                 [("ScoringProcessFailed", str(err))],
             )
-        changes["scoring_uri"] = payload["scoring_uri"]
+        changes["scoring_uri"] = payload.scoring_uri
         return Outcome(ok=True, changes=changes, backends=backends)
 
     def _finish_service(
@@ -246,7 +245,7 @@ class Worker:
         """A 2017-09 deployment (mms-api.md §5.1 Deployment) for this rollout; the one it
         replaces expires."""
         service = read(ServiceRecord, body)
-        image_id = str(record.payload.get("image_id") or service.image_id or "")
+        image_id = str(record.payload.image_id or service.image_id or "")
         if outcome.ok:
             for previous in self._store.select("deployments", record.scope, name=service.id):
                 if previous.get("expiredAt") is None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from mms_pulumi.emulator.backend import MmsBackend
 from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
-from mms_pulumi.emulator.records import ACCOUNTS_SCOPE, public
+from mms_pulumi.emulator.records import public
+from mms_pulumi.emulator.scope import AccountScope as AccountScope
+from mms_pulumi.emulator.scope import path_generation as path_generation
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.schema import (
@@ -20,7 +22,6 @@ from mms_pulumi.schema import (
     ErrorBody,
     Page,
     RequestModel,
-    account_path,
     validate_request,
 )
 
@@ -30,49 +31,6 @@ PAGE_SIZE_PARAM = "count"
 DEFAULT_PAGE_SIZE_2017_09 = 100
 SKIP_TOKEN_PARAM = "$skipToken"
 RequestT = TypeVar("RequestT", bound=RequestModel)
-
-
-def path_generation(path: str) -> ApiGeneration:
-    """The API generation a request path belongs to: ``…/accounts/…`` is 2017-09."""
-    parts = path.split("/")
-    return (
-        ApiGeneration.V2017_09
-        if len(parts) > 6 and parts[6] == "accounts"
-        else (ApiGeneration.V2017_06)
-    )
-
-
-@dataclass(frozen=True)
-class AccountScope:
-    """The (subscription, resource group, account) an object belongs to, in one generation:
-    a ``hostingAccounts`` account and an ``accounts`` one of the same name are apart."""
-
-    subscription_id: str
-    resource_group: str
-    hosting_account: str
-    generation: ApiGeneration = ApiGeneration.V2017_06
-
-    @property
-    def key(self) -> str:
-        """The scope key objects are stored under."""
-        key = f"{self.subscription_id}/{self.resource_group}/{self.hosting_account}"
-        # Accounts of the two path families are apart (mms-api.md §7), so a 2017-09 scope
-        # is prefixed; 2017-06 keys stay as existing data directories hold them.
-        # generation: a column in place of the prefix comes with the emulator backend.
-        return key if self.generation is ApiGeneration.V2017_06 else f"{ACCOUNTS_SCOPE}{key}"
-
-    @property
-    def base_path(self) -> str:
-        """The account's host-relative base path, as links to its objects start."""
-        return account_path(
-            self.subscription_id, self.resource_group, self.hosting_account, self.generation
-        )
-
-    @property
-    def v2017_09(self) -> bool:
-        """Whether the request speaks 2017-09 (``accounts`` paths)."""
-        # generation: the one place the routes learn it, from the path (``account_scope``).
-        return self.generation is ApiGeneration.V2017_09
 
 
 def account_scope(
@@ -89,6 +47,11 @@ def the_emulator(request: Request) -> Emulator:
     return emulator
 
 
+def the_backend(request: Request) -> MmsBackend:
+    """The emulator's rules for the MMS operations."""
+    return the_emulator(request).backend
+
+
 def the_store(request: Request) -> Store:
     """The emulator's durable store."""
     return the_emulator(request).store
@@ -96,6 +59,7 @@ def the_store(request: Request) -> Store:
 
 AccountDep = Annotated[AccountScope, Depends(account_scope)]
 EmulatorDep = Annotated[Emulator, Depends(the_emulator)]
+BackendDep = Annotated[MmsBackend, Depends(the_backend)]
 StoreDep = Annotated[Store, Depends(the_store)]
 # Any JSON body: validated by the schema's request models, so every rule reports the same way.
 JsonBody = Annotated[Any, Body()]
@@ -205,7 +169,7 @@ def _list_answer(
 
 def accepted(record: OperationRecord) -> Response:
     """The 202 answer of an async operation: empty body, ``Operation-Location``."""
-    location = f"{record.payload['base_path']}/operations/{record.id}"
+    location = f"{record.payload.base_path}/operations/{record.id}"
     return Response(status_code=202, headers={"Operation-Location": location})
 
 

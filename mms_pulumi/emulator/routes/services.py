@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from mms_pulumi.emulator.actions import WorkPayload
 from mms_pulumi.emulator.errors import ApiError, field_detail, not_found
 from mms_pulumi.emulator.records import (
     MAX_REPLICAS,
@@ -158,12 +159,12 @@ def create_service(
             account.key,
             account.base_path,
             ident,
-            {
-                "image_id": image.id,
-                "manifest_id": image.manifest_id,
-                "acr_image_pull_secret": pull_secret,
-                "scoring_uri": _scoring_uri(request, ident),
-            },
+            WorkPayload(
+                image_id=image.id,
+                manifest_id=image.manifest_id,
+                acr_image_pull_secret=pull_secret,
+                scoring_uri=_scoring_uri(request, ident),
+            ),
         )
         stamp = utc_now()
         service = ServiceRecord(
@@ -228,13 +229,13 @@ def update_service(
         account.key,
         account.base_path,
         service_id,
-        {
-            "image_id": image.id,
-            "manifest_id": image.manifest_id,
-            "acr_image_pull_secret": pull_secret or current.acr_image_pull_secret,
-            "scoring_uri": current.scoring_uri or _scoring_uri(request, service_id),
-            "settings": settings,
-        },
+        WorkPayload(
+            image_id=image.id,
+            manifest_id=image.manifest_id,
+            acr_image_pull_secret=pull_secret or current.acr_image_pull_secret,
+            scoring_uri=current.scoring_uri or _scoring_uri(request, service_id),
+            settings=settings,
+        ),
     )
     emulator.store.start_operation(
         operation, "services", service_id, {**service, OPERATION_ID: operation.id}
