@@ -1,23 +1,50 @@
-"""The emulator's rules for models and manifests, between the routes and the store.
+"""The emulator's rules for models, manifests and images, between the routes and the store.
 
 In moto's shape: one method per MMS operation holds the rules (what must exist, what is
 recorded, how a version is numbered), and returns the object as the account's generation
 shows it; a route parses the request, calls one method, and renders the answer. The
-methods need a ``Store`` and nothing of HTTP, so tests call them in-process.
+methods need a ``Store`` (and, to start builds, the ``OperationRunner``) and nothing of
+HTTP, so tests call them in-process. Services are still ruled in their routes.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mms_pulumi.emulator.actions import Action
 from mms_pulumi.emulator.errors import ApiError, field_detail, not_found
-from mms_pulumi.emulator.records import ManifestRecord2017_09, public, read, stored, utc_now
+from mms_pulumi.emulator.records import (
+    OPERATION_ID,
+    ImageRecord,
+    ManifestRecord2017_09,
+    patched,
+    public,
+    read,
+    stored,
+    utc_now,
+)
 from mms_pulumi.emulator.scope import AccountScope
-from mms_pulumi.emulator.store import NewObject, Store
-from mms_pulumi.schema import CreateManifestRequest, Manifest, Model, RegisterModelRequest
-from mms_pulumi.schema_2017_09 import CreateManifestRequest2017_09, RegisterModelRequest2017_09
+from mms_pulumi.emulator.store import NewObject, OperationRecord, Store
+from mms_pulumi.schema import (
+    CreateImageRequest,
+    CreateManifestRequest,
+    Manifest,
+    Model,
+    OperationState,
+    RegisterModelRequest,
+    ResponseRegistryInfo,
+)
+from mms_pulumi.schema_2017_09 import (
+    CreateImageRequest2017_09,
+    CreateManifestRequest2017_09,
+    Image2017_09,
+    RegisterModelRequest2017_09,
+)
 from mms_pulumi.wire import dialect_of
+
+if TYPE_CHECKING:
+    from mms_pulumi.emulator.operations import OperationRunner
 
 
 def shown_manifest(scope: AccountScope, body: dict[str, Any]) -> dict[str, Any]:
@@ -27,11 +54,20 @@ def shown_manifest(scope: AccountScope, body: dict[str, Any]) -> dict[str, Any]:
     return read(model, body).to_wire()
 
 
-class MmsBackend:
-    """Models and manifests of every account, with the rules MMS applied to them."""
+def in_flight(image: dict[str, Any], operation: OperationRecord | None) -> dict[str, Any]:
+    """A stored image with ``creationState`` following its build while it runs (pure)."""
+    state = read(ImageRecord, image).creation_state
+    if state is None or state.is_terminal or operation is None or operation.state == state:
+        return image
+    return patched(ImageRecord, image, creation_state=operation.state)
 
-    def __init__(self, store: Store) -> None:
+
+class MmsBackend:
+    """Models, manifests and images of every account, with the rules MMS applied to them."""
+
+    def __init__(self, store: Store, runner: OperationRunner | None = None) -> None:
         self.store = store
+        self.runner = runner
 
     # --- models ------------------------------------------------------------------------------
 
@@ -144,12 +180,121 @@ class MmsBackend:
             raise not_found("manifest", manifest_id)
         return shown_manifest(scope, manifest)
 
+    # --- images ------------------------------------------------------------------------------
+
+    def create_image(
+        self, scope: AccountScope, request: CreateImageRequest | CreateImageRequest2017_09
+    ) -> OperationRecord:
+        """Start building an image of a manifest of the account; the build's operation.
+        Images are numbered per manifest (the version tags ``imageLocation``)."""
+        if self.store.get("manifests", scope.key, request.manifest_id) is None:
+            raise reference_error(
+                "manifest_id", f"no manifest {request.manifest_id} in this account"
+            )
+        if self.runner is None:
+            raise RuntimeError("this backend has no operation runner to build images with")
+        runner = self.runner
+
+        def make(version: int | None) -> NewObject:
+            ident = _new_id()
+            operation = runner.new_operation(Action.BUILD_IMAGE, scope.key, scope.base_path, ident)
+            # generation: what each generation's image records of its request.
+            if isinstance(request, CreateImageRequest2017_09):
+                own: dict[str, Any] = {
+                    "name": request.name,
+                    "compute_resource_id": request.compute_resource_id,
+                }
+            else:
+                # The password is used for nothing here and never kept (see ImageRecord).
+                registry = request.registry_info
+                own = {
+                    "registry_info": ResponseRegistryInfo(
+                        user=registry.user, location=registry.location
+                    )
+                }
+            image = ImageRecord(
+                id=ident,
+                image_type=request.image_type,
+                description=request.description or "",
+                manifest_id=request.manifest_id,
+                created_time=utc_now(),
+                creation_state=OperationState.NOT_STARTED,
+                version=version,
+                **own,
+            )
+            return NewObject(ident, stored(image, {OPERATION_ID: operation.id}), operation)
+
+        new = self.store.create("images", scope.key, make, name=request.manifest_id, versioned=True)
+        runner.wake()
+        assert new.operation is not None
+        return new.operation
+
+    def shown_image(
+        self, scope: AccountScope, image: dict[str, Any], *, log_base: str | None = None
+    ) -> dict[str, Any]:
+        """An image as the account's generation shows it, ``creationState`` following its
+        build; in 2017-09 with its manifest embedded and, given ``log_base`` (the base URL
+        the control routes answer on), its build log's URI (§5.1 Image)."""
+        operation = self.store.get_operation(scope.key, image.get(OPERATION_ID, ""))
+        image = in_flight(image, operation)
+        # generation: 2017-09 shows an image with its manifest embedded and a build log.
+        if not scope.v2017_09:
+            return public(image)
+        shown = read(Image2017_09, image)
+        if log_base is not None and shown.creation_state is not None:
+            # Where the build's log is read (a blob SAS URL at real MMS).
+            log = f"{log_base.rstrip('/')}/_emulator/images/{shown.id}/buildlog"
+            shown = shown.model_copy(update={"image_build_log_uri": log})
+        manifest = self.store.get("manifests", scope.key, image.get("manifestId", ""))
+        if manifest is not None:
+            shown = shown.model_copy(update={"manifest": read(ManifestRecord2017_09, manifest)})
+        return shown.to_wire()
+
+    def list_images(
+        self,
+        scope: AccountScope,
+        *,
+        manifest_id: str | None = None,
+        manifest_name: str | None = None,
+        log_base: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every image of the account, or those of one manifest (2017-09 filters)."""
+        found = self.store.select("images", scope.key, name=manifest_id)
+        if manifest_name is not None:
+            named = {
+                body["id"] for body in self.store.select("manifests", scope.key, name=manifest_name)
+            }
+            found = [image for image in found if image.get("manifestId") in named]
+        return [self.shown_image(scope, image, log_base=log_base) for image in found]
+
+    def get_image(
+        self, scope: AccountScope, image_id: str, *, log_base: str | None = None
+    ) -> dict[str, Any]:
+        """One image; 404 when the account has none of that id."""
+        image = self.store.get("images", scope.key, image_id)
+        if image is None:
+            raise not_found("image", image_id)
+        return self.shown_image(scope, image, log_base=log_base)
+
     @staticmethod
     def request_model_of(scope: AccountScope, kind: str) -> Any:
         """The request model the account's generation validates a ``kind`` body with."""
         dialect = dialect_of(scope.generation)
-        return {"models": dialect.register_model, "manifests": dialect.create_manifest}[kind]
+        return {
+            "models": dialect.register_model,
+            "manifests": dialect.create_manifest,
+            "images": dialect.create_image,
+        }[kind]
 
 
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+def reference_error(field: str, message: str) -> ApiError:
+    """A 400 for a body field (by its Python name) naming an object missing or unusable."""
+    return ApiError(
+        400,
+        "The request refers to an object it cannot use.",
+        [field_detail("InvalidReference", (field,), message)],
+    )

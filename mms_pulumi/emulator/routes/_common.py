@@ -9,7 +9,8 @@ from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from mms_pulumi.emulator.backend import MmsBackend
-from mms_pulumi.emulator.errors import ApiError, bad_request, field_detail
+from mms_pulumi.emulator.backend import reference_error as reference_error
+from mms_pulumi.emulator.errors import ApiError, bad_request
 from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.scope import AccountScope as AccountScope
 from mms_pulumi.emulator.scope import path_generation as path_generation
@@ -50,6 +51,12 @@ def the_emulator(request: Request) -> Emulator:
 def the_backend(request: Request) -> MmsBackend:
     """The emulator's rules for the MMS operations."""
     return the_emulator(request).backend
+
+
+def log_base(request: Request, emulator: Emulator) -> str | None:
+    """The base URL build logs are served on, where the control routes are (``None``
+    where there are none: the emulator is bound to another address)."""
+    return str(request.base_url) if emulator.settings.control_enabled else None
 
 
 def the_store(request: Request) -> Store:
@@ -176,12 +183,3 @@ def accepted(record: OperationRecord) -> Response:
 def created(body: dict[str, Any], status: int = 200) -> JSONResponse:
     """A JSON answer with the object as MMS shows it."""
     return JSONResponse(public(body), status_code=status)
-
-
-def reference_error(field: str, message: str) -> ApiError:
-    """A 400 for a body field (by its Python name) naming an object missing or unusable."""
-    return ApiError(
-        400,
-        "The request refers to an object it cannot use.",
-        [field_detail("InvalidReference", (field,), message)],
-    )

@@ -32,11 +32,11 @@ from mms_pulumi.emulator.routes._common import (
     answers,
     json_body,
     list_answer,
+    log_base,
     new_id,
     parse,
     reference_error,
 )
-from mms_pulumi.emulator.routes.images import shown_image
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.store import NameTaken, NewObject
@@ -342,7 +342,10 @@ def _shown(
         return public(patched(Service, service, **changes))
     shown = read(Service2017_09, service).model_copy(update=changes)
     if image is not None:
-        embedded = Image2017_09.model_validate(shown_image(image, emulator, account, request))
+        log = log_base(request, emulator) if request is not None else None
+        embedded = Image2017_09.model_validate(
+            emulator.backend.shown_image(account, image, log_base=log)
+        )
         manifest = embedded.manifest
         models = [
             read(Model, body)
