@@ -1,23 +1,24 @@
-"""The emulator's rules for models, manifests and images, between the routes and the store.
+"""The emulator's rules for every MMS operation, between the routes and the store.
 
 In moto's shape: one method per MMS operation holds the rules (what must exist, what is
 recorded, how a version is numbered), and returns the object as the account's generation
 shows it; a route parses the request, calls one method, and renders the answer. The
 methods need a ``Store`` (and, to start builds, the ``OperationRunner``) and nothing of
-HTTP, so tests call them in-process. Services are still ruled in their routes.
+HTTP, so tests call them in-process. The services' rules are in ``backend_services``.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from mms_pulumi.emulator.actions import Action
-from mms_pulumi.emulator.errors import ApiError, field_detail, not_found
+from mms_pulumi.emulator.backend_services import ServiceRules
+from mms_pulumi.emulator.errors import ApiError, field_detail, not_found, reference_error
 from mms_pulumi.emulator.records import (
     OPERATION_ID,
     ImageRecord,
     ManifestRecord2017_09,
+    new_id,
     patched,
     public,
     read,
@@ -45,6 +46,7 @@ from mms_pulumi.wire import dialect_of
 
 if TYPE_CHECKING:
     from mms_pulumi.emulator.operations import OperationRunner
+    from mms_pulumi.emulator.services import ServiceHost
 
 
 def shown_manifest(scope: AccountScope, body: dict[str, Any]) -> dict[str, Any]:
@@ -62,12 +64,19 @@ def in_flight(image: dict[str, Any], operation: OperationRecord | None) -> dict[
     return patched(ImageRecord, image, creation_state=operation.state)
 
 
-class MmsBackend:
-    """Models, manifests and images of every account, with the rules MMS applied to them."""
+class MmsBackend(ServiceRules):
+    """Every account's models, manifests, images and services, with the rules MMS applied
+    to them (services in ``ServiceRules``)."""
 
-    def __init__(self, store: Store, runner: OperationRunner | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: OperationRunner | None = None,
+        host: ServiceHost | None = None,
+    ) -> None:
         self.store = store
         self.runner = runner
+        self.host = host
 
     # --- models ------------------------------------------------------------------------------
 
@@ -78,7 +87,7 @@ class MmsBackend:
 
         def make(version: int | None) -> NewObject:
             model = Model(
-                id=_new_id(),
+                id=new_id(),
                 name=request.name,
                 version=version or 1,
                 url=request.url,
@@ -132,7 +141,7 @@ class MmsBackend:
             # generation: each generation records its own manifest shape.
             if isinstance(request, CreateManifestRequest2017_09):
                 record = ManifestRecord2017_09(
-                    id=_new_id(),
+                    id=new_id(),
                     version=version,
                     created_time=utc_now(),
                     **request.model_dump(exclude={"target_runtime"}),
@@ -140,7 +149,7 @@ class MmsBackend:
                 )
                 return NewObject(record.id, stored(record))
             manifest = Manifest(
-                id=_new_id(),
+                id=new_id(),
                 model_ids=list(request.model_ids),
                 model_type=request.model_type,
                 assets=list(request.assets),
@@ -196,7 +205,7 @@ class MmsBackend:
         runner = self.runner
 
         def make(version: int | None) -> NewObject:
-            ident = _new_id()
+            ident = new_id()
             operation = runner.new_operation(Action.BUILD_IMAGE, scope.key, scope.base_path, ident)
             # generation: what each generation's image records of its request.
             if isinstance(request, CreateImageRequest2017_09):
@@ -278,23 +287,13 @@ class MmsBackend:
 
     @staticmethod
     def request_model_of(scope: AccountScope, kind: str) -> Any:
-        """The request model the account's generation validates a ``kind`` body with."""
+        """The request model the account's generation validates a ``kind`` body with (the
+        generation's dialect, ``mms_pulumi.wire``)."""
         dialect = dialect_of(scope.generation)
         return {
             "models": dialect.register_model,
             "manifests": dialect.create_manifest,
             "images": dialect.create_image,
+            "services": dialect.create_service,
+            "service updates": dialect.update_service,
         }[kind]
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def reference_error(field: str, message: str) -> ApiError:
-    """A 400 for a body field (by its Python name) naming an object missing or unusable."""
-    return ApiError(
-        400,
-        "The request refers to an object it cannot use.",
-        [field_detail("InvalidReference", (field,), message)],
-    )

@@ -81,6 +81,15 @@ def bad_request(problems: Iterable[FieldProblem]) -> ApiError:
     return ApiError(400, "The request is invalid; see details for each field.", details)
 
 
+def reference_error(field: str, message: str) -> ApiError:
+    """A 400 for a body field (by its Python name) naming an object missing or unusable."""
+    return ApiError(
+        400,
+        "The request refers to an object it cannot use.",
+        [field_detail("InvalidReference", (field,), message)],
+    )
+
+
 def not_found(kind: str, ident: str) -> ApiError:
     """A 404 for an id unknown in this account."""
     return ApiError(404, f"No {kind} with id {ident} in this hosting account.")

@@ -9,6 +9,7 @@ body into a response model, ``stored`` and ``patched`` turn models back into bod
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -62,6 +63,11 @@ def new_keys(
     if old is not None and replace is KeyType.SECONDARY:
         primary = old.primary_key
     return AuthKeys(primary_key=primary, secondary_key=secondary).to_wire()
+
+
+def new_id() -> str:
+    """A fresh object id (a GUID, as MMS gave)."""
+    return str(uuid.uuid4())
 
 
 def utc_now() -> datetime:

@@ -34,7 +34,7 @@ class Emulator:
     @property
     def backend(self) -> MmsBackend:
         """The rules of the MMS operations, over this emulator's store."""
-        return MmsBackend(self.store, self.runner)
+        return MmsBackend(self.store, self.runner, self.host)
 
 
 SCORING_CONCURRENCY = 32

@@ -1,5 +1,5 @@
-"""``MmsBackend`` in-process: the rules of models, manifests and images, with a store and
-no HTTP (and an operation runner that is never started)."""
+"""``MmsBackend`` in-process: the rules of models, manifests, images and services, with a
+store and no HTTP (and an operation runner that is never started)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import pytest
 
 from mms_pulumi.emulator.actions import Action, WorkPayload
 from mms_pulumi.emulator.backend import MmsBackend, in_flight
+from mms_pulumi.emulator.backend_services import shown_state
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultInjector, FaultSettings
 from mms_pulumi.emulator.operations import OperationRunner
+from mms_pulumi.emulator.records import ServiceRecord
 from mms_pulumi.emulator.scope import AccountScope, path_generation
+from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.store import OperationRecord, Store
 from mms_pulumi.schema import (
     ApiGeneration,
@@ -26,6 +29,7 @@ from mms_pulumi.schema import (
 from mms_pulumi.schema_2017_09 import (
     CreateImageRequest2017_09,
     CreateManifestRequest2017_09,
+    CreateServiceRequest2017_09,
     RegisterModelRequest2017_09,
 )
 
@@ -181,3 +185,118 @@ def test_an_image_in_flight_shows_its_operations_state() -> None:
     assert in_flight(image, None) == image
     done = {**image, "creationState": "Succeeded"}
     assert in_flight(done, running) == done
+
+
+def _built(store: Store, backend: MmsBackend, scope: AccountScope) -> str:
+    """An image of the account whose build succeeded (its build is not run here)."""
+    manifest = _manifest(backend, scope)
+    request = CreateImageRequest2017_09.model_validate(
+        {
+            "name": "img",
+            "manifest_id": manifest["id"],
+            "image_type": "Docker",
+            "compute_resource_id": "c",
+        }
+    )
+    image_id = backend.create_image(scope, request).resource_id
+    body = store.get("images", scope.key, image_id)
+    assert body is not None
+    store.put("images", scope.key, image_id, {**body, "creationState": "Succeeded"})
+    return image_id
+
+
+def test_a_service_deploys_a_built_image_once_per_name(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    backend = MmsBackend(store, _runner(store))
+    image_id = _built(store, backend, SEPTEMBER)
+    create = CreateServiceRequest2017_09.model_validate(
+        {"name": "churn", "image_id": image_id, "compute_resource": {"id": "c"}, "num_replicas": 2}
+    )
+    operation = backend.create_service(SEPTEMBER, create, base_url="http://h:1/")
+    assert operation.action is Action.DEPLOY_SERVICE
+    assert operation.payload.scoring_uri == (
+        f"http://h:1/api/v1/service/{operation.resource_id}/score"
+    )
+    with pytest.raises(ApiError) as taken:
+        backend.create_service(SEPTEMBER, create, base_url="http://h:1/")
+    assert taken.value.status == 409
+    (shown,) = backend.list_services(
+        SEPTEMBER, name="churn", filters={"image_id": image_id}, base_url="http://other:2"
+    )
+    assert shown["state"] == "NotStarted" and shown["numReplicas"] == 2
+    assert shown["image"]["id"] == image_id and shown["models"][0]["name"] == "churn"
+    assert (
+        backend.list_services(
+            SEPTEMBER, name=None, filters={"image_id": "other"}, base_url="http://h:1"
+        )
+        == []
+    )
+    too_many = CreateServiceRequest2017_09.model_validate(
+        {"name": "big", "image_id": image_id, "compute_resource": {"id": "c"}, "num_replicas": 17}
+    )
+    with pytest.raises(ApiError) as refused:
+        backend.create_service(SEPTEMBER, too_many, base_url="http://h:1/")
+    assert refused.value.details[0][1].startswith("numReplicas: ")
+    assert backend.delete_service(SEPTEMBER, operation.resource_id) is True
+    assert backend.delete_service(SEPTEMBER, operation.resource_id) is False
+    store.close()
+
+
+def test_a_service_of_an_unbuilt_image_is_refused(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    backend = MmsBackend(store, _runner(store))
+    manifest = _manifest(backend, SEPTEMBER)
+    image = backend.create_image(
+        SEPTEMBER,
+        CreateImageRequest2017_09.model_validate(
+            {
+                "name": "i",
+                "manifest_id": manifest["id"],
+                "image_type": "Docker",
+                "compute_resource_id": "c",
+            }
+        ),
+    )
+    create = CreateServiceRequest2017_09.model_validate(
+        {"name": "s", "image_id": image.resource_id, "compute_resource": {"id": "c"}}
+    )
+    with pytest.raises(ApiError) as refused:
+        backend.create_service(SEPTEMBER, create, base_url="http://h:1/")
+    assert "still building" in refused.value.details[0][1]
+    store.close()
+
+
+def _service(state: OperationState) -> ServiceRecord:
+    return ServiceRecord(id="s", name="s", state=state)
+
+
+def _operation(action: Action, state: OperationState) -> OperationRecord:
+    return OperationRecord(
+        id="op",
+        scope="s",
+        operation_type=action.operation_type,
+        action=action,
+        resource_kind="services",
+        resource_id="s",
+        resource_location="/x",
+        created=0.0,
+        not_before=1.0,
+        state=state,
+    )
+
+
+def test_a_service_shows_its_deployment_and_its_processes_health() -> None:
+    succeeded = _service(OperationState.SUCCEEDED)
+    deploying = _operation(Action.DEPLOY_SERVICE, OperationState.NOT_STARTED)
+    updating = _operation(Action.UPDATE_SERVICE, OperationState.NOT_STARTED)
+    finished = _operation(Action.UPDATE_SERVICE, OperationState.SUCCEEDED)
+    assert shown_state(_service(OperationState.NOT_STARTED), deploying, None) is (
+        OperationState.NOT_STARTED
+    )
+    assert shown_state(succeeded, updating, Health.SERVING) is OperationState.RUNNING
+    assert shown_state(succeeded, finished, Health.RESTARTING) is OperationState.RUNNING
+    assert shown_state(succeeded, None, Health.FAILED) is OperationState.FAILED
+    assert shown_state(succeeded, None, Health.SERVING) is OperationState.SUCCEEDED
+    assert shown_state(_service(OperationState.FAILED), None, Health.FAILED) is (
+        OperationState.FAILED
+    )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from mms_pulumi.emulator.backend import MmsBackend
-from mms_pulumi.emulator.backend import reference_error as reference_error
 from mms_pulumi.emulator.errors import ApiError, bad_request
+from mms_pulumi.emulator.errors import reference_error as reference_error
+from mms_pulumi.emulator.records import new_id as new_id
 from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.scope import AccountScope as AccountScope
 from mms_pulumi.emulator.scope import path_generation as path_generation
@@ -70,11 +70,6 @@ BackendDep = Annotated[MmsBackend, Depends(the_backend)]
 StoreDep = Annotated[Store, Depends(the_store)]
 # Any JSON body: validated by the schema's request models, so every rule reports the same way.
 JsonBody = Annotated[Any, Body()]
-
-
-def new_id() -> str:
-    """A fresh object id (a GUID, as MMS gave)."""
-    return str(uuid.uuid4())
 
 
 def json_body(model: type[RequestModel], *, required: bool = True) -> dict[str, Any]:
