@@ -43,3 +43,12 @@ def test_the_rule_sees_a_branch() -> None:
     assert BRANCH.search("if isinstance(image, Image2017_09):")
     assert BRANCH.search("if account.v2017_09:")
     assert not BRANCH.search("request_models = {g: d.create_image for g, d in DIALECTS.items()}")
+
+
+def test_both_generations_modules_have_the_same_names() -> None:
+    from mms_pulumi.wire import v2017_06, v2017_09
+
+    assert v2017_06.__all__ == v2017_09.__all__
+    assert all(
+        hasattr(module, name) for module in (v2017_06, v2017_09) for name in v2017_06.__all__
+    )

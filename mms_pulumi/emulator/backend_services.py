@@ -134,6 +134,28 @@ def matches(service: dict[str, Any], filters: dict[str, str | None]) -> bool:
     return all(wanted is None or wanted in values[name] for name, wanted in filters.items())
 
 
+def _rollout(
+    runner: OperationRunner,
+    action: Action,
+    scope: AccountScope,
+    service_id: str,
+    image: ImageRecord,
+    *,
+    pull_secret: str | None,
+    uri: str,
+    settings: dict[str, Any] | None = None,
+) -> OperationRecord:
+    """The operation that deploys ``image`` to a service, or rolls the service to it."""
+    payload = WorkPayload(
+        image_id=image.id,
+        manifest_id=image.manifest_id,
+        acr_image_pull_secret=pull_secret,
+        scoring_uri=uri,
+        settings=settings or {},
+    )
+    return runner.new_operation(action, scope.key, scope.base_path, service_id, payload)
+
+
 class ServiceRules:
     """The services part of ``MmsBackend``."""
 
@@ -189,17 +211,14 @@ class ServiceRules:
 
         def make(_version: int | None) -> NewObject:
             ident = new_id()
-            operation = runner.new_operation(
+            operation = _rollout(
+                runner,
                 Action.DEPLOY_SERVICE,
-                scope.key,
-                scope.base_path,
+                scope,
                 ident,
-                WorkPayload(
-                    image_id=image.id,
-                    manifest_id=image.manifest_id,
-                    acr_image_pull_secret=pull_secret,
-                    scoring_uri=scoring_uri(base_url, ident),
-                ),
+                image,
+                pull_secret=pull_secret,
+                uri=scoring_uri(base_url, ident),
             )
             stamp = utc_now()
             service = ServiceRecord(
@@ -252,18 +271,15 @@ class ServiceRules:
             image_id = update.image_id or self._newest_image_of(scope, update.manifest_id or "")
             pull_secret, settings = update.acr_image_pull_secret, {}
         image = self.built_image(scope, image_id)
-        operation = runner.new_operation(
+        operation = _rollout(
+            runner,
             Action.UPDATE_SERVICE,
-            scope.key,
-            scope.base_path,
+            scope,
             service_id,
-            WorkPayload(
-                image_id=image.id,
-                manifest_id=image.manifest_id,
-                acr_image_pull_secret=pull_secret or current.acr_image_pull_secret,
-                scoring_uri=current.scoring_uri or scoring_uri(base_url, service_id),
-                settings=settings,
-            ),
+            image,
+            pull_secret=pull_secret or current.acr_image_pull_secret,
+            uri=current.scoring_uri or scoring_uri(base_url, service_id),
+            settings=settings,
         )
         self.store.start_operation(
             operation, "services", service_id, {**service, OPERATION_ID: operation.id}
