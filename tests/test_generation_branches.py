@@ -14,6 +14,7 @@ BRANCH = re.compile(
     r"(\b(is|is not|==|!=)\s+ApiGeneration\.V2017_0[69])"
     r"|(isinstance\([^)]*(2017_09|MmsClient2017)[^)]*\))"
     r"|(\.v2017_09\b)"
+    r"|(startswith\(ACCOUNTS_SCOPE\))"
 )
 REASON = "# generation:"
 
@@ -42,6 +43,7 @@ def test_the_rule_sees_a_branch() -> None:
     assert BRANCH.search("if generation is ApiGeneration.V2017_09:")
     assert BRANCH.search("if isinstance(image, Image2017_09):")
     assert BRANCH.search("if account.v2017_09:")
+    assert BRANCH.search("if scope.startswith(ACCOUNTS_SCOPE):")
     assert not BRANCH.search("request_models = {g: d.create_image for g, d in DIALECTS.items()}")
 
 

@@ -49,3 +49,10 @@ class AccountScope:
         """Whether the request speaks 2017-09 (``accounts`` paths)."""
         # generation: the one place the routes learn it, from the path (``account_scope``).
         return self.generation is ApiGeneration.V2017_09
+
+
+def generation_of_key(key: str) -> ApiGeneration:
+    """The generation of a stored scope key (``AccountScope.key``): the one reader of it,
+    for work and scoring, which find objects by key rather than by path."""
+    # generation: the key's prefix says it until the store keeps it in a column.
+    return ApiGeneration.V2017_09 if key.startswith(ACCOUNTS_SCOPE) else ApiGeneration.V2017_06

@@ -18,7 +18,6 @@ from mms_pulumi.emulator.actions import Action
 from mms_pulumi.emulator.builder import BuildFailure, build_image
 from mms_pulumi.emulator.errors import error_body, field_detail
 from mms_pulumi.emulator.records import (
-    ACCOUNTS_SCOPE,
     BUNDLE,
     DRIVER,
     ImageRecord,
@@ -31,9 +30,10 @@ from mms_pulumi.emulator.records import (
     stored,
 )
 from mms_pulumi.emulator.runtime import Backend, BackendError
+from mms_pulumi.emulator.scope import generation_of_key
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.store import NewObject, OperationRecord, Store
-from mms_pulumi.schema import Manifest, Model, OperationState, OperationType
+from mms_pulumi.schema import ApiGeneration, Manifest, Model, OperationState, OperationType
 from mms_pulumi.schema_2017_09 import Deployment
 
 
@@ -138,7 +138,8 @@ class Worker:
             return failure("ManifestNotFound", "The image's manifest is gone.", [])
         manifest = (
             build_view(read(ManifestRecord2017_09, manifest_body))
-            if scope.startswith(ACCOUNTS_SCOPE)
+            # generation: a 2017-09 manifest is read in its own shape, then built alike.
+            if generation_of_key(scope) is ApiGeneration.V2017_09
             else read(Manifest, manifest_body)
         )
         models: dict[str, Model | None] = {}
@@ -235,7 +236,8 @@ class Worker:
                 # A failed update leaves the service as it was: its previous image serves on.
                 state = before
             changes = {}
-        if record.scope.startswith(ACCOUNTS_SCOPE):
+        # generation: only 2017-09 keeps deployments (mms-api.md §5.1).
+        if generation_of_key(record.scope) is ApiGeneration.V2017_09:
             self._record_deployment(record, body, outcome, now)
         return patched(ServiceRecord, body, state=state, updated_at=now, **changes)
 

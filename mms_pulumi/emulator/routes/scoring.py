@@ -20,12 +20,12 @@ from fastapi.responses import Response
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import SCORING_PREFIX, auth_problem
-from mms_pulumi.emulator.records import ACCOUNTS_SCOPE
 from mms_pulumi.emulator.routes._common import EmulatorDep
 from mms_pulumi.emulator.routes.services import current_keys
+from mms_pulumi.emulator.scope import generation_of_key
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.schema import AuthKeys
+from mms_pulumi.schema import ApiGeneration, AuthKeys
 
 router = APIRouter(prefix=SCORING_PREFIX + "{service_id}", tags=["scoring"])
 PROXY_TIMEOUT_SECONDS = 60.0
@@ -143,8 +143,10 @@ def _check_key(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         raise ApiError(404, f"No service with id {service_id}.")
+    # generation: a 2017-09 service always wants a key to score (mms-api.md §5, §7).
+    always = generation_of_key(found[0]) is ApiGeneration.V2017_09
     required = emulator.settings.token is not None or (
-        scoring and (found[0].startswith(ACCOUNTS_SCOPE) or emulator.settings.require_scoring_keys)
+        scoring and (always or emulator.settings.require_scoring_keys)
     )
     if header is None and not required:
         return
