@@ -105,6 +105,18 @@ class DeploymentArgs:
     account: AccountInput = None
 
 
+# The service inputs a Deployment takes as they are, read off the Service's own input
+# declarations: every one but those it derives (the image and manifest it makes, the
+# account and name it shares with the other children).
+DERIVED_SERVICE_INPUTS = frozenset({"name", "account", "image_id", "manifest_id"})
+SERVICE_PASS_THROUGH = tuple(
+    spec.name
+    for spec in SERVICE_FIELDS
+    if spec.name not in DERIVED_SERVICE_INPUTS
+    and spec.name in {field.name for field in dataclasses.fields(DeploymentArgs)}
+)
+
+
 def wire_runtime(runtime: str | None, generation: ApiGeneration) -> str:
     """The ``runtimeType`` a CLI flag (or a wire value, kept as it is) stands for."""
     chosen = runtime or DEFAULT_RUNTIME[generation]
@@ -257,28 +269,16 @@ class Deployment(pulumi.ComponentResource):
             opts=child,
             **derived,
         )
-        manifest_input = for_generation(
-            SERVICE_FIELDS, {"manifest_id": self.manifest.id}, generation
-        )
+        # A 2017-06 service names its manifest (the seed's update needs it).
+        manifest = for_generation(SERVICE_FIELDS, {"manifest_id": self.manifest.id}, generation)
         self.service = Service(
             f"{resource_name}-service",
             name=args.name,
             image_id=self.image.id,
-            manifest_id=manifest_input.get("manifest_id"),
-            kube_config=args.kube_config,
-            acr_image_pull_secret=args.acr_image_pull_secret,
-            compute_resource=args.compute_resource,
-            num_replicas=args.num_replicas,
-            autoscaler=args.autoscaler,
-            container_resource_reservation=args.container_resource_reservation,
-            max_concurrent_requests_per_container=args.max_concurrent_requests_per_container,
-            app_insights_enabled=args.app_insights_enabled,
-            data_collection=args.data_collection,
-            primary_key_version=args.primary_key_version,
-            secondary_key_version=args.secondary_key_version,
-            smoke_test=args.smoke_test,
+            manifest_id=manifest.get("manifest_id"),
             account=account,
             opts=child,
+            **{name: getattr(args, name) for name in SERVICE_PASS_THROUGH},
         )
         outputs: dict[str, pulumi.Output[Any]] = {
             "scoring_uri": self.service.scoring_uri,

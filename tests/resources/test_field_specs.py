@@ -74,3 +74,12 @@ def test_the_derivations_read_the_specs() -> None:
     )
     assert generation_only(specs) == {"b": ApiGeneration.V2017_09, "c": ApiGeneration.V2017_06}
     assert secret_inputs(specs) == ("b",)
+
+
+def test_a_deployment_takes_every_service_input_it_does_not_derive() -> None:
+    """A new Service input reaches ``Deployment`` by being added to ``DeploymentArgs``; the
+    pass-through itself is read off the Service's specs, so it cannot be forgotten there."""
+    from mms_pulumi.resources.deployment import DERIVED_SERVICE_INPUTS, SERVICE_PASS_THROUGH
+
+    own = {spec.name for spec in ServiceProvider.fields} - {EMULATOR_KEY}
+    assert set(SERVICE_PASS_THROUGH) == own - DERIVED_SERVICE_INPUTS
