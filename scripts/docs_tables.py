@@ -4,7 +4,7 @@
     python -m scripts.docs_tables --check  # exit 1 naming each block that is out of date
 
 A block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` in a docs
-page; what is between the markers is replaced, the rest of the page is left alone. The
+page or the README; what is between the markers is replaced, the rest of the page is left alone. The
 sources: the stack config keys (``mms_pulumi.account.CONFIG_KEYS``), the emulator's
 command line (``mms_pulumi.emulator.__main__.build_parser``), and each resource's inputs
 (its provider's ``FieldSpec`` s, with the rules read from the wire models' JSON schema).
@@ -201,18 +201,19 @@ def render(text: str) -> str:
     return _BLOCK.sub(fill, text)
 
 
+def pages(docs: Path = DOCS) -> list[Path]:
+    """Every page that may hold generated blocks: the docs and the README."""
+    return [*sorted(docs.rglob("*.md")), docs.parent / "README.md"]
+
+
 def stale_pages(docs: Path = DOCS) -> list[Path]:
     """The pages whose generated blocks differ from what the code says now."""
-    return [
-        page for page in sorted(docs.rglob("*.md")) if render(page.read_text()) != page.read_text()
-    ]
+    return [page for page in pages(docs) if render(page.read_text()) != page.read_text()]
 
 
 def blocks_used(docs: Path = DOCS) -> set[str]:
     """The names of the generated blocks the pages hold."""
-    return {
-        match["name"] for page in docs.rglob("*.md") for match in _BLOCK.finditer(page.read_text())
-    }
+    return {match["name"] for page in pages(docs) for match in _BLOCK.finditer(page.read_text())}
 
 
 def main(argv: list[str] | None = None) -> int:
