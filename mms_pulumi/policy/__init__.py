@@ -1,0 +1,186 @@
+"""Guardrails for model deployments: a Pulumi policy pack ("CrossGuard") for mms-pulumi.
+
+Run it on every preview and update::
+
+    pulumi preview --policy-pack "$(python -m mms_pulumi.policy)"
+
+``python -m mms_pulumi.policy`` prints ``PACK_DIR``, the installed pack's directory (its
+``PulumiPolicy.yaml`` and ``__main__.py``). A pack of your own enables these policies in
+one line of its ``__main__.py``: ``mms_policy_pack()``. Needs the ``policy`` extra
+(``pip install mms-pulumi[policy]``, which brings ``pulumi-policy``).
+
+The policies, their enforcement levels (``advisory``, ``mandatory``, ``disabled``) and
+their settings can be changed in a config file given with ``--policy-pack-config``; the
+decisions themselves are pure functions in ``mms_pulumi.policy.rules``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mms_pulumi.policy import rules
+
+PACK_DIR = Path(__file__).resolve().parent / "pack"
+# The same pack as an executable analyzer, for a CLI with no Python language host.
+PACK_EXECUTABLE = PACK_DIR / "mms-pulumi-policy"
+PACK_NAME = "mms-pulumi"
+
+# The stack the engine configured the pack for (AnalyzerStackConfigureRequest.stack): an
+# executable pack gets it only there, not in PULUMI_STACK as the language host sets it.
+_configured: dict[str, str] = {}
+
+
+def _stack() -> str:
+    import os
+
+    if "PULUMI_STACK" in os.environ:
+        return os.environ["PULUMI_STACK"]
+    return _configured.get("stack", "")
+
+
+def _remember_the_stack() -> None:
+    """Keep the stack ``ConfigureStack`` names: pulumi-policy's servicer reads only its
+    tags (pulumi_policy.policy ``_PolicyAnalyzerServicer.ConfigureStack``, 1.21)."""
+    from pulumi_policy import policy
+
+    servicer = policy._PolicyAnalyzerServicer
+    if getattr(servicer, "_mms_remembers_stack", False):
+        return
+    original = servicer.ConfigureStack
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        _configured["stack"] = request.stack
+        return original(self, request, context)
+
+    servicer.ConfigureStack = configure_stack  # type: ignore[method-assign,assignment]
+    servicer._mms_remembers_stack = True  # type: ignore[attr-defined]
+
+
+def mms_policy_pack(name: str = PACK_NAME) -> Any:
+    """Build (and, under the engine, serve) the policy pack; returns the ``PolicyPack``."""
+    from pulumi_policy import (
+        EnforcementLevel,
+        Policy,
+        PolicyConfigSchema,
+        PolicyPack,
+        ReportViolation,
+        ResourceValidationArgs,
+        ResourceValidationPolicy,
+    )
+
+    def only(
+        resource_type: str,
+        check: Callable[[ResourceValidationArgs], str | None],
+    ) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+        def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            if args.resource_type != resource_type:
+                return
+            problem = check(args)
+            if problem is not None:
+                report(problem, None)
+
+        return validate
+
+    def production(args: ResourceValidationArgs) -> bool:
+        return rules.is_production(_stack(), str(args.get_config().get("stacks")))
+
+    stacks = {
+        "stacks": {
+            "type": "string",
+            "default": rules.PRODUCTION_STACKS,
+            "description": "stack names this applies to (shell pattern)",
+        }
+    }
+    policies: list[Policy] = [
+        ResourceValidationPolicy(
+            name="mms-smoke-test-in-production",
+            description=(
+                "A Service (or Deployment) in a production stack must have a smoke test, so "
+                "an update that breaks scoring is rolled back instead of recorded. Give it "
+                "smoke_test=SmokeTestArgs(input=..., expect=...)."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            config_schema=PolicyConfigSchema(properties=dict(stacks)),
+            validate=only(
+                rules.SERVICE,
+                lambda args: rules.missing_smoke_test(args.props) if production(args) else None,
+            ),
+        ),
+        ResourceValidationPolicy(
+            name="mms-replicas-in-production",
+            description=(
+                "A 2017-09 Service in a production stack runs at least N replicas, fixed or as "
+                "the autoscaler's minimum, so one failing replica does not take it down."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            config_schema=PolicyConfigSchema(
+                properties={
+                    **stacks,
+                    "minimum": {
+                        "type": "integer",
+                        "default": rules.MINIMUM_REPLICAS,
+                        "minimum": 1,
+                        "description": "the fewest replicas a production service may run",
+                    },
+                }
+            ),
+            validate=only(
+                rules.SERVICE,
+                lambda args: (
+                    rules.too_few_replicas(
+                        args.props, int(args.get_config().get("minimum", rules.MINIMUM_REPLICAS))
+                    )
+                    if production(args)
+                    else None
+                ),
+            ),
+        ),
+        ResourceValidationPolicy(
+            name="mms-local-files-need-the-emulator",
+            description=(
+                "Models and manifest files given as local paths or file:// URLs can only be "
+                "read by the local emulator; against any other endpoint, upload them and give "
+                "their https URLs."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            validate=[
+                only(
+                    kind,
+                    lambda args: rules.local_files_against_remote(args.props, args.resource_type),
+                )
+                for kind in (rules.MODEL, rules.MANIFEST)
+            ],
+        ),
+        ResourceValidationPolicy(
+            name="mms-model-naming",
+            description=(
+                "Model names and tags follow the team's naming convention (a regular "
+                "expression), so models can be found by name."
+            ),
+            enforcement_level=EnforcementLevel.ADVISORY,
+            config_schema=PolicyConfigSchema(
+                properties={
+                    "namePattern": {
+                        "type": "string",
+                        "default": rules.NAME_PATTERN,
+                        "description": "the regular expression names and tags must match",
+                    }
+                }
+            ),
+            validate=only(
+                rules.MODEL,
+                lambda args: rules.badly_named(
+                    args.props.get("name"),
+                    args.props.get("tags"),
+                    str(args.get_config().get("namePattern", rules.NAME_PATTERN)),
+                ),
+            ),
+        ),
+    ]
+    _remember_the_stack()
+    return PolicyPack(name=name, policies=policies)
+
+
+__all__ = ["PACK_DIR", "PACK_EXECUTABLE", "PACK_NAME", "mms_policy_pack", "rules"]
