@@ -27,9 +27,10 @@ PACK_DIR = Path(__file__).resolve().parent / "pack"
 PACK_EXECUTABLE = PACK_DIR / "mms-pulumi-policy"
 PACK_NAME = "mms-pulumi"
 
-# The stack the engine configured the pack for (AnalyzerStackConfigureRequest.stack): an
-# executable pack gets it only there, not in PULUMI_STACK as the language host sets it.
-_configured: dict[str, str] = {}
+# What the engine configured the pack with (AnalyzerStackConfigureRequest): the stack (an
+# executable pack gets it only there, not in PULUMI_STACK as the language host sets it),
+# the stack's config and which of its keys are secrets.
+_configured: dict[str, Any] = {"stack": "", "config": {}, "secret_keys": []}
 
 
 def _stack() -> str:
@@ -37,12 +38,20 @@ def _stack() -> str:
 
     if "PULUMI_STACK" in os.environ:
         return os.environ["PULUMI_STACK"]
-    return _configured.get("stack", "")
+    return str(_configured["stack"])
+
+
+def _plaintext_config() -> dict[str, str]:
+    """The stack config values set without ``--secret``."""
+    config: dict[str, str] = _configured["config"]
+    secret = set(_configured["secret_keys"])
+    return {key: value for key, value in config.items() if key not in secret}
 
 
 def _remember_the_stack() -> None:
-    """Keep the stack ``ConfigureStack`` names: pulumi-policy's servicer reads only its
-    tags (pulumi_policy.policy ``_PolicyAnalyzerServicer.ConfigureStack``, 1.21)."""
+    """Keep the stack, config and secret keys ``ConfigureStack`` gives: pulumi-policy's
+    servicer reads only its tags (pulumi_policy.policy
+    ``_PolicyAnalyzerServicer.ConfigureStack``, 1.21)."""
     from pulumi_policy import policy
 
     servicer = policy._PolicyAnalyzerServicer
@@ -52,6 +61,8 @@ def _remember_the_stack() -> None:
 
     def configure_stack(self: Any, request: Any, context: Any) -> Any:
         _configured["stack"] = request.stack
+        _configured["config"] = dict(request.config)
+        _configured["secret_keys"] = list(request.config_secret_keys)
         return original(self, request, context)
 
     servicer.ConfigureStack = configure_stack  # type: ignore[method-assign,assignment]
@@ -68,6 +79,8 @@ def mms_policy_pack(name: str = PACK_NAME) -> Any:
         ReportViolation,
         ResourceValidationArgs,
         ResourceValidationPolicy,
+        StackValidationArgs,
+        StackValidationPolicy,
     )
 
     def only(
@@ -82,6 +95,11 @@ def mms_policy_pack(name: str = PACK_NAME) -> Any:
                 report(problem, None)
 
         return validate
+
+    def token_as_secret(_args: StackValidationArgs, report: ReportViolation) -> None:
+        problem = rules.plaintext_token(_configured["config"], _configured["secret_keys"])
+        if problem is not None:
+            report(problem, None)
 
     def production(args: ResourceValidationArgs) -> bool:
         return rules.is_production(_stack(), str(args.get_config().get("stacks")))
@@ -152,6 +170,57 @@ def mms_policy_pack(name: str = PACK_NAME) -> Any:
                 )
                 for kind in (rules.MODEL, rules.MANIFEST)
             ],
+        ),
+        ResourceValidationPolicy(
+            name="mms-registry-allow-list",
+            description=(
+                "Images are pushed only to registries on the allow-list (shell patterns of "
+                "registry_info.location), so a model never lands in a registry the team does "
+                "not control."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            config_schema=PolicyConfigSchema(
+                properties={
+                    "locations": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "default": ["*"],
+                        "description": "registry locations images may be pushed to",
+                    }
+                }
+            ),
+            validate=only(
+                rules.IMAGE,
+                lambda args: rules.registry_not_allowed(
+                    args.props, [str(item) for item in args.get_config().get("locations", ["*"])]
+                ),
+            ),
+        ),
+        ResourceValidationPolicy(
+            name="mms-credentials-as-secrets",
+            description=(
+                "Registry passwords and kubeconfigs must not come from stack config set "
+                "without --secret, which Pulumi.<stack>.yaml holds in plain text."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            validate=[
+                only(
+                    kind,
+                    lambda args: rules.plaintext_credentials(
+                        args.props, args.resource_type, _plaintext_config()
+                    ),
+                )
+                for kind in (rules.IMAGE, rules.SERVICE)
+            ],
+        ),
+        StackValidationPolicy(
+            name="mms-token-as-secret",
+            description=(
+                "mms:token must be set with --secret (or given as MMS_TOKEN): a plain one is "
+                "readable in the stack's config file and in the state."
+            ),
+            enforcement_level=EnforcementLevel.MANDATORY,
+            validate=token_as_secret,
         ),
         ResourceValidationPolicy(
             name="mms-model-naming",

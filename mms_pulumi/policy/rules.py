@@ -141,3 +141,76 @@ def _is_loopback(endpoint: str) -> bool:
     from mms_pulumi.resources._base import is_loopback
 
     return is_loopback(endpoint)
+
+
+def registry_not_allowed(props: Mapping[str, Any], allowed: Sequence[str]) -> str | None:
+    """A 2017-06 image is pushed only to a registry on the allow-list (shell patterns of
+    ``registry_info.location``)."""
+    registry = props.get("registry_info")
+    location = registry.get("location") if isinstance(registry, Mapping) else None
+    if not isinstance(location, str):
+        return None  # no registry (2017-09), or not known yet
+    if any(fnmatch.fnmatchcase(location, pattern) for pattern in allowed):
+        return None
+    return (
+        f"this Image is pushed to {location!r}, which is not on the registry allow-list "
+        f"({', '.join(allowed) or 'empty'}). Push to an allowed registry, or add it to the "
+        "policy's `locations`."
+    )
+
+
+def _same_secret(value: str, config_value: str) -> bool:
+    """Whether an input's value is a config value (a kubeconfig compared as documents)."""
+    if value == config_value:
+        return True
+    from mms_pulumi.schema import normalize_kube_config
+
+    try:
+        return normalize_kube_config(value) == normalize_kube_config(config_value)
+    except ValueError:
+        return False
+
+
+def plaintext_credentials(
+    props: Mapping[str, Any], resource_type: str, plaintext_config: Mapping[str, str]
+) -> str | None:
+    """A registry password or a kubeconfig must not come from stack config set without
+    ``--secret``: such config is stored in plain text in ``Pulumi.<stack>.yaml``."""
+    values: list[tuple[str, Any]] = []
+    if resource_type == IMAGE:
+        registry = props.get("registry_info")
+        if isinstance(registry, Mapping):
+            values.append(("registry_info.password", registry.get("password")))
+    elif resource_type == SERVICE:
+        values.append(("kube_config", props.get("kube_config")))
+    found = [
+        (field, key)
+        for field, value in values
+        if isinstance(value, str) and value
+        for key, config_value in plaintext_config.items()
+        if config_value and _same_secret(value, config_value)
+    ]
+    if not found:
+        return None
+    keys = sorted({key for _field, key in found})
+    fields = ", ".join(sorted({field for field, _key in found}))
+    return (
+        f"this resource's {fields} comes from stack config set in plain text "
+        f"({', '.join(keys)}): anyone who can read Pulumi.<stack>.yaml can read it. Set it "
+        f"again as a secret: `pulumi config set --secret {keys[0]} ...`."
+    )
+
+
+TOKEN_KEY = "mms:token"
+
+
+def plaintext_token(config: Mapping[str, str], secret_keys: Sequence[str]) -> str | None:
+    """``mms:token`` must be a secret: a plain one is readable in the stack's config file
+    and in the state (Pulumi records the whole config as the default provider's inputs)."""
+    if TOKEN_KEY not in config or TOKEN_KEY in secret_keys:
+        return None
+    return (
+        f"{TOKEN_KEY} is set in plain text, so the config file and the state show it. Set it "
+        f"as a secret (`pulumi config set --secret {TOKEN_KEY} <token>`) or export MMS_TOKEN "
+        "instead, which is never stored."
+    )

@@ -49,7 +49,8 @@ def stack(
     cli_tools: dict[str, str], emulator: EmulatorProcess, tmp_path: Path
 ) -> Iterator[StackFactory]:
     """``stack("quickstart", **config)``: a new stack of that example against the test's
-    emulator, with its config set (``secret__key=value`` sets a secret); destroyed and
+    emulator, with its config set (``secret__key=value`` sets a secret, ``plaintext__key``
+    a value the CLI would take for one, in plain text); destroyed and
     removed afterwards."""
     made: list[Cli] = []
     run = uuid.uuid4().hex
@@ -73,6 +74,8 @@ def stack(
         for key, value in config.items():
             if key.startswith("secret__"):
                 cli.run("config", "set", "--secret", key.removeprefix("secret__"), value)
+            elif key.startswith("plaintext__"):  # what the CLI would call a secret, kept plain
+                cli.run("config", "set", "--plaintext", key.removeprefix("plaintext__"), value)
             else:
                 cli.run("config", "set", key, value)
         made.append(cli)

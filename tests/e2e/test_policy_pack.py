@@ -31,6 +31,9 @@ def _pack(cli: Cli) -> str:
 SMOKE = "mms-smoke-test-in-production"
 REPLICAS = "mms-replicas-in-production"
 NAMING = "mms-model-naming"
+REGISTRY = "mms-registry-allow-list"
+CREDENTIALS = "mms-credentials-as-secrets"
+TOKEN = "mms-token-as-secret"
 MESSAGE = "this Service has no smoke test: in a production stack every service must be scored"
 
 
@@ -106,3 +109,32 @@ def test_model_naming_is_advisory_and_configurable(stack: StackFactory, tmp_path
     output = result.stdout + result.stderr
     assert NAMING in output and "advisory" in output
     assert "this Model's name 'churn', tag 'quickstart' do(es) not match" in output
+
+
+def test_a_registry_off_the_allow_list_fails(stack: StackFactory, tmp_path: Path) -> None:
+    cli = stack("quickstart")  # pushes to registry.local.invalid
+    allowed = _config(tmp_path, **{REGISTRY: {"locations": ["*.local.invalid"]}})
+    cli.run("preview", "--policy-pack", _pack(cli), "--policy-pack-config", allowed)
+    corp = _config(tmp_path, **{REGISTRY: {"locations": ["acr.corp.example"]}})
+    result = cli.run(
+        "preview", "--policy-pack", _pack(cli), "--policy-pack-config", corp, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.code != 0 and REGISTRY in output
+    assert "this Image is pushed to 'registry.local.invalid', which is not on the" in output
+
+
+def test_credentials_and_the_token_must_be_secrets(stack: StackFactory) -> None:
+    secret = stack("quickstart", secret__registryPassword="pw-e2e-1234")
+    assert CREDENTIALS not in secret.run("preview", "--policy-pack", _pack(secret)).stdout
+    plain = stack(
+        "quickstart",
+        plaintext__registryPassword="pw-e2e-1234",
+        **{"plaintext__mms:token": "tok-e2e"},
+    )
+    result = plain.run("preview", "--policy-pack", _pack(plain), check=False)
+    output = result.stdout + result.stderr
+    assert result.code != 0, output
+    assert CREDENTIALS in output and TOKEN in output
+    assert "registry_info.password comes from stack config set in plain text" in output
+    assert "mms:token is set in plain text" in output

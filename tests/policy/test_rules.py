@@ -71,3 +71,32 @@ def test_list_inputs_are_read_as_any_sequence() -> None:
     problem = rules.badly_named("churn", ("Bad Tag",))
     assert problem is not None and "tag 'Bad Tag'" in problem
     assert rules.badly_named("churn", "Bad Tag") is None  # a string is not a list of tags
+
+
+def test_registries_must_be_on_the_allow_list() -> None:
+    image = {"registry_info": {"user": "u", "location": "acr.example.io", "password": "p"}}
+    assert rules.registry_not_allowed(image, ["*.example.io"]) is None
+    problem = rules.registry_not_allowed(image, ["acr.corp.io"])
+    assert problem is not None and "'acr.example.io'" in problem and "acr.corp.io" in problem
+    assert rules.registry_not_allowed({"name": "2017-09 image"}, ["acr.corp.io"]) is None
+
+
+def test_credentials_must_not_come_from_plaintext_config() -> None:
+    image = {"registry_info": {"location": "l", "password": "hunter2"}}
+    plain = {"proj:registryPassword": "hunter2", "proj:other": "x"}
+    problem = rules.plaintext_credentials(image, rules.IMAGE, plain)
+    assert problem is not None
+    assert "registry_info.password" in problem and "proj:registryPassword" in problem
+    assert "pulumi config set --secret proj:registryPassword" in problem
+    assert rules.plaintext_credentials(image, rules.IMAGE, {"proj:other": "x"}) is None
+    # A kubeconfig matches as a document: the provider stores it as single-line JSON.
+    yaml_config = "apiVersion: v1\nkind: Config\nusers: []\n"
+    service = {"kube_config": '{"apiVersion":"v1","kind":"Config","users":[]}'}
+    assert rules.plaintext_credentials(service, rules.SERVICE, {"p:kubeConfig": yaml_config})
+
+
+def test_the_token_must_be_a_secret() -> None:
+    problem = rules.plaintext_token({"mms:token": "t"}, [])
+    assert problem is not None and "pulumi config set --secret mms:token" in problem
+    assert rules.plaintext_token({"mms:token": "t"}, ["mms:token"]) is None
+    assert rules.plaintext_token({}, []) is None
