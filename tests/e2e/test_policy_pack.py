@@ -34,6 +34,7 @@ NAMING = "mms-model-naming"
 REGISTRY = "mms-registry-allow-list"
 CREDENTIALS = "mms-credentials-as-secrets"
 TOKEN = "mms-token-as-secret"
+LOCAL_FILES = "mms-local-files-need-the-emulator"
 MESSAGE = "this Service has no smoke test: in a production stack every service must be scored"
 
 
@@ -138,3 +139,23 @@ def test_credentials_and_the_token_must_be_secrets(stack: StackFactory) -> None:
     assert CREDENTIALS in output and TOKEN in output
     assert "registry_info.password comes from stack config set in plain text" in output
     assert "mms:token is set in plain text" in output
+
+
+def test_local_files_against_a_remote_endpoint_are_a_violation(stack: StackFactory) -> None:
+    remote = stack(
+        "quickstart",
+        **{"mms:endpoint": "https://mms.example.invalid", "secret__mms:token": "tok-e2e"},
+    )
+    result = remote.run("preview", "--policy-pack", _pack(remote), check=False)
+    output = result.stdout + result.stderr
+    assert result.code != 0 and LOCAL_FILES in output
+    assert "url point(s) at this machine's disk, and the account's endpoint" in output
+    local = stack("quickstart")  # the same files against the local emulator
+    assert LOCAL_FILES not in local.run("preview", "--policy-pack", _pack(local)).stdout
+
+
+def test_a_disabled_policy_is_not_run(stack: StackFactory, tmp_path: Path) -> None:
+    cli = stack("quickstart")
+    off = _config(tmp_path, **{SMOKE: {"enforcementLevel": "disabled", "stacks": "e2e-*"}})
+    result = cli.run("preview", "--policy-pack", _pack(cli), "--policy-pack-config", off)
+    assert MESSAGE not in result.stdout + result.stderr
