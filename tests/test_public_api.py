@@ -117,6 +117,16 @@ def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("mms_pulumi-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "mms_pulumi/py.typed" in archive.namelist()
+        # The policy pack, as --policy-pack takes it: its directory and its executable.
+        names = set(archive.namelist())
+        pack = "mms_pulumi/policy/pack/"
+        assert {
+            f"{pack}PulumiPolicy.yaml",
+            f"{pack}__main__.py",
+            f"{pack}mms-pulumi-policy",
+        } <= names
+        mode = archive.getinfo(f"{pack}mms-pulumi-policy").external_attr >> 16
+        assert mode & 0o111, oct(mode)
 
 
 def test_each_export_list_equals_its_lazy_import_table() -> None:
