@@ -126,8 +126,11 @@ def test_a_registry_off_the_allow_list_fails(stack: StackFactory, tmp_path: Path
 
 
 def test_credentials_and_the_token_must_be_secrets(stack: StackFactory) -> None:
-    secret = stack("quickstart", secret__registryPassword="pw-e2e-1234")
-    assert CREDENTIALS not in secret.run("preview", "--policy-pack", _pack(secret)).stdout
+    secret = stack(
+        "quickstart", secret__registryPassword="pw-e2e-1234", **{"secret__mms:token": "tok-e2e"}
+    )
+    passing = secret.run("preview", "--policy-pack", _pack(secret)).stdout
+    assert CREDENTIALS not in passing and TOKEN not in passing
     plain = stack(
         "quickstart",
         plaintext__registryPassword="pw-e2e-1234",
