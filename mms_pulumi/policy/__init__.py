@@ -16,7 +16,9 @@ decisions themselves are pure functions in ``mms_pulumi.policy.rules``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +36,32 @@ _configured: dict[str, Any] = {"stack": "", "config": {}, "secret_keys": []}
 
 
 def _stack() -> str:
-    import os
-
     if "PULUMI_STACK" in os.environ:
         return os.environ["PULUMI_STACK"]
     return str(_configured["stack"])
 
 
+def stack_config(environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The stack's config and its secret keys: as ``ConfigureStack`` gave them, or (under
+    the Python language host, whose policy proxy turns that call into the environment) as
+    ``PULUMI_CONFIG`` and ``PULUMI_CONFIG_SECRET_KEYS`` hold them."""
+    if _configured["config"]:
+        return dict(_configured["config"]), list(_configured["secret_keys"])
+    env = os.environ if environ is None else environ
+    try:
+        config = json.loads(env.get("PULUMI_CONFIG") or "{}")
+        secret_keys = json.loads(env.get("PULUMI_CONFIG_SECRET_KEYS") or "[]")
+    except ValueError:
+        return {}, []
+    if not isinstance(config, dict) or not isinstance(secret_keys, list):
+        return {}, []
+    return {str(k): str(v) for k, v in config.items()}, [str(k) for k in secret_keys]
+
+
 def _plaintext_config() -> dict[str, str]:
     """The stack config values set without ``--secret``."""
-    config: dict[str, str] = _configured["config"]
-    secret = set(_configured["secret_keys"])
-    return {key: value for key, value in config.items() if key not in secret}
+    config, secret_keys = stack_config()
+    return {key: value for key, value in config.items() if key not in set(secret_keys)}
 
 
 def _remember_the_stack() -> None:
@@ -97,7 +113,7 @@ def mms_policy_pack(name: str = PACK_NAME) -> Any:
         return validate
 
     def token_as_secret(_args: StackValidationArgs, report: ReportViolation) -> None:
-        problem = rules.plaintext_token(_configured["config"], _configured["secret_keys"])
+        problem = rules.plaintext_token(*stack_config())
         if problem is not None:
             report(problem, None)
 
@@ -252,4 +268,4 @@ def mms_policy_pack(name: str = PACK_NAME) -> Any:
     return PolicyPack(name=name, policies=policies)
 
 
-__all__ = ["PACK_DIR", "PACK_EXECUTABLE", "PACK_NAME", "mms_policy_pack", "rules"]
+__all__ = ["PACK_DIR", "PACK_EXECUTABLE", "PACK_NAME", "mms_policy_pack", "rules", "stack_config"]

@@ -100,3 +100,15 @@ def test_the_token_must_be_a_secret() -> None:
     assert problem is not None and "pulumi config set --secret mms:token" in problem
     assert rules.plaintext_token({"mms:token": "t"}, ["mms:token"]) is None
     assert rules.plaintext_token({}, []) is None
+
+
+def test_the_stack_config_comes_from_the_environment_under_a_language_host() -> None:
+    from mms_pulumi.policy import stack_config
+
+    environ = {
+        "PULUMI_CONFIG": '{"mms:token": "t", "proj:x": "1"}',
+        "PULUMI_CONFIG_SECRET_KEYS": '["mms:token"]',
+    }
+    assert stack_config(environ) == ({"mms:token": "t", "proj:x": "1"}, ["mms:token"])
+    assert stack_config({"PULUMI_CONFIG": "not json"}) == ({}, [])
+    assert stack_config({}) == ({}, [])
