@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mms_pulumi.account import EMULATOR_ENDPOINT
+from mms_pulumi.schema import ApiGeneration
 
 # The type tokens of the four resources (pulumi.dynamic.Resource with module "mms").
 TYPE_PREFIX = "pulumi-python:dynamic/mms:"
@@ -34,11 +35,6 @@ def is_production(stack: str, pattern: str = PRODUCTION_STACKS) -> bool:
     return fnmatch.fnmatchcase(stack, pattern)
 
 
-def _generation(props: Mapping[str, Any]) -> str | None:
-    account = props.get("account")
-    return account.get("api_version") if isinstance(account, Mapping) else None
-
-
 def missing_smoke_test(props: Mapping[str, Any]) -> str | None:
     """A production service must prove it answers before it is recorded as deployed."""
     if props.get("smoke_test"):
@@ -53,7 +49,10 @@ def missing_smoke_test(props: Mapping[str, Any]) -> str | None:
 def too_few_replicas(props: Mapping[str, Any], minimum: int = MINIMUM_REPLICAS) -> str | None:
     """A 2017-09 production service runs at least ``minimum`` replicas, fixed or autoscaled
     (2017-06 services have no replica setting: the rule does not apply)."""
-    if _generation(props) != "2017-09-01-preview":
+    from mms_pulumi.resources._base import generation_of_account
+
+    # generation: only 2017-09 services have replicas (mms-api.md §5.1).
+    if generation_of_account(props.get("account")) is not ApiGeneration.V2017_09:
         return None
     autoscaler = props.get("autoscaler")
     if isinstance(autoscaler, Mapping) and autoscaler.get("autoscale_enabled"):

@@ -21,7 +21,6 @@ from fastapi.responses import Response
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import SCORING_PREFIX, auth_problem
 from mms_pulumi.emulator.routes._common import EmulatorDep
-from mms_pulumi.emulator.routes.services import current_keys
 from mms_pulumi.emulator.scope import generation_of_key
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
@@ -152,7 +151,9 @@ def _check_key(
         return
     if token is not None and auth_problem(header, token) is None:
         return  # the emulator's own token opens every service, as an operator's would
-    problem = scoring_key_problem(header, current_keys(emulator, service_id), required=required)
+    problem = scoring_key_problem(
+        header, emulator.backend.current_keys(service_id), required=required
+    )
     if problem is not None:
         raise ApiError(401, f"Scoring refused: {problem}.", headers={"WWW-Authenticate": "Bearer"})
 

@@ -21,7 +21,6 @@ from mms_pulumi.emulator.routes._common import (
     log_base,
     parse,
 )
-from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.schema import (
     AuthKeys,
     CreateServiceRequest,
@@ -32,11 +31,6 @@ from mms_pulumi.schema import (
 
 PREFIX = ACCOUNT_PREFIX
 router = APIRouter(tags=["services"])
-
-
-def current_keys(emulator: Emulator, service_id: str) -> AuthKeys:
-    """A service's scoring keys, made on first use (for the scoring routes)."""
-    return emulator.backend.current_keys(service_id)
 
 
 @router.post(
