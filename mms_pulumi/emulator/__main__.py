@@ -20,6 +20,7 @@ import uvicorn
 
 from mms_pulumi.emulator.app import create_app
 from mms_pulumi.emulator.faults import FaultSettings
+from mms_pulumi.emulator.middleware import CONSOLE_PREFIX
 from mms_pulumi.emulator.settings import (
     DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
@@ -265,7 +266,8 @@ _HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 class AnnouncingServer(uvicorn.Server):
-    """A uvicorn server that prints the base URL once its socket is bound."""
+    """A uvicorn server that prints the base URL once its socket is bound, then the
+    console's link."""
 
     def __init__(self, config: uvicorn.Config, settings: EmulatorSettings) -> None:
         super().__init__(config)
@@ -290,7 +292,9 @@ class AnnouncingServer(uvicorn.Server):
         if self.started:
             port = self.servers[0].sockets[0].getsockname()[1]
             self._settings.base_url = base_url(self.config.host, port)
+            # The first line is the URL alone (``EmulatorProcess`` and scripts read it).
             print(self._settings.base_url, flush=True)
+            print(f"console: {self._settings.base_url}{CONSOLE_PREFIX}/", flush=True)
 
 
 def base_url(host: str, port: int) -> str:

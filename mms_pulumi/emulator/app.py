@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mms_pulumi.emulator.bundles import collect_garbage
+from mms_pulumi.emulator.console import routes as console
 from mms_pulumi.emulator.errors import ApiError, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.middleware import (
@@ -52,6 +53,7 @@ from mms_pulumi.emulator.work import Worker
 from mms_pulumi.schema import (
     ACCOUNT_PATH,
     ACCOUNT_PATH_2017_09,
+    API_VERSION,
     CreateImageRequest,
     CreateManifestRequest,
     CreateServiceRequest,
@@ -112,7 +114,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
 
     app = FastAPI(
         title="MMS emulator",
-        version="2017-06-01-privatepreview",
+        version=API_VERSION,
         description="Local Azure ML Model Management Service (2017 preview API).",
         lifespan=lifespan,
     )
@@ -123,6 +125,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     app.include_router(deployments.router, prefix=ACCOUNT_PATH_2017_09)  # 2017-09 only
     app.include_router(scoring.router)
     app.include_router(control.health_router)
+    app.include_router(console.router)
     if settings.control_enabled:
         # No token guards these knobs, so they exist only where nobody else can reach them.
         app.include_router(control.router)

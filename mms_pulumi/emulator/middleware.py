@@ -111,6 +111,9 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # Routes anyone may call: the health probe (its details are for loopback callers only).
 OPEN_PATHS = frozenset({"/_emulator/health"})
 CONTROL_PREFIX = "/_emulator/"
+# The console in the browser: it asks for the token in a login form and keeps a session
+# cookie (``console.security``), since a browser cannot send a bearer header on a link.
+CONSOLE_PREFIX = "/_emulator/console"
 # Scoring URIs take the token or one of the service's keys; their routes check which.
 SCORING_PREFIX = "/api/v1/service/"
 
@@ -118,9 +121,14 @@ SCORING_PREFIX = "/api/v1/service/"
 def needs_emulator_token(path: str) -> bool:
     """Whether ``LocalOnly`` checks the ``--token`` on this path (pure): every path but the
     health probe, MMS paths (``MmsRules`` checks them, after faults) and scoring URIs (the
-    token or a service key) - the API docs, ``/openapi.json`` and unknown paths included."""
+    token or a service key) and the console (its login form or session) - the API docs,
+    ``/openapi.json`` and unknown paths included."""
     return not (
-        path in OPEN_PATHS or path.startswith(MMS_PREFIX) or path.startswith(SCORING_PREFIX)
+        path in OPEN_PATHS
+        or path.startswith(MMS_PREFIX)
+        or path.startswith(SCORING_PREFIX)
+        or path == CONSOLE_PREFIX
+        or path.startswith(CONSOLE_PREFIX + "/")
     )
 
 

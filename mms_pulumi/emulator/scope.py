@@ -56,3 +56,11 @@ def generation_of_key(key: str) -> ApiGeneration:
     for work and scoring, which find objects by key rather than by path."""
     # generation: the key's prefix says it until the store keeps it in a column.
     return ApiGeneration.V2017_09 if key.startswith(ACCOUNTS_SCOPE) else ApiGeneration.V2017_06
+
+
+def scope_of_key(key: str) -> AccountScope:
+    """The account a stored scope key names (the inverse of ``AccountScope.key``)."""
+    generation = generation_of_key(key)
+    bare = key.removeprefix(ACCOUNTS_SCOPE) if generation is ApiGeneration.V2017_09 else key
+    subscription_id, resource_group, account = bare.split("/", 2)
+    return AccountScope(subscription_id, resource_group, account, generation)

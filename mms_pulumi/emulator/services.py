@@ -41,6 +41,10 @@ STOP_JOIN_SECONDS = 15.0
 logger = logging.getLogger("mms_pulumi.emulator")
 
 
+# How much of a service's log the control route and the console show: its end.
+LOG_TAIL_BYTES = 64 * 1024
+
+
 class Health(Enum):
     """How a service's scoring process is doing."""
 
@@ -61,6 +65,18 @@ class Spec:
     name: str
     bundle: Path
     driver: str
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """One replica of a service as the console shows it."""
+
+    index: int
+    pid: int
+    port: int
+    started_at: float
+    alive: bool
+    failed_restarts: int
 
 
 @dataclass
@@ -130,6 +146,37 @@ class ServiceHost:
         if failures and min(failures) >= RESTARTS_BEFORE_FAILED:
             return Health.FAILED
         return Health.RESTARTING
+
+    def replicas_view(self, service_id: str) -> list[ReplicaView]:
+        """Every replica of the service: process, port, whether it runs, failed restarts."""
+        with self._lock:
+            backends = list(self._routes.get(service_id, []))
+            failures = {
+                index: restarts.failures
+                for (service, index), restarts in self._restarts.items()
+                if service == service_id
+            }
+        return [
+            ReplicaView(
+                index=index,
+                pid=backend.pid,
+                port=backend.port,
+                started_at=backend.started_at,
+                alive=backend.alive(),
+                failed_restarts=failures.get(index, 0),
+            )
+            for index, backend in enumerate(backends)
+        ]
+
+    def log_tail(self, service_id: str, max_bytes: int = LOG_TAIL_BYTES) -> str:
+        """The end of the service's log, at most ``max_bytes`` (empty when it has none)."""
+        path = self.log_path(service_id)
+        try:
+            with path.open("rb") as log:
+                log.seek(max(0, path.stat().st_size - max_bytes))
+                return log.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
     def log_path(self, service_id: str) -> Path:
         """The service's log: its scoring processes' output, the driver's prints included."""

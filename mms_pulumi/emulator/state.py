@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from mms_pulumi.emulator.backend import MmsBackend
+from mms_pulumi.emulator.console.security import new_secret
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.services import ServiceHost
@@ -30,6 +31,9 @@ class Emulator:
     scoring_slots: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(SCORING_CONCURRENCY)
     )
+
+    # Signs the console's session cookies and CSRF tokens; new at every start.
+    console_secret: bytes = field(default_factory=new_secret, repr=False)
 
     @property
     def backend(self) -> MmsBackend:

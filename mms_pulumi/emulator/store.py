@@ -347,6 +347,24 @@ class Store:
             ).fetchone()
         return OperationRecord.from_json(row[0]) if row else None
 
+    def operations_of(self, scope: str) -> list[OperationRecord]:
+        """Every operation of this account, oldest first (the console's timeline)."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM operations WHERE scope=?", (scope,))
+            records = [OperationRecord.from_json(row[0]) for row in rows.fetchall()]
+        return sorted(records, key=lambda record: record.created)
+
+    def scopes(self) -> dict[str, dict[str, int]]:
+        """Every account that holds an object, as scope key → objects per kind."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scope, kind, COUNT(*) FROM objects GROUP BY scope, kind ORDER BY scope"
+            ).fetchall()
+        found: dict[str, dict[str, int]] = {}
+        for scope, kind, count in rows:
+            found.setdefault(scope, dict.fromkeys(OBJECT_KINDS, 0))[kind] = count
+        return found
+
     def unfinished_operations(self) -> list[OperationRecord]:
         """Every operation not yet in a terminal state."""
         with self._lock:

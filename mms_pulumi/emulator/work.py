@@ -42,6 +42,14 @@ def build_log_path(logs_dir: Path, image_id: str) -> Path:
     return logs_dir / "builds" / f"{image_id}.log"
 
 
+def read_build_log(logs_dir: Path, image_id: str) -> str | None:
+    """An image's build log, or ``None`` when it has none (yet)."""
+    try:
+        return build_log_path(logs_dir, image_id).read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+
+
 BUILD_IMAGE = Action.BUILD_IMAGE
 DEPLOY_SERVICE = Action.DEPLOY_SERVICE
 UPDATE_SERVICE = Action.UPDATE_SERVICE

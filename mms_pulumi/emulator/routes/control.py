@@ -17,7 +17,7 @@ from mms_pulumi.emulator.bundles import collect_garbage
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.routes._common import EmulatorDep, JsonBody
-from mms_pulumi.emulator.work import build_log_path
+from mms_pulumi.emulator.work import read_build_log
 from mms_pulumi.schema import EmulatorHealth
 
 PREFIX = "/_emulator"
@@ -80,32 +80,23 @@ def stats(emulator: EmulatorDep) -> dict[str, Any]:
     }
 
 
-LOG_TAIL_BYTES = 64 * 1024
-
-
 @router.get("/services/{service_id}/logs", response_class=PlainTextResponse)
 def service_logs(service_id: str, emulator: EmulatorDep) -> PlainTextResponse:
     """The end of a service's log: its scoring processes' output and the driver's prints
     (as the real service's container logs were), at most the last 64 KiB."""
     if emulator.store.get_any("services", service_id) is None:
         raise ApiError(404, f"No service with id {service_id}.")
-    path = emulator.host.log_path(service_id)
-    try:
-        with path.open("rb") as log:
-            log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
-            text = log.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        text = ""
-    return PlainTextResponse(text)
+    return PlainTextResponse(emulator.host.log_tail(service_id))
 
 
 @router.get("/images/{image_id}/buildlog", response_class=PlainTextResponse)
 def build_log(image_id: str, emulator: EmulatorDep) -> PlainTextResponse:
     """An image's build log (the 2017-09 ``imageBuildLogUri`` points here)."""
-    path = build_log_path(emulator.settings.logs_dir, image_id)
-    if emulator.store.get_any("images", image_id) is None or not path.is_file():
+    known = emulator.store.get_any("images", image_id) is not None
+    text = read_build_log(emulator.settings.logs_dir, image_id) if known else None
+    if text is None:
         raise ApiError(404, f"No build log for image {image_id}.")
-    return PlainTextResponse(path.read_text(errors="replace"))
+    return PlainTextResponse(text)
 
 
 @router.post("/reset")
