@@ -4,82 +4,19 @@ status, filter, page and key rule of mms-api.md §5, beside the 2017-06 one."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09
-from tests.emulator.conftest import QUICKSTART, Api
+from tests.emulator.conftest import COMPUTE, QUICKSTART, Api, Api2017_09
 
-COMPUTE = (
-    "/subscriptions/sub/resourcegroups/rg/providers/Microsoft.MachineLearningCompute"
-    "/operationalizationClusters/c1"
-)
 PID_DRIVER = (
     "import os\n\ndef init():\n    pass\n\n\ndef run(data):\n    return {'pid': os.getpid()}\n"
 )
 
 pytestmark = pytest.mark.emulator(operation_seconds=0.1)
-
-
-class Api2017_09(Api):
-    """Raw HTTP against one 2017-09 account (``accounts`` paths, api-version required)."""
-
-    def __init__(self, base_url: str, account: str) -> None:
-        super().__init__(base_url, account)
-        self.root = f"{base_url}/api/subscriptions/sub/resourceGroups/rg/accounts/{account}"
-
-    def call(self, method: str, path: str, body: Any = None, **options: Any) -> requests.Response:
-        options.setdefault("params", {"api-version": API_VERSION_2017_09})
-        return super().call(method, path, body, **options)
-
-    def manifest(
-        self, name: str = "churn", driver: Path | None = None, **extra: Any
-    ) -> dict[str, Any]:
-        model = self.register_model()
-        body = {
-            "name": name,
-            "driverProgram": "score",
-            "modelIds": [model["id"]],
-            "assets": [
-                {
-                    "id": "score",
-                    "url": (driver or QUICKSTART / "score.py").as_uri(),
-                    "mimeType": "application/x-python",
-                }
-            ],
-            "targetRuntime": {"runtimeType": "Python", "properties": {}},
-            **extra,
-        }
-        answer = self.call("POST", "manifests", body)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    def image(self, manifest_id: str, name: str = "churn-image") -> dict[str, Any]:
-        body = {
-            "name": name,
-            "manifestId": manifest_id,
-            "imageType": "Docker",
-            "computeResourceId": COMPUTE,
-        }
-        operation = self.wait(self.call("POST", "images", body))
-        assert operation["state"] == "Succeeded", operation
-        image_id = operation["resourceLocation"].rsplit("/", 1)[1]
-        return dict(self.call("GET", f"images/{image_id}").json())
-
-    def service(self, name: str, image_id: str, **settings: Any) -> dict[str, Any]:
-        body = {
-            "name": name,
-            "imageId": image_id,
-            "computeResource": {"id": COMPUTE, "type": "Cluster"},
-            **settings,
-        }
-        operation = self.wait(self.call("POST", "services", body))
-        assert operation["state"] == "Succeeded", operation
-        service_id = operation["resourceLocation"].rsplit("/", 1)[1]
-        return dict(self.call("GET", f"services/{service_id}").json())
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ _templates.globals.update(
         "node_width": views.NODE_WIDTH,
         "node_height": views.NODE_HEIGHT,
         "bar_height": views.BAR_HEIGHT,
+        "gap_width": views.GAP_WIDTH,
     },
 )
 

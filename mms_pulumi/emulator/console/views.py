@@ -82,7 +82,12 @@ def error_text(error: Mapping[str, Any] | None) -> str | None:
         return None
     body = ErrorBody.model_validate(error)
     parts = [body.message or body.code or "failed"]
-    parts += [f"{detail.code}: {detail.message}" for detail in body.details]
+    # A detail the message already says (MMS often repeated it) is not said twice.
+    parts += [
+        f"{detail.code}: {detail.message}"
+        for detail in body.details
+        if detail.message not in parts[0]
+    ]
     return " — ".join(part for part in parts if part)
 
 
@@ -312,10 +317,16 @@ def _state_of(kind: str, body: Mapping[str, Any]) -> str | None:
 # --- the operations timeline -------------------------------------------------------------
 
 TIMELINE_WIDTH = 880
-LABEL_WIDTH = 260
+LABEL_WIDTH = 230
 ROW_HEIGHT = 24
 BAR_HEIGHT = 14
 MIN_BAR = 3
+# An idle stretch between bursts of work is drawn this wide, whatever its length, so a
+# burst a minute after the last is not squeezed into a sliver (the mark says how long).
+GAP_WIDTH = 36
+# Only a pause this long counts as idle; a shorter one is drawn to scale within its burst
+# (the moment between an image's build and the deployment that waited on it).
+IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -341,10 +352,19 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """An idle stretch between bursts, drawn ``GAP_WIDTH`` wide at ``x``."""
+
+    x: float
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Timeline:
     """An account's operations laid out for SVG, with the span the axis covers."""
 
     bars: list[Bar]
+    gaps: list[Gap]
     width: int
     height: int
     start: str
@@ -352,22 +372,53 @@ class Timeline:
     seconds: float
 
 
+@dataclass(frozen=True)
+class _Burst:
+    start: float
+    end: float
+    x: float  # where the burst begins on the track
+
+
+def _bursts(spans: Sequence[tuple[float, float]], track: float) -> tuple[list[_Burst], float]:
+    """Busy stretches (spans less than ``IDLE_SECONDS`` apart merged) placed on a track of ``track`` pixels,
+    idle stretches between them drawn ``GAP_WIDTH`` wide; and the pixels per busy second."""
+    merged: list[list[float]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1] + IDLE_SECONDS:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    busy = max(sum(end - begin for begin, end in merged), 1e-3)  # pauses included
+    scale = max(track - GAP_WIDTH * (len(merged) - 1), MIN_BAR) / busy
+    bursts, x = [], 0.0
+    for begin, end in merged:
+        bursts.append(_Burst(begin, end, x))
+        x += (end - begin) * scale + GAP_WIDTH
+    return bursts, scale
+
+
+def _x_of(moment_: float, bursts: Sequence[_Burst], scale: float) -> float:
+    burst = next(b for b in reversed(bursts) if b.start <= moment_)
+    return burst.x + (min(moment_, burst.end) - burst.start) * scale
+
+
 def timeline_of(scope: AccountScope, operations: Sequence[OperationRecord], now: float) -> Timeline:
-    """Every operation of an account as a bar over the span from the first accepted to the
-    last finished (a running one reaches ``now``), oldest at the top."""
+    """Every operation of an account as a bar from accepted to finished (a running one
+    reaches ``now``), oldest at the top; time runs left to right at one scale within each
+    burst of work, and the idle stretches between bursts are drawn short (``Gap``)."""
     records = sorted(operations, key=lambda record: record.created)
     if not records:
-        return Timeline([], TIMELINE_WIDTH, ROW_HEIGHT, "—", "—", 0.0)
-    ends = [record.ended if record.ended is not None else now for record in records]
-    start = records[0].created
-    end = max(max(ends), start)
-    span = max(end - start, 1e-3)
-    right = TIMELINE_WIDTH - MARGIN
-    track = right - LABEL_WIDTH
+        return Timeline([], [], TIMELINE_WIDTH, ROW_HEIGHT, "—", "—", 0.0)
+    spans = [
+        (record.created, max(record.created, record.ended if record.ended is not None else now))
+        for record in records
+    ]
+    track = TIMELINE_WIDTH - LABEL_WIDTH - MARGIN
+    bursts, scale = _bursts(spans, track)
     bars = []
-    for row, (record, finished) in enumerate(zip(records, ends, strict=True)):
-        x = min(LABEL_WIDTH + (record.created - start) / span * track, right - MIN_BAR)
-        width = max(MIN_BAR, min((finished - record.created) / span * track, right - x))
+    for row, (record, (begin, end)) in enumerate(zip(records, spans, strict=True)):
+        x = _x_of(begin, bursts, scale)
+        width = max(MIN_BAR, _x_of(end, bursts, scale) - x)
         words = ACTION_WORDS.get(record.action, str(record.action))
         bars.append(
             Bar(
@@ -376,19 +427,25 @@ def timeline_of(scope: AccountScope, operations: Sequence[OperationRecord], now:
                 state=str(record.state),
                 accepted=moment(record.created),
                 finished=moment(record.ended) if record.ended is not None else None,
-                seconds=round(finished - record.created, 3),
+                seconds=round(end - begin, 3),
                 error=error_text(record.error),
                 href=object_href(scope, record.resource_kind, record.resource_id),
-                x=round(x, 1),
-                width=round(width, 1),
+                x=round(LABEL_WIDTH + min(x, track - MIN_BAR), 1),
+                width=round(min(width, track - min(x, track - MIN_BAR)), 1),
                 y=row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) // 2,
             )
         )
+    gaps = [
+        Gap(round(LABEL_WIDTH + after.x - GAP_WIDTH, 1), round(after.start - before.end, 3))
+        for before, after in itertools.pairwise(bursts)
+    ]
+    first, last = spans[0][0], max(end for _, end in spans)
     return Timeline(
         bars,
+        gaps,
         TIMELINE_WIDTH,
         len(bars) * ROW_HEIGHT,
-        moment(start),
-        moment(end),
-        round(end - start, 3),
+        moment(first),
+        moment(last),
+        round(last - first, 3),
     )
