@@ -13,7 +13,7 @@ from mms_pulumi.emulator.console import security
 from mms_pulumi.emulator.process import EmulatorProcess
 from tests.emulator.conftest import Api2017_09
 
-TOKEN = "console-token-5b1f0c"  # noqa: S105 - a test token, checked absent from the log
+TOKEN = "console-token-5b1f0c"
 HOSTILE = "<img src=x onerror=alert(1)>"
 pytestmark = pytest.mark.emulator(operation_seconds=0.05, token=TOKEN, secrets=(TOKEN,))
 

@@ -129,8 +129,8 @@ def test_the_chain_is_one_column_per_kind_joined_left_to_right() -> None:
     for edge in drawn.edges:
         assert edge.x2 - edge.x1 == views.COLUMN_GAP
     for node in drawn.nodes:
-        assert 0 <= node.x and node.x + views.NODE_WIDTH <= drawn.width
-        assert 0 <= node.y and node.y + views.NODE_HEIGHT <= drawn.height
+        assert node.x >= 0 and node.x + views.NODE_WIDTH <= drawn.width
+        assert node.y >= 0 and node.y + views.NODE_HEIGHT <= drawn.height
     service = drawn.nodes[-1]
     # The first operation made it; the update came after.
     assert service.made_by == "service deployment op-deplo (Succeeded), then 1 more"
@@ -161,7 +161,7 @@ def test_the_timeline_draws_bursts_to_scale_and_idle_stretches_short() -> None:
     assert c.finished is None and c.seconds == 3.0
     right = drawn.width - views.MARGIN
     for bar in drawn.bars:
-        assert views.LABEL_WIDTH <= bar.x and bar.x + bar.width <= right + 0.2
+        assert bar.x >= views.LABEL_WIDTH and bar.x + bar.width <= right + 0.2
     assert b.error == "boom" and b.css == "failed" and c.css == "running"
     assert drawn.seconds == 903.0
     assert [bar.y for bar in drawn.bars] == sorted(bar.y for bar in drawn.bars)
