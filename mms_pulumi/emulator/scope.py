@@ -61,6 +61,7 @@ def generation_of_key(key: str) -> ApiGeneration:
 def scope_of_key(key: str) -> AccountScope:
     """The account a stored scope key names (the inverse of ``AccountScope.key``)."""
     generation = generation_of_key(key)
+    # generation: the prefix ``AccountScope.key`` puts on a 2017-09 key comes off.
     bare = key.removeprefix(ACCOUNTS_SCOPE) if generation is ApiGeneration.V2017_09 else key
     subscription_id, resource_group, account = bare.split("/", 2)
     return AccountScope(subscription_id, resource_group, account, generation)

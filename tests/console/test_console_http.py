@@ -11,7 +11,7 @@ import requests
 
 from mms_pulumi.emulator.console import security
 from mms_pulumi.emulator.process import EmulatorProcess
-from tests.emulator.conftest import Api2017_09
+from tests.emulator.conftest import Api, Api2017_09
 
 TOKEN = "console-token-5b1f0c"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -159,11 +159,29 @@ def test_hostile_requests_get_a_4xx_in_the_seed_shape(
     regenerate = f"{deployed['account']}/services/{deployed['service']}/regenerateKeys"
     legacy = regenerate.replace("/accounts/", "/hostingAccounts/")
     csrf = csrf_of(browser.get(deployed["account"], timeout=30).text)
-    assert (
-        browser.post(legacy, data={"csrf": csrf, "keyType": "Primary"}, timeout=30).status_code
-        == 400
-    )
+    # The same service id under a hostingAccounts path is another account's: none there.
+    legacy_answer = browser.post(legacy, data={"csrf": csrf, "keyType": "Primary"}, timeout=30)
+    assert legacy_answer.status_code == 404
     assert (
         browser.post(regenerate, data={"csrf": csrf, "keyType": "Tertiary"}, timeout=30).status_code
         == 400
     )
+
+
+def test_a_2017_06_chain_has_the_same_pages(
+    browser: requests.Session, emulator: EmulatorProcess, deployed: dict[str, str]
+) -> None:
+    api = Api(emulator.base_url, "legacy-console", token=TOKEN)
+    image = api.build_image()
+    service = api.create_service("legacy-svc", image["id"])
+    account = f"{deployed['console']}/hostingAccounts/sub/rg/legacy-console"
+    listed = browser.get(f"{deployed['console']}/", timeout=30)
+    assert 'href="/_emulator/console/hostingAccounts/sub/rg/legacy-console"' in listed.text
+    page = browser.get(f"{account}/services/{service['id']}", timeout=30)
+    assert page.status_code == 200
+    assert page.text.count('class="node ok"') == 4
+    assert "Regenerate the primary key" in page.text
+    image_page = browser.get(f"{account}/images/{image['id']}", timeout=30)
+    assert image_page.status_code == 200 and "build Succeeded" in image_page.text
+    # The registry password given at build time is kept nowhere, so shown nowhere.
+    assert "reg-secret" not in image_page.text and "reg-secret" not in page.text

@@ -2,8 +2,9 @@
 
 Pages read the backend (``MmsBackend``) and the service host in-process; nothing goes
 through the MMS routes but the score box, which calls the service's real scoring URI with
-its key, so what it shows is what a client gets. Three things change state, each a POST
-with the session's CSRF token: a score, showing the keys, regenerating one (2017-09).
+its key, so what it shows is what a client gets. Three things are POSTs carrying the
+session's CSRF token: a score, showing the keys, and regenerating one, the only change of
+state the console makes.
 
 Every page carries a Content-Security-Policy that allows the package's own script and
 stylesheet only (no inline script, nothing from elsewhere), and Jinja escapes every
@@ -68,7 +69,9 @@ SECURITY_HEADERS = {
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not ``no-referrer``: under it a browser sends ``Origin: null`` with a form's POST
+    # (the Fetch standard's origin serialization), which the Origin rule refuses.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
@@ -447,7 +450,6 @@ def _service_page(
         moment=views.moment,
         error_text=views.error_text,
         keys=keys,
-        can_regenerate=scope.v2017_09,
         notice=NOTICES.get(notice),
         busy=service.get("state") in BUSY,
         settings=_settings_of(service),
@@ -609,18 +611,14 @@ async def show_keys(
 async def regenerate_keys(
     request: Request, family: str, subscription: str, group: str, account: str, service_id: str
 ) -> Any:
-    """Regenerate one key of a 2017-09 service (or both), then back to its page."""
+    """Regenerate one key of a service (or both), then back to its page. Both generations:
+    the emulator serves ``regenerateKeys`` on ``hostingAccounts`` paths too, as the 2017-06
+    CLI called it there (``routes.services``)."""
     emulator = _emulator(request)
     try:
         form = await _form(request)
         _state_change(request, emulator, form.get(security.CSRF_FIELD))
         scope = _scope(family, subscription, group, account)
-        if not scope.v2017_09:
-            raise ApiError(
-                400,
-                "Key regeneration is a 2017-09 operation (accounts paths); "
-                "2017-06 hosting accounts have no regenerateKeys.",
-            )
         wanted = form.get("keyType", "")
         key_type = {"Primary": KeyType.PRIMARY, "Secondary": KeyType.SECONDARY}.get(wanted)
         if wanted not in ("Primary", "Secondary", "both"):

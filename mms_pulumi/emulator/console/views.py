@@ -380,8 +380,9 @@ class _Burst:
 
 
 def _bursts(spans: Sequence[tuple[float, float]], track: float) -> tuple[list[_Burst], float]:
-    """Busy stretches (spans less than ``IDLE_SECONDS`` apart merged) placed on a track of ``track`` pixels,
-    idle stretches between them drawn ``GAP_WIDTH`` wide; and the pixels per busy second."""
+    """Busy stretches (spans less than ``IDLE_SECONDS`` apart merged) placed on a track of
+    ``track`` pixels, the idle stretches between them drawn ``GAP_WIDTH`` wide; and the
+    pixels per busy second."""
     merged: list[list[float]] = []
     for begin, end in sorted(spans):
         if merged and begin <= merged[-1][1] + IDLE_SECONDS:

@@ -1,0 +1,113 @@
+"""A real Chromium for the console's browser tests: Debian's, driven by Playwright.
+
+Playwright's own browser download cannot work here, so it launches the system's
+``chromium`` (``scripts/install-chromium`` installs it; ``$MMS_CHROMIUM`` names another).
+Without one the browser tests skip, except under CI, where they fail. A test that fails
+leaves a screenshot of its page in ``.test-artifacts/console/`` (or ``$MMS_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Page, Playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("MMS_TEST_ARTIFACTS", ROOT / ".test-artifacts")) / "console"
+# As the machine's notes give them: without the background-networking flags Chromium
+# tries hosts this closed network refuses, at every start.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_path() -> str | None:
+    """The Chromium to drive, or ``None`` when this machine has none."""
+    named = os.environ.get("MMS_CHROMIUM")
+    if named:
+        return named
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Keep each phase's report on the test item, so a fixture can tell it failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def playwright_chromium() -> Iterator[Browser]:
+    """One headless Chromium for the session."""
+    executable = chromium_path()
+    missing = None
+    if executable is None:
+        missing = "no chromium on this machine (scripts/install-chromium installs Debian's)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (scripts/bootstrap installs the dev extras)"
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the console's browser tests, and {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        yield _launch(playwright, str(executable))
+
+
+def _launch(playwright: Playwright, executable: str) -> Browser:
+    return playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
+
+
+@pytest.fixture
+def page(playwright_chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context and page; a screenshot of it when the test fails. Every
+    dialog the page opens is recorded on ``page.dialogs`` and dismissed, unless the test
+    put ``True`` on ``page.dialog_answers`` first. Script errors go to ``page.errors``."""
+    context = playwright_chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    dialogs: list[str] = []
+    answers: list[bool] = []  # a test appends True to accept the next dialog
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        if answers and answers.pop(0):
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    page.dialog_answers = answers  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
