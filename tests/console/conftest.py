@@ -1,48 +1,26 @@
-"""A real Chromium for the console's browser tests: Debian's, driven by Playwright.
-
-Playwright's own browser download cannot work here, so it launches the system's
-``chromium`` (``scripts/install-chromium`` installs it; ``$MMS_CHROMIUM`` names another).
-Without one the browser tests skip, except under CI, where they fail. A test that fails
-leaves a screenshot of its page in ``.test-artifacts/console/`` (or ``$MMS_TEST_ARTIFACTS``).
+"""A real Chromium for the console's browser tests: Debian's, driven by Playwright
+(``scripts.chromium`` says which and how). Without one the browser tests skip, except
+under CI, where they fail. A test that fails leaves a screenshot of its page in
+``.test-artifacts/console/`` (or ``$MMS_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from scripts.chromium import CHROMIUM_FLAGS, chromium_path
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("MMS_TEST_ARTIFACTS", ROOT / ".test-artifacts")) / "console"
-# As the machine's notes give them: without the background-networking flags Chromium
-# tries hosts this closed network refuses, at every start.
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-)
-
-
-def chromium_path() -> str | None:
-    """The Chromium to drive, or ``None`` when this machine has none."""
-    named = os.environ.get("MMS_CHROMIUM")
-    if named:
-        return named
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.hookimpl(hookwrapper=True)
