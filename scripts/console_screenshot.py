@@ -1,7 +1,7 @@
 """Take the README's screenshot of the console's chain view, of what the quickstart deployed.
 
     scripts/quickstart
-    scripts/pulumi stack output --json | .venv/bin/python scripts/console_screenshot.py OUT.png
+    scripts/pulumi stack output --json | .venv/bin/python -m scripts.console_screenshot OUT.png
 
 Reads the stack's ``scoring_uri`` from stdin to find the emulator, opens its console in the
 system's Chromium (as the browser tests do), follows the links to the service the URI
@@ -31,15 +31,15 @@ def main(argv: list[str]) -> int:
         return 1
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_FLAGS))
-        page = browser.new_page(viewport={"width": 1100, "height": 800}, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": 1320, "height": 800}, device_scale_factor=1)
         page.goto(f"{base}/_emulator/console/")
-        for account in page.locator("#accounts tbody a").all():
-            page.goto(f"{base}{account.get_attribute('href')}")
-            link = page.locator(f"#service-{service_id} a")
+        accounts = [a.get_attribute("href") for a in page.locator("#accounts tbody a").all()]
+        for href in accounts:
+            page.goto(f"{base}{href}")
+            link = page.locator(f"#service-{service_id} a").first
             if link.count():
                 link.click()
                 break
-            page.go_back()
         else:
             print(f"console_screenshot: no service {service_id} in the console", file=sys.stderr)
             return 1

@@ -134,6 +134,7 @@ def test_the_chain_is_one_column_per_kind_joined_left_to_right() -> None:
     service = drawn.nodes[-1]
     # The first operation made it; the update came after.
     assert service.made_by == "service deployment op-deplo (Succeeded), then 1 more"
+    assert service.made_by_label == "deployment op-deplo +1"
     assert drawn.nodes[0].made_by == views.SYNCHRONOUS
     assert drawn.nodes[0].name == "churn v0" and drawn.nodes[3].css == "failed"
 

@@ -9,12 +9,14 @@ directory (``mms:emulatorPort``, ``mms:emulatorDataDir``), all removed afterward
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from scripts.pulumi_cli import ROOT, RUN_MARKER, marked_processes_left
 from tests.support import free_port, stop_emulators_on
@@ -76,6 +78,11 @@ def test_quickstart_scores_its_endpoint_then_changes_nothing(user_env: dict[str,
     assert "/score with examples/quickstart/sample-input.json: 200 in" in first.stdout
     assert '{"churn_probability": [0.9707, 0.0186], "churn": [true, false]}' in first.stdout
     assert "route: " in first.stderr  # which route the CLI took, said once
+    # The console it points at shows what the up built.
+    console = re.search(r"console: (http://\S+/_emulator/console/)", first.stdout)
+    assert console, first.stdout
+    accounts = requests.get(console.group(1), timeout=30)
+    assert accounts.status_code == 200 and 'id="accounts"' in accounts.text
 
     second = script(user_env, "quickstart")
     assert "5 unchanged" in second.stdout

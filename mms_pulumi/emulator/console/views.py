@@ -189,6 +189,7 @@ class ChainNode:
     state: str | None
     created: str | None
     made_by: str
+    made_by_label: str
     href: str
     x: int
     y: int
@@ -226,19 +227,22 @@ class Chain:
 
 def made_by(
     ident: str, operations: Mapping[str, Sequence[OperationRecord]], *, asynchronous: bool
-) -> str:
-    """Which operation made an object: the first one about it (later ones changed it)."""
+) -> tuple[str, str]:
+    """Which operation made an object, the first one about it (later ones changed it): a
+    label short enough for a chain node, and the whole of it for the table beside."""
     if not asynchronous:
-        return SYNCHRONOUS
+        return "synchronous", SYNCHRONOUS
     records = operations.get(ident) or []
     if not records:
-        return "no operation recorded"
+        return "no operation", "no operation recorded"
     first = records[0]
     words = ACTION_WORDS.get(first.action, str(first.action))
+    label = f"{words.split()[-1]} {short(first.id)}"
     text = f"{words} {short(first.id)} ({first.state})"
     if len(records) > 1:
+        label += f" +{len(records) - 1}"
         text += f", then {len(records) - 1} more"
-    return text
+    return label, text
 
 
 def operations_by_resource(
@@ -281,13 +285,15 @@ def chain_of(
             name = str(body.get("name") or "")
             if kind == "models" and body.get("version") is not None:
                 name = f"{name} v{body.get('version')}"
+            label, text = made_by(ident, operations, asynchronous=kind in ("images", "services"))
             node = ChainNode(
                 kind=kind,
                 name=name,
                 ident=ident,
                 state=_state_of(kind, body),
                 created=created_of(body),
-                made_by=made_by(ident, operations, asynchronous=kind in ("images", "services")),
+                made_by=text,
+                made_by_label=label,
                 href=object_href(scope, kind, ident),
                 x=x,
                 y=top + row * (NODE_HEIGHT + ROW_GAP),
