@@ -143,7 +143,11 @@ def test_hostile_requests_get_a_4xx_in_the_seed_shape(
     assert browser.get(f"{deployed['console']}/static/../app.py", timeout=30).status_code == 404
     assert browser.get(f"{deployed['console']}/static/secrets.txt", timeout=30).status_code == 404
     unknown = browser.get(f"{deployed['console']}/nope/sub/rg/acct", timeout=30)
-    assert unknown.status_code == 404 and "No account family" in unknown.text
+    assert unknown.status_code == 404 and "No account family" in unknown.json()["message"]
+    page = browser.get(
+        f"{deployed['console']}/nope/sub/rg/acct", headers={"Accept": "text/html"}, timeout=30
+    )
+    assert page.status_code == 404 and "<h1>404 NotFound</h1>" in page.text
     missing = browser.get(f"{deployed['account']}/services/no-such-service", timeout=30)
     assert missing.status_code == 404
     huge = browser.post(f"{deployed['console']}/login", data={"token": "x" * (2 << 20)}, timeout=30)

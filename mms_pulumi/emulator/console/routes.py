@@ -166,6 +166,9 @@ def _login_redirect(request: Request) -> Any:
 
 
 def _error_page(request: Request, session: Session | None, error: ApiError) -> Any:
+    """An error as a page for a browser, in the seed's JSON shape for any other client."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return _finish(error.response(), request, session)
     return _page(request, session, "error.html", error.status, error=error)
 
 
