@@ -424,3 +424,60 @@ class Store:
         with self.transaction() as db:
             for table in ("objects", "operations", "service_keys", "replicas"):
                 db.execute(f"DELETE FROM {table}")
+
+
+@dataclass(frozen=True)
+class ScoringEntry:
+    """What a scoring call needs of its service: the account it is in, and its keys
+    (``None`` for a service from before keys, which gets them on first use)."""
+
+    scope: str
+    keys: dict[str, Any] | None
+
+
+class ScoringIndex:
+    """Every service's account and keys, in memory, for the scoring path: a call reads no
+    row and writes none.
+
+    The index has its own connection and asks SQLite at each look whether any other
+    connection (this emulator's store, or another process on the same data directory)
+    committed since it last loaded (``PRAGMA data_version``, a read of WAL shared memory);
+    then it loads again. So a key regenerated anywhere is refused at the very next call,
+    and a restart starts from the table.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._version: int | None = None
+        self._entries: dict[str, ScoringEntry] = {}
+
+    def close(self) -> None:
+        """Close the index's connection."""
+        with self._lock:
+            self._db.close()
+
+    def entry(self, service_id: str) -> ScoringEntry | None:
+        """The service's account and keys as committed now, or ``None`` for no service."""
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            if version != self._version:
+                self._entries = self._load()
+                self._version = version
+            return self._entries.get(service_id)
+
+    def _load(self) -> dict[str, ScoringEntry]:
+        # One read transaction: the services and their keys as of one commit.
+        self._db.execute("BEGIN")
+        try:
+            services = self._db.execute(
+                "SELECT id, scope FROM objects WHERE kind='services'"
+            ).fetchall()
+            keys = dict(self._db.execute("SELECT service_id, keys FROM service_keys").fetchall())
+        finally:
+            self._db.execute("COMMIT")
+        return {
+            ident: ScoringEntry(scope, json.loads(keys[ident]) if ident in keys else None)
+            for ident, scope in services
+        }
