@@ -48,7 +48,7 @@ from mms_pulumi.emulator.routes import services as services_routes
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.emulator.store import Store
+from mms_pulumi.emulator.store import ScoringIndex, Store
 from mms_pulumi.emulator.work import Worker
 from mms_pulumi.schema import (
     ACCOUNT_PATH,
@@ -93,7 +93,8 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
             logs_dir=settings.logs_dir,
         )
         runner = OperationRunner(store, worker, faults, settings.operation_seconds)
-        emulator = Emulator(settings, store, faults, host, runner, Counter())
+        index = ScoringIndex(settings.database)
+        emulator = Emulator(settings, store, faults, host, runner, Counter(), index)
         app.state.emulator = emulator
         host.stop_stale()
         # Nothing builds yet: leftovers of builds a crash interrupted, and bundles of images
@@ -110,6 +111,8 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
             host.stop_all()  # processes still starting first, so work waiting on them ends
             runner.join()
             restorer.join(timeout=30)
+            emulator.replica_client.close()
+            index.close()
             store.close()
 
     app = FastAPI(
@@ -132,6 +135,8 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     _install_error_handlers(app)
     _document_request_models(app)
     # Added innermost first: RequestContext ends up outermost.
+    # The scoring URIs' short road, after every rule before it (scoring.ScoringDispatcher).
+    app.add_middleware(scoring.ScoringDispatcher)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MmsRules)
     app.add_middleware(ConnectionResets)

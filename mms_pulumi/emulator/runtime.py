@@ -191,12 +191,17 @@ def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, timeout: f
     return None
 
 
+# Scoring processes are on loopback: no proxy the environment names is asked (it would see
+# every probe, and a score's key with it).
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def wait_healthy(url: str, *, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bool:
     """Poll ``GET /`` until it answers 200 or the time is up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/", timeout=2) as response:
+            with _LOOPBACK.open(f"{url}/", timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:

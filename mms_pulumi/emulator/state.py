@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import anyio
 
 from mms_pulumi.emulator.backend import MmsBackend
-from mms_pulumi.emulator.console.security import new_secret
+from mms_pulumi.emulator.console.security import SignedOut, new_secret
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.operations import OperationRunner
+from mms_pulumi.emulator.replicas import ReplicaClient
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
-from mms_pulumi.emulator.store import Store
+from mms_pulumi.emulator.store import ScoringIndex, Store
 
 
 @dataclass
@@ -26,6 +27,10 @@ class Emulator:
     host: ServiceHost
     runner: OperationRunner
     requests: Counter[str]
+    # Every service's account and keys, in memory, for the scoring path.
+    scoring_index: ScoringIndex
+    # Keep-alive connections to the scoring processes (used on the event loop only).
+    replica_client: ReplicaClient = field(default_factory=ReplicaClient)
     # Scoring calls wait on driver code: they run on threads of their own, at most this
     # many at once, so hung drivers never take the threads the MMS API's routes run on.
     scoring_slots: anyio.CapacityLimiter = field(
@@ -34,6 +39,7 @@ class Emulator:
 
     # Signs the console's session cookies and CSRF tokens; new at every start.
     console_secret: bytes = field(default_factory=new_secret, repr=False)
+    console_signed_out: SignedOut = field(default_factory=SignedOut)
 
     @property
     def backend(self) -> MmsBackend:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mms_pulumi.emulator.actions import Action, WorkPayload
-from mms_pulumi.schema import OperationState, OperationType
+from mms_pulumi.schema import AuthKeys, OperationState, OperationType
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -432,7 +432,7 @@ class ScoringEntry:
     (``None`` for a service from before keys, which gets them on first use)."""
 
     scope: str
-    keys: dict[str, Any] | None
+    keys: AuthKeys | None
 
 
 class ScoringIndex:
@@ -478,6 +478,8 @@ class ScoringIndex:
         finally:
             self._db.execute("COMMIT")
         return {
-            ident: ScoringEntry(scope, json.loads(keys[ident]) if ident in keys else None)
+            ident: ScoringEntry(
+                scope, AuthKeys.model_validate_json(keys[ident]) if ident in keys else None
+            )
             for ident, scope in services
         }

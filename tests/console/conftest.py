@@ -31,9 +31,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_chromium() -> Iterator[Browser]:
-    """One headless Chromium for the session."""
+    """One headless Chromium for the module. Not for the session: sync Playwright runs an
+    event loop on the main thread while it is open, and later tests that call
+    ``asyncio.run`` (the plugin's) would find it running."""
     executable = chromium_path()
     missing = None
     if executable is None:

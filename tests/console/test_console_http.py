@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -189,3 +190,41 @@ def test_a_2017_06_chain_has_the_same_pages(
     assert image_page.status_code == 200 and "build Succeeded" in image_page.text
     # The registry password given at build time is kept nowhere, so shown nowhere.
     assert "reg-secret" not in image_page.text and "reg-secret" not in page.text
+
+
+def test_signing_out_ends_the_session_a_copied_cookie_included(
+    deployed: dict[str, str],
+) -> None:
+    session = requests.Session()
+    session.post(f"{deployed['console']}/login", data={"token": TOKEN}, timeout=30)
+    copied = dict(session.cookies)
+    csrf = csrf_of(session.get(f"{deployed['console']}/", timeout=30).text)
+    out = session.post(
+        f"{deployed['console']}/logout", data={"csrf": csrf}, allow_redirects=False, timeout=30
+    )
+    assert out.status_code == 303 and "SameSite=strict" in out.headers["set-cookie"]
+    again = requests.get(
+        f"{deployed['console']}/", cookies=copied, allow_redirects=False, timeout=30
+    )
+    assert again.status_code == 303 and again.headers["location"].endswith("/login")
+
+
+def test_the_score_box_neither_deadlocks_nor_asks_a_proxy(
+    browser: requests.Session, deployed: dict[str, str]
+) -> None:
+    service_page = f"{deployed['account']}/services/{deployed['service']}"
+    csrf = csrf_of(browser.get(service_page, timeout=30).text)
+    headers = {"Content-Type": "application/json", security.CSRF_HEADER: csrf}
+    # More scores at once than the default thread pool has threads: each still answers.
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        answers = list(
+            pool.map(
+                lambda _: browser.post(f"{service_page}/score", data=b"{}", headers=headers),
+                range(48),
+            )
+        )
+    assert {answer.status_code for answer in answers} == {200}
+    statuses = {answer.json()["status"] for answer in answers}
+    assert statuses <= {400, 503}, statuses  # the driver's 400 for {}, or no free slot
+    huge = browser.post(f"{service_page}/score", data=b"1" * 5000, headers=headers, timeout=30)
+    assert huge.status_code == 400 and "4300 digits" in huge.json()["message"]

@@ -182,13 +182,26 @@ def test_an_empty_timeline_and_a_detail_said_once() -> None:
 
 def test_sessions_and_csrf_tokens_hold_only_under_their_secret() -> None:
     secret, other = security.new_secret(), security.new_secret()
-    cookie = security.new_session(secret)
-    nonce = security.session_nonce(secret, cookie)
+    now = 1_000_000.0
+    cookie = security.new_session(secret, now)
+    nonce = security.session_nonce(secret, cookie, now)
     assert nonce is not None
-    assert security.session_nonce(other, cookie) is None  # another run or emulator
-    assert security.session_nonce(secret, cookie[:-1] + "0") is None  # forged
-    for junk in (None, "", "no-dot", "é.x", "a." + "f" * 300):
-        assert security.session_nonce(secret, junk) is None
+    assert security.session_nonce(other, cookie, now) is None  # another run or emulator
+    assert security.session_nonce(secret, cookie[:-1] + "0", now) is None  # forged
+    for junk in (None, "", "no-dot", "a.b", "é.1.x", "a.1." + "f" * 300, "a.-1.f"):
+        assert security.session_nonce(secret, junk, now) is None
+    # It lasts SESSION_SECONDS, and not from before it was issued.
+    later = now + security.SESSION_SECONDS
+    assert security.session_nonce(secret, cookie, later) == nonce
+    assert security.session_nonce(secret, cookie, later + 1) is None
+    assert security.session_nonce(secret, cookie, now - 1) is None
+    # Signed out: refused, and the list of signed-out sessions stays bounded.
+    signed_out = security.SignedOut(limit=2)
+    signed_out.add(nonce)
+    assert security.session_nonce(secret, cookie, now, signed_out) is None
+    signed_out.add("b")
+    signed_out.add("c")
+    assert nonce not in signed_out and "c" in signed_out
     token = security.csrf_token(secret, nonce)
     assert security.csrf_problem(secret, nonce, token) is None
     assert security.csrf_problem(secret, nonce, None) is not None
@@ -207,6 +220,10 @@ def test_a_pasted_input_is_checked_as_json() -> None:
     )
     assert _json_problem(b"\xff") == "it is not UTF-8 text"
     assert _json_problem(b"[" * 100_000) == "it is nested too deeply"
+    assert (
+        _json_problem(b"1" * 5000)
+        == "exceeds the limit (4300 digits) for integer string conversion"
+    )
 
 
 def render(template: str, **context: object) -> str:

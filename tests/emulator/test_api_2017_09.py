@@ -41,6 +41,11 @@ def test_the_two_generations_keep_their_accounts_apart(api: Api2017_09) -> None:
     twin = Api(api.base_url, api.root.rsplit("/", 1)[1])  # hostingAccounts, same names
     assert twin.call("GET", "models").json() == []
     assert [m["name"] for m in api.call("GET", "models").json()["value"]] == ["only-here"]
+    # A hostingAccounts subscription spelled like an accounts key cannot reach it either.
+    forged = twin.call(
+        "GET", twin.root.replace("/subscriptions/sub/", "/subscriptions/accounts:sub/") + "/models"
+    )
+    assert forged.status_code == 400 and "subscription: may not begin with" in forged.text
 
 
 def test_manifests_are_named_versioned_and_filtered(api: Api2017_09) -> None:

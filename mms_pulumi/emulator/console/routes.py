@@ -1,8 +1,8 @@
 """``/_emulator/console``: the emulator's contents in a browser, server-rendered.
 
-Pages read the backend (``MmsBackend``) and the service host in-process; nothing goes
-through the MMS routes but the score box, which calls the service's real scoring URI with
-its key, so what it shows is what a client gets. Three things are POSTs carrying the
+Pages read the backend (``MmsBackend``) and the service host in-process, and so does the
+score box: it runs the scoring URI's own code (``routes.scoring.serve_call``) with the
+service's key, so what it shows is what a client gets. Three things are POSTs carrying the
 session's CSRF token: a score, showing the keys, and regenerating one, the only change of
 state the console makes.
 
@@ -21,19 +21,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
-import requests
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.responses import Response as FastApiResponse
 from jinja2 import Environment, PackageLoader
 
-from mms_pulumi.emulator.backend_services import scoring_uri
 from mms_pulumi.emulator.console import security, views
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import CONSOLE_PREFIX, auth_problem
 from mms_pulumi.emulator.records import OPERATION_ID
 from mms_pulumi.emulator.routes._common import log_base
-from mms_pulumi.emulator.routes.scoring import PROXY_TIMEOUT_SECONDS
+from mms_pulumi.emulator.routes.scoring import serve_call
 from mms_pulumi.emulator.scope import AccountScope, scope_of_key
 from mms_pulumi.emulator.state import Emulator
 from mms_pulumi.emulator.work import read_build_log
@@ -112,7 +110,10 @@ def _session(request: Request, emulator: Emulator) -> Session | None:
     the emulator has a token and the request brings neither a session nor the token."""
     secret = emulator.console_secret
     nonce = security.session_nonce(
-        secret, request.cookies.get(security.cookie_name(_port(request)))
+        secret,
+        request.cookies.get(security.cookie_name(_port(request))),
+        time.time(),
+        emulator.console_signed_out,
     )
     if nonce is not None:
         return Session(nonce)
@@ -122,8 +123,8 @@ def _session(request: Request, emulator: Emulator) -> Session | None:
         if header is not None and auth_problem(header, token) is None:
             return Session(None, bearer=True)
         return None
-    cookie = security.new_session(secret)
-    return Session(security.session_nonce(secret, cookie), issued=cookie)
+    cookie = security.new_session(secret, time.time())
+    return Session(security.session_nonce(secret, cookie, time.time()), issued=cookie)
 
 
 def _finish(response: FastApiResponse, request: Request, session: Session | None) -> Any:
@@ -266,7 +267,7 @@ async def login(request: Request) -> Any:
         problem = "That is not this emulator's token (the value given to mms-emulator --token)."
         return _page(request, None, "login.html", 401, problem=problem)
     response = RedirectResponse(f"{CONSOLE_PREFIX}/", status_code=303)
-    _set_cookie(response, request, security.new_session(emulator.console_secret))
+    _set_cookie(response, request, security.new_session(emulator.console_secret, time.time()))
     return _finish(response, request, None)
 
 
@@ -275,11 +276,15 @@ async def logout(request: Request) -> Any:
     """End the browser's session."""
     emulator = _emulator(request)
     try:
-        _state_change(request, emulator, (await _form(request)).get(security.CSRF_FIELD))
+        session = _state_change(request, emulator, (await _form(request)).get(security.CSRF_FIELD))
     except ApiError as error:
         return _finish(error.response(), request, None)
+    if session.nonce is not None:
+        emulator.console_signed_out.add(session.nonce)  # a copy of the cookie is refused too
     response = RedirectResponse(f"{CONSOLE_PREFIX}/", status_code=303)
-    response.delete_cookie(security.cookie_name(_port(request)), path=CONSOLE_PREFIX)
+    response.delete_cookie(
+        security.cookie_name(_port(request)), path=CONSOLE_PREFIX, httponly=True, samesite="strict"
+    )
     return _finish(response, request, None)
 
 
@@ -517,8 +522,9 @@ def service_log(
 async def score(
     request: Request, family: str, subscription: str, group: str, account: str, service_id: str
 ) -> Any:
-    """Send the pasted JSON to the service's scoring URI with its primary key; the answer,
-    its status and the round trip's latency."""
+    """Score the pasted JSON with the service's primary key, through the very code its
+    scoring URI runs (``routes.scoring.serve_call``: key, slots, replicas); the answer, its
+    status and the latency."""
     emulator = _emulator(request)
     try:
         session = _state_change(request, emulator, request.headers.get(security.CSRF_HEADER))
@@ -527,9 +533,11 @@ async def score(
         problem = _json_problem(body)
         if problem is not None:
             raise ApiError(400, f"The input is not JSON: {problem}. Paste a JSON document.")
-        answer = await anyio.to_thread.run_sync(_score, request, emulator, scope, service_id, body)
+        # 404 for a service of another account; a read (keys exist once the service does).
+        keys = await anyio.to_thread.run_sync(emulator.backend.get_keys, scope, service_id)
     except ApiError as error:
         return _finish(error.response(), request, None)
+    answer = await _score(emulator, service_id, f"Bearer {keys.primary_key}", body)
     return _finish(JSONResponse(answer), request, session)
 
 
@@ -543,50 +551,32 @@ def _json_problem(body: bytes) -> str | None:
         return f"{err.msg} at line {err.lineno}, column {err.colno}"
     except RecursionError:
         return "it is nested too deeply"
+    except ValueError as err:  # an integer over Python's 4,300-digit limit
+        return str(err).split(":")[0].rstrip(".").lower()
     return None
 
 
-def _score(
-    request: Request, emulator: Emulator, scope: AccountScope, service_id: str, body: bytes
+async def _score(
+    emulator: Emulator, service_id: str, authorization: str, body: bytes
 ) -> dict[str, Any]:
-    """One call to the service's real scoring URI, on the address the console was reached
-    on, with the service's primary key (which the answer does not repeat)."""
-    backend = emulator.backend
-    backend.service_body(scope, service_id)  # 404 for a service of another account
-    keys = backend.current_keys(service_id)
-    uri = scoring_uri(_loopback_base(request), service_id)
+    """One scoring call in-process, on the event loop: it waits on no thread, so scores
+    from the box cannot starve the scoring URIs, and goes to no proxy or other origin."""
     started = time.perf_counter()
     try:
-        answer = requests.post(
-            uri,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {keys.primary_key}",
-            },
-            timeout=PROXY_TIMEOUT_SECONDS + 5,
-            allow_redirects=False,
-        )
-    except requests.RequestException as err:
-        raise ApiError(502, f"The scoring URI did not answer: {type(err).__name__}.") from None
+        answer = await serve_call(emulator, service_id, "/score", authorization, body)
+        status, content_type, content = answer.status, answer.content_type, answer.body
+    except ApiError as error:  # what a client of the scoring URI would get, shown as such
+        status, content_type = error.status, "application/json"
+        content = json.dumps(error.body()).encode()
     latency = (time.perf_counter() - started) * 1000
-    text = answer.text
+    text = content.decode("utf-8", "replace")
     return {
-        "status": answer.status_code,
+        "status": status,
         "latencyMs": round(latency, 2),
-        "contentType": answer.headers.get("content-type", ""),
+        "contentType": content_type,
         "body": text[:SCORE_ANSWER_CHARS],
         "truncated": len(text) > SCORE_ANSWER_CHARS,
     }
-
-
-def _loopback_base(request: Request) -> str:
-    """This emulator on the address and port the request came in on (its own socket)."""
-    server = request.scope.get("server")
-    if not server or server[1] is None:
-        return _base_url(request)
-    host, port = str(server[0]), int(server[1])
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @router.post(

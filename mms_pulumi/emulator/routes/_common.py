@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from mms_pulumi.emulator.backend import MmsBackend
 from mms_pulumi.emulator.errors import ApiError, bad_request
 from mms_pulumi.emulator.errors import reference_error as reference_error
+from mms_pulumi.emulator.records import ACCOUNTS_SCOPE, public
 from mms_pulumi.emulator.records import new_id as new_id
-from mms_pulumi.emulator.records import public
 from mms_pulumi.emulator.scope import AccountScope as AccountScope
 from mms_pulumi.emulator.scope import path_generation as path_generation
 from mms_pulumi.emulator.state import Emulator
@@ -39,6 +39,20 @@ def account_scope(
 ) -> AccountScope:
     """The account named by the request path, in the generation of its path family."""
     generation = path_generation(request.url.path)
+    # generation: a 2017-09 scope key carries this prefix, so a 2017-06 subscription may not
+    # (``AccountScope.key``): the two accounts would share their objects.
+    if generation is ApiGeneration.V2017_06 and subscription_id.startswith(ACCOUNTS_SCOPE):
+        raise ApiError(
+            400,
+            "The request path is invalid.",
+            [
+                (
+                    "InvalidPath",
+                    f"subscription: may not begin with {ACCOUNTS_SCOPE!r} on hostingAccounts "
+                    "paths (the emulator files accounts-path objects under that prefix)",
+                )
+            ],
+        )
     return AccountScope(subscription_id, resource_group, hosting_account, generation)
 
 

@@ -89,6 +89,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     announce(server.server_address[1], args.port_file)
     server.serve_forever(poll_interval=0.1)
+    server.close_idle()  # kept-alive connections waiting for a next request end now
     server.server_close()
     return 0
 
