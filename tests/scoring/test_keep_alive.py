@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mms_pulumi.emulator.scoring.server import ScoringHandler, ScoringServer
+from mms_pulumi.emulator.state import SCORING_CONCURRENCY
 
 
 class EchoDriver:
@@ -95,3 +96,8 @@ def test_a_stop_ends_a_connection_waiting_for_its_next_request(
     scoring.close_idle()
     assert client.recv(4096) == b""  # closed by the server, not left hanging
     client.close()
+
+
+def test_the_listen_backlog_takes_every_scoring_slot_connecting_at_once() -> None:
+    # Fewer, and the connections past the backlog lose their SYN and retry a second later.
+    assert ScoringServer.request_queue_size >= SCORING_CONCURRENCY

@@ -29,6 +29,9 @@ class ScoringServer(ThreadingHTTPServer):
 
     daemon_threads = False  # let in-flight requests finish on shutdown
     block_on_close = True
+    # The emulator opens up to a scoring slot's worth of connections at once; with the
+    # stdlib's backlog of 5 the rest lost their SYN and waited a second to retry.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], driver: Driver, swagger: dict[str, Any] | None
