@@ -39,8 +39,8 @@ def account_scope(
 ) -> AccountScope:
     """The account named by the request path, in the generation of its path family."""
     generation = path_generation(request.url.path)
-    # generation: a 2017-09 scope key carries this prefix, so a 2017-06 subscription may not
-    # (``AccountScope.key``): the two accounts would share their objects.
+    # A 2017-09 scope key carries this prefix (``AccountScope.key``); with it, a 2017-06
+    # generation: subscription would share the objects of the 2017-09 account after it.
     if generation is ApiGeneration.V2017_06 and subscription_id.startswith(ACCOUNTS_SCOPE):
         raise ApiError(
             400,
