@@ -113,7 +113,7 @@ OPEN_PATHS = frozenset({"/_emulator/health"})
 CONTROL_PREFIX = "/_emulator/"
 # The console in the browser: it asks for the token in a login form and keeps a session
 # cookie (``console.security``), since a browser cannot send a bearer header on a link.
-CONSOLE_PREFIX = "/_emulator/console"
+CONSOLE_PREFIX = CONTROL_PREFIX + "console"
 # Scoring URIs take the token or one of the service's keys; their routes check which.
 SCORING_PREFIX = "/api/v1/service/"
 

@@ -613,9 +613,9 @@ async def regenerate_keys(
         _state_change(request, emulator, form.get(security.CSRF_FIELD))
         scope = _scope(family, subscription, group, account)
         wanted = form.get("keyType", "")
-        key_type = {"Primary": KeyType.PRIMARY, "Secondary": KeyType.SECONDARY}.get(wanted)
-        if wanted not in ("Primary", "Secondary", "both"):
-            raise ApiError(400, "keyType must be Primary, Secondary or both.")
+        if wanted not in (*KeyType, "both"):
+            raise ApiError(400, f"keyType must be {', '.join(KeyType)} or both.")
+        key_type = None if wanted == "both" else KeyType(wanted)
         await anyio.to_thread.run_sync(
             emulator.backend.regenerate_keys, scope, service_id, key_type
         )
