@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.log_level,
         access_log=False,
         http=SeedErrorH11Protocol,
+        # No proxy sits in front of the emulator: a client's X-Forwarded-* says nothing true.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     server = AnnouncingServer(config, settings)

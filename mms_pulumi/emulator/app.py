@@ -21,18 +21,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mms_pulumi.emulator.bundles import collect_garbage
 from mms_pulumi.emulator.console import routes as console
 from mms_pulumi.emulator.errors import ApiError, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector
-from mms_pulumi.emulator.middleware import (
-    BodyLimit,
-    ConnectionResets,
-    LocalOnly,
-    MmsRules,
-    RequestContext,
-)
+from mms_pulumi.emulator.middleware import rules, scoring_road
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.records import BUNDLE, DRIVER, ServiceRecord, read, replicas_of
 from mms_pulumi.emulator.routes import (
@@ -75,7 +70,31 @@ from mms_pulumi.schema_2017_09 import (
 logger = logging.getLogger("mms_pulumi.emulator")
 
 
-def create_app(settings: EmulatorSettings) -> FastAPI:
+class EmulatorApp(FastAPI):
+    """The emulator's FastAPI app, with a short road for scoring URI calls.
+
+    Those are the calls a dev loop makes by the thousand: they skip FastAPI's routing,
+    Starlette's wrappers and the rules of MMS paths, and go through ``scoring_road``: the
+    same middleware classes as every other request, less those that do not apply to them.
+    """
+
+    scoring_road: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Scoring URI calls down the scoring road; everything else as FastAPI serves it."""
+        road = self.scoring_road
+        if (
+            road is not None
+            and scope["type"] == "http"
+            and scoring.scoring_call(scope["method"], scope["path"]) is not None
+        ):
+            scope["app"] = self  # as Starlette sets it: the rules find the emulator there
+            await road(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: EmulatorSettings) -> EmulatorApp:
     """A ready emulator app for these settings (state opens when the app starts)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -115,7 +134,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
             index.close()
             store.close()
 
-    app = FastAPI(
+    app = EmulatorApp(
         title="MMS emulator",
         version=API_VERSION,
         description="Local Azure ML Model Management Service (2017 preview API).",
@@ -134,14 +153,10 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
         app.include_router(control.router)
     _install_error_handlers(app)
     _document_request_models(app)
-    # Added innermost first: RequestContext ends up outermost.
-    # The scoring URIs' short road, after every rule before it (scoring.ScoringDispatcher).
-    app.add_middleware(scoring.ScoringDispatcher)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MmsRules)
-    app.add_middleware(ConnectionResets)
-    app.add_middleware(LocalOnly)
-    app.add_middleware(RequestContext)
+    # Added innermost first: the first rule ends up outermost.
+    for rule, options in reversed(rules(settings.max_body_bytes)):
+        app.add_middleware(rule, **options)
+    app.scoring_road = scoring_road(scoring.ScoringEndpoint(), settings.max_body_bytes)
     return app
 
 

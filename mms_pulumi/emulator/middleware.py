@@ -19,8 +19,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -384,3 +384,29 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+Rule = tuple[Callable[..., ASGIApp], dict[str, Any]]  # a middleware class and its options
+
+
+def rules(max_body_bytes: int) -> list[Rule]:
+    """The emulator's middleware, outermost first, with their options: the one list both
+    roads are built from (``app.create_app`` and ``scoring_road``)."""
+    return [
+        (RequestContext, {}),
+        (LocalOnly, {}),
+        (ConnectionResets, {}),
+        (MmsRules, {}),
+        (BodyLimit, {"max_bytes": max_body_bytes}),
+    ]
+
+
+def scoring_road(endpoint: ASGIApp, max_body_bytes: int) -> ASGIApp:
+    """``endpoint`` behind the rules that apply to a scoring URI call: every rule but
+    those of MMS paths only (``OnMmsPaths``), which a scoring path is not."""
+    app = endpoint
+    for rule, options in reversed(rules(max_body_bytes)):
+        mms_only = isinstance(rule, type) and issubclass(rule, OnMmsPaths)
+        if not mms_only:
+            app = rule(app, **options)
+    return app

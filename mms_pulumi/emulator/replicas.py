@@ -2,11 +2,12 @@
 connections, on the event loop.
 
 A scoring process is ours (``scoring.server``): it always answers with a
-``Content-Length``, so an exchange is one write of the request and two reads of the
-answer, with no thread hand-off and no new TCP connection per call. A connection the
-process closed while it sat idle in the pool (the process stopped or was replaced) failed
-before any byte of an answer came back, so the request was never read: it is sent again on
-a fresh connection. Any other failure is the caller's to report (``ReplicaFailure``).
+``Content-Length``, so an exchange is one write of the request, and the answer completes
+a future once it is all in: no thread hand-off, no task, no new TCP connection per call. A
+connection the process closed while it sat idle in the pool (the process stopped or was
+replaced) failed before any byte of an answer came back, so the request was never read: it
+is sent again on a fresh connection. Any other failure is the caller's to report
+(``ReplicaFailure``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 # How long a call waits for a scoring process's answer (then 504: the driver hangs).
 CALL_TIMEOUT_SECONDS = 60.0
@@ -47,17 +49,81 @@ class Answer:
     body: bytes
 
 
-@dataclass
-class _Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    reused: bool = False
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection to a scoring process, as an asyncio protocol: a call is one
+    write, and the answer completes a future once its head and ``Content-Length`` bytes are
+    in (no stream reader, no task in between)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reused = False
+        self._buffer = bytearray()
+        self._head: tuple[int, dict[str, str], int] | None = None  # status, headers, body start
+        self._answer: asyncio.Future[tuple[int, dict[str, str], bytes]] | None = None
+        self._lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The protocol's hook: the connection is open."""
+        # A TCP transport (uvloop's is not an ``asyncio.Transport`` subclass, but is one).
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        """The protocol's hook: answer bytes arrived."""
+        if self._answer is None or self._answer.done():
+            self.close()  # bytes nobody asked for: the connection cannot be trusted now
+            return
+        self._buffer += data
+        try:
+            answer = self._complete()
+        except ValueError as err:
+            self._answer.set_exception(_Broken(received=True, reason=str(err)))
+            self.close()
+            return
+        if answer is not None:
+            self._answer.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The protocol's hook: the connection ended."""
+        self._lost = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(_Broken(received=bool(self._buffer), reason="closed"))
 
     def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        """Whether the connection may carry another call."""
+        return not self._lost and self.transport is not None and not self.transport.is_closing()
 
     def close(self) -> None:
-        self.writer.close()
+        """Close the connection (any answer still awaited fails)."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def send(self, request: bytes) -> asyncio.Future[tuple[int, dict[str, str], bytes]]:
+        """Write one call; the future of its answer (status, headers, body)."""
+        assert self.transport is not None
+        self._buffer.clear()
+        self._head = None
+        self._answer = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return self._answer
+
+    def _complete(self) -> tuple[int, dict[str, str], bytes] | None:
+        """The whole answer once it is in the buffer, else ``None``; ``ValueError`` for one
+        that is not HTTP/1.x or whose head is over ``MAX_HEAD_BYTES``."""
+        if self._head is None:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_HEAD_BYTES:
+                    raise ValueError("the answer's head is too large")
+                return None
+            status, headers = parse_head(bytes(self._buffer[:end]))
+            self._head = (status, headers, end + 4)
+        status, headers, start = self._head
+        length = int(headers.get("content-length", "0"))
+        if len(self._buffer) - start < length:
+            return None
+        if len(self._buffer) - start > length:
+            raise ValueError("the answer has bytes past its Content-Length")
+        return status, headers, bytes(self._buffer[start:])
 
 
 def request_head(method: str, path: str, length: int) -> bytes:
@@ -114,43 +180,38 @@ class ReplicaClient:
                 connection.reused = True
                 return connection
             connection.close()
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, limit=MAX_HEAD_BYTES), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):
+                _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
         except ConnectionRefusedError:
             raise ReplicaFailure(Failure.REFUSED) from None
         except TimeoutError:
             raise ReplicaFailure(Failure.TIMEOUT) from None
         except OSError:
             raise ReplicaFailure(Failure.DROPPED) from None
-        return _Connection(reader, writer)
+        return connection
 
     async def _exchange(
         self, port: int, connection: _Connection, method: str, path: str, body: bytes
     ) -> Answer:
-        received = False
+        answer = connection.send(request_head(method, path, len(body)) + body)
+        expiry = asyncio.get_running_loop().call_later(self.timeout, _expire, answer)
         try:
-            async with asyncio.timeout(self.timeout):
-                connection.writer.write(request_head(method, path, len(body)) + body)
-                await connection.writer.drain()
-                head = await connection.reader.readuntil(b"\r\n\r\n")
-                received = True
-                status, headers = parse_head(head[:-4])
-                content = await connection.reader.readexactly(
-                    int(headers.get("content-length", "0"))
-                )
+            status, headers, content = await answer
         except TimeoutError:
             connection.close()
             raise ReplicaFailure(Failure.TIMEOUT) from None
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
+        except _Broken as broken:
             connection.close()
-            if connection.reused and not received:
+            if connection.reused and not broken.received:
                 raise _Stale from None
             raise ReplicaFailure(Failure.DROPPED) from None
         except BaseException:
             connection.close()  # cancelled (the caller went away): the answer is lost
             raise
+        finally:
+            expiry.cancel()
         if keeps_alive(headers):
             self._keep(port, connection)
         else:
@@ -177,3 +238,16 @@ class ReplicaClient:
 
 class _Stale(Exception):
     """A pooled connection the process had closed: nothing of the request was read."""
+
+
+class _Broken(Exception):
+    """A connection that ended, or answered what is not HTTP, before a whole answer."""
+
+    def __init__(self, *, received: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.received = received  # whether any byte of an answer came back
+
+
+def _expire(answer: asyncio.Future[tuple[int, dict[str, str], bytes]]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import anyio
-
 from mms_pulumi.emulator.backend import MmsBackend
 from mms_pulumi.emulator.console.security import SignedOut, new_secret
 from mms_pulumi.emulator.faults import FaultInjector
@@ -15,6 +13,26 @@ from mms_pulumi.emulator.replicas import ReplicaClient
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.store import ScoringIndex, Store
+
+
+@dataclass
+class Slots:
+    """A count of calls in flight, taken and given back on the event loop only (so it
+    needs no lock, and costs no task or checkpoint as a capacity limiter would)."""
+
+    total: int
+    busy: int = 0
+
+    def take(self) -> bool:
+        """Take a slot; ``False`` when all are busy."""
+        if self.busy >= self.total:
+            return False
+        self.busy += 1
+        return True
+
+    def give(self) -> None:
+        """Give a taken slot back."""
+        self.busy -= 1
 
 
 @dataclass
@@ -31,11 +49,9 @@ class Emulator:
     scoring_index: ScoringIndex
     # Keep-alive connections to the scoring processes (used on the event loop only).
     replica_client: ReplicaClient = field(default_factory=ReplicaClient)
-    # Scoring calls wait on driver code: they run on threads of their own, at most this
-    # many at once, so hung drivers never take the threads the MMS API's routes run on.
-    scoring_slots: anyio.CapacityLimiter = field(
-        default_factory=lambda: anyio.CapacityLimiter(SCORING_CONCURRENCY)
-    )
+    # Scoring calls wait on driver code: at most this many at once, so hung drivers never
+    # take what the MMS API's routes need.
+    scoring_slots: Slots = field(default_factory=lambda: Slots(SCORING_CONCURRENCY))
 
     # Signs the console's session cookies and CSRF tokens; new at every start.
     console_secret: bytes = field(default_factory=new_secret, repr=False)

@@ -5,12 +5,13 @@ service's scoring processes.
 ``GET /api/v1/service/{id}/swagger.json``.
 
 These are the calls a user's dev loop makes by the thousand, so they take a short road:
-``ScoringDispatcher`` sits after the emulator's own rules (request ids and the access line,
-Host and Origin, the body limit) and answers these three paths itself, before FastAPI's
-routing. The key is checked from memory (``ScoringIndex``: no row read or written per
-call), the call goes to the next live replica over a pooled keep-alive connection
-(``ReplicaClient``) on the event loop, and nothing waits on a thread. The FastAPI routes
-below document the paths and serve the same core for an app run without the dispatcher.
+``app.EmulatorApp`` sends them past FastAPI, Starlette's wrappers and the MMS-only
+middleware, through only the rules that apply to them (``middleware.scoring_road``:
+request ids and the access line, Host and Origin, the body limit) to ``ScoringEndpoint``.
+The key is checked from memory (``ScoringIndex``: no row read or written per call), the
+call goes to the next live replica over a pooled keep-alive connection (``ReplicaClient``)
+on the event loop, and nothing waits on a thread. The FastAPI routes below document the
+paths (``/openapi.json``) and serve the same core.
 
 Every rule of the old road holds: 401 for a wrong or missing key where one is required,
 503 with ``Retry-After`` when all scoring slots are busy or the service is restarting,
@@ -26,7 +27,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import SCORING_PREFIX, auth_problem
@@ -125,16 +126,17 @@ async def serve_call(
     """One scoring URI call: the key, a scoring slot, then the next live replica."""
     await _check_key(emulator, service_id, header, scoring=target == "/score")
     slots = emulator.scoring_slots
-    if slots.available_tokens == 0:
+    if not slots.take():
         raise ApiError(
             503,
-            f"All {int(slots.total_tokens)} scoring slots are busy with calls still running; "
-            "try again.",
+            f"All {slots.total} scoring slots are busy with calls still running; try again.",
             headers={"Retry-After": "1"},
         )
-    async with slots:
+    try:
         method = "POST" if target == "/score" else "GET"
         return await _forward(emulator, service_id, method, target, body)
+    finally:
+        slots.give()
 
 
 async def _forward(
@@ -184,17 +186,16 @@ def _not_serving(emulator: Emulator, service_id: str) -> ApiError:
     return ApiError(404, f"Service {service_id} is not serving (deleted, failed or starting).")
 
 
-class ScoringDispatcher:
-    """Answers the scoring URI calls (``scoring_call``) before FastAPI's routing; passes
-    every other request on."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class ScoringEndpoint:
+    """Answers a scoring URI call (``scoring_call``): the innermost app of the scoring
+    road (``app.EmulatorApp``), after the emulator's rules; the body arrives whole."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        call = scoring_call(scope["method"], scope["path"]) if scope["type"] == "http" else None
-        if call is None:
-            await self.app(scope, receive, send)
+        call = scoring_call(scope["method"], scope["path"])
+        if call is None:  # not reached: only scoring calls take the road
+            await ApiError(404, f"No scoring route {scope['path']}.").response()(
+                scope, receive, send
+            )
             return
         service_id, target = call
         emulator: Emulator = scope["app"].state.emulator
@@ -234,7 +235,7 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-# --- the documented routes (the same core, for an app without the dispatcher) --------------
+# --- the documented routes (OpenAPI; the scoring road answers these paths first) ----------
 
 
 async def _body(request: Request) -> bytes:

@@ -1,0 +1,146 @@
+"""The emulator's client of its scoring processes (``ReplicaClient``), against small servers
+on loopback that answer as a scoring process does, or break as one might."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from mms_pulumi.emulator.replicas import Answer, Failure, ReplicaClient, ReplicaFailure
+from mms_pulumi.emulator.state import Slots
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+
+
+async def _read_call(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return await reader.readexactly(length)
+
+
+async def _with_server(handler: Handler, calls: Callable[[int], Awaitable[None]]) -> None:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await calls(port)
+    finally:
+        server.close()
+
+
+def test_calls_share_one_kept_alive_connection_and_get_their_own_answers() -> None:
+    connections = 0
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while not reader.at_eof():
+            try:
+                body = await _read_call(reader)
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(OK % (len(body), body))
+        writer.close()
+
+    async def calls(port: int) -> None:
+        client = ReplicaClient(timeout=30)
+        large = b'"' + b"x" * 300_000 + b'"'  # more than one read's worth
+        answers = [await client.call(port, "POST", "/score", body) for body in (b"1", large, b"3")]
+        assert answers == [
+            Answer(200, "application/json", b"1"),
+            Answer(200, "application/json", large),
+            Answer(200, "application/json", b"3"),
+        ]
+        client.close()
+
+    asyncio.run(_with_server(echo, calls))
+    assert connections == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",  # then the connection ends
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n12",  # bytes past Content-Length
+        b"SSH-2.0-not-http\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 70_000,  # a head with no end in sight
+    ],
+    ids=["truncated", "overlong", "not-http", "endless-head"],
+)
+def test_a_broken_answer_is_a_dropped_call(answer: bytes) -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_call(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async def calls(port: int) -> None:
+        with pytest.raises(ReplicaFailure) as failure:
+            await ReplicaClient(timeout=30).call(port, "POST", "/score", b"{}")
+        assert failure.value.failure is Failure.DROPPED
+
+    asyncio.run(_with_server(broken, calls))
+
+
+def test_no_answer_within_the_timeout_is_a_timeout() -> None:
+    hung = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_call(reader)
+        await hung.wait()  # never set: the driver hangs
+        writer.close()
+
+    async def calls(port: int) -> None:
+        with pytest.raises(ReplicaFailure) as failure:
+            await ReplicaClient(timeout=0.2).call(port, "POST", "/score", b"{}")
+        assert failure.value.failure is Failure.TIMEOUT
+
+    asyncio.run(_with_server(silent, calls))
+
+
+def test_a_pooled_connection_the_process_closed_is_replaced_without_a_failure() -> None:
+    served = 0
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        body = await _read_call(reader)
+        served += 1
+        writer.write(OK % (len(body), body))
+        await writer.drain()
+        writer.close()  # closed while idle in the pool, as a stopped process does
+
+    async def calls(port: int) -> None:
+        client = ReplicaClient(timeout=30)
+        assert (await client.call(port, "POST", "/score", b"1")).body == b"1"
+        await asyncio.sleep(0)  # let the close arrive (either way, the call must succeed)
+        assert (await client.call(port, "POST", "/score", b"2")).body == b"2"
+
+    asyncio.run(_with_server(once, calls))
+    assert served == 2
+
+
+def test_nothing_listening_is_refused() -> None:
+    async def calls() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(ReplicaFailure) as failure:
+            await ReplicaClient(timeout=30).call(port, "GET", "/", b"")
+        assert failure.value.failure is Failure.REFUSED
+
+    asyncio.run(calls())
+
+
+def test_slots_refuse_past_their_total_and_free_up_as_given_back() -> None:
+    slots = Slots(2)
+    assert slots.take() and slots.take()
+    assert not slots.take()
+    slots.give()
+    assert slots.take() and slots.busy == 2
