@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -34,8 +35,10 @@ def default_file_roots(environ: Mapping[str, str]) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(root.expanduser().resolve() for root in roots))
 
 
+@functools.lru_cache(maxsize=64)
 def is_loopback(host: str) -> bool:
-    """Whether binding to ``host`` keeps the emulator reachable from this machine only."""
+    """Whether binding to ``host`` keeps the emulator reachable from this machine only
+    (remembered: every request asks)."""
     if host == "localhost":
         return True
     try:
