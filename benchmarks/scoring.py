@@ -4,13 +4,14 @@
     .venv/bin/python -m benchmarks.scoring --quick    # one round, shorter runs
     .venv/bin/python -m benchmarks.scoring --mlflow /path/to/venv   # adds mlflow models serve
 
-Three servers answer the same driver: the emulator's scoring URI of a 2017-09 service (with
-its key), **the floor** (a bare uvicorn app calling the same ``run()`` in-process,
-``benchmarks.scoring_floor``) and, given a virtualenv that has mlflow, ``mlflow models
-serve`` (one worker) of a pyfunc model calling it. Runs are interleaved: each round runs
-every server once per load. It prints p50/p99 at concurrency 1, requests/s at 8 and 32,
-CPU per request of each process, for a 1 KB and a 1 MB body, and the requests/s of 1 and
-2 replicas of a CPU-bound driver. Needs ``wrk`` (Debian's package).
+Four servers answer the same driver: the emulator's scoring URI of a 2017-09 service (with
+its key); its **scoring process** called directly, as the emulator calls it (what a call
+costs with no proxy in front); **the floor** (a bare uvicorn app calling the same
+``run()`` in-process, ``benchmarks.scoring_floor``); and, given a virtualenv that has
+mlflow, ``mlflow models serve`` (one worker) of a pyfunc model calling it. Runs are
+interleaved: each round runs every server once per load. It prints p50/p99 at concurrency
+1, requests/s at 8 and 32, CPU per request of each process, for a 1 KB and a 1 MB body,
+and the requests/s of 1 and 2 replicas of a CPU-bound driver. Needs ``wrk`` (Debian's package).
 """
 
 from __future__ import annotations
@@ -170,6 +171,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def scoring_process(pids: list[int], service: str) -> tuple[int, list[int]]:
+    """The loopback port the scoring process of ``service`` (its ``--name``) listens on, and
+    its processes (the worker that listens and the keeper above it)."""
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            command = process.cmdline()
+            if "--name" not in command or command[command.index("--name") + 1] != service:
+                continue
+            for connection in process.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN:
+                    return int(connection.laddr.port), [process.ppid(), pid]
+        except psutil.Error:
+            continue
+    raise RuntimeError(f"no scoring process of {service} listens")
 
 
 def descendants(pid: int) -> list[int]:
@@ -357,9 +375,19 @@ def main(argv: list[str] | None = None) -> int:
             def bearer(key: str) -> dict[str, str]:
                 return {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
+            # The scoring process alone, called as the emulator calls it: what a call would
+            # cost if no proxy stood in front of it (it checks no key: the emulator does).
+            replica_port, replica_pids = scoring_process(descendants(emulator_pid), "echo")
+
             with floor_server(bundle, "score.py") as (floor_url, floor):
                 targets = [
                     Target("emulator", echo_uri, bearer(echo_key), emulator_roles),
+                    Target(
+                        "scoring process",
+                        f"http://127.0.0.1:{replica_port}/score",
+                        {"Content-Type": "application/json"},
+                        lambda: {"scoring": replica_pids},
+                    ),
                     Target(
                         "floor",
                         floor_url,
@@ -465,6 +493,12 @@ def print_table(loads: Loads, replicas: dict[str, Run], *, mlflow_given: bool) -
         print("- mlflow: not run (give --mlflow VENV, a virtualenv with mlflow installed)")
     p50 = loads["1 KB, concurrency 1"]["emulator"].p50_ms
     print(f"- emulator p50 at concurrency 1: {p50:.2f} ms (target ≤ 0.5)")
+    direct32 = loads["1 KB, concurrency 32"]["scoring process"].rps
+    direct_p50 = loads["1 KB, concurrency 1"]["scoring process"].p50_ms
+    print(
+        f"- the scoring process alone (no proxy): {direct32 / floor32:.2f} of the floor at "
+        f"concurrency 32, p50 {direct_p50:.2f} ms at 1"
+    )
     one, two = replicas["1 replica"], replicas["2 replicas"]
     print(
         f"- CPU-bound driver at concurrency 8: 1 replica {one.rps:,.0f}/s, 2 replicas "

@@ -34,6 +34,19 @@ async def _with_server(handler: Handler, calls: Callable[[int], Awaitable[None]]
         server.close()
 
 
+def _failure_of(handler: Handler, *, timeout: float) -> Failure:
+    """Why one call to a server answering with ``handler`` failed."""
+    failed: list[Failure] = []
+
+    async def calls(port: int) -> None:
+        with pytest.raises(ReplicaFailure) as failure:
+            await ReplicaClient(timeout=timeout).call(port, "POST", "/score", b"{}")
+        failed.append(failure.value.failure)
+
+    asyncio.run(_with_server(handler, calls))
+    return failed[0]
+
+
 def test_calls_share_one_kept_alive_connection_and_get_their_own_answers() -> None:
     connections = 0
 
@@ -80,12 +93,7 @@ def test_a_broken_answer_is_a_dropped_call(answer: bytes) -> None:
         await writer.drain()
         writer.close()
 
-    async def calls(port: int) -> None:
-        with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=30).call(port, "POST", "/score", b"{}")
-        assert failure.value.failure is Failure.DROPPED
-
-    asyncio.run(_with_server(broken, calls))
+    assert _failure_of(broken, timeout=30) is Failure.DROPPED
 
 
 def test_no_answer_within_the_timeout_is_a_timeout() -> None:
@@ -96,12 +104,7 @@ def test_no_answer_within_the_timeout_is_a_timeout() -> None:
         await hung.wait()  # never set: the driver hangs
         writer.close()
 
-    async def calls(port: int) -> None:
-        with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=0.2).call(port, "POST", "/score", b"{}")
-        assert failure.value.failure is Failure.TIMEOUT
-
-    asyncio.run(_with_server(silent, calls))
+    assert _failure_of(silent, timeout=0.2) is Failure.TIMEOUT
 
 
 def test_a_pooled_connection_the_process_closed_is_replaced_without_a_failure() -> None:
