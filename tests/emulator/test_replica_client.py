@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.replicas import Answer, Failure, ReplicaClient, ReplicaFailure
-from mms_pulumi.emulator.state import Slots
+from mms_pulumi.emulator.routes.scoring import _forward
+from mms_pulumi.emulator.state import Emulator, Slots
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
@@ -147,3 +151,21 @@ def test_slots_refuse_past_their_total_and_free_up_as_given_back() -> None:
     assert not slots.take()
     slots.give()
     assert slots.take() and slots.busy == 2
+
+
+def test_a_replica_that_refuses_twice_is_a_503_that_says_when_to_retry() -> None:
+    async def call() -> ApiError:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        # The route still names the replica that is gone (the supervisor has not seen it).
+        emulator = SimpleNamespace(
+            host=SimpleNamespace(port_of=lambda _service: port), replica_client=ReplicaClient()
+        )
+        with pytest.raises(ApiError) as refused:
+            await _forward(cast(Emulator, emulator), "svc", "POST", "/score", b"{}")
+        return refused.value
+
+    error = asyncio.run(call())
+    assert error.status == 503 and error.headers == {"Retry-After": "1"}

@@ -153,7 +153,11 @@ async def _forward(
                 emulator.replica_client.forget(port)
                 if attempt + 1 < ATTEMPTS:
                     continue  # replaced or restarting: the route may name another now
-                raise ApiError(503, f"Service {service_id} is restarting; try again.") from None
+                raise ApiError(
+                    503,
+                    f"Service {service_id} is restarting; try again.",
+                    headers={"Retry-After": "1"},
+                ) from None
             if failure.failure is Failure.TIMEOUT:
                 raise ApiError(
                     504,
