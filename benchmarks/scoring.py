@@ -5,9 +5,10 @@
     .venv/bin/python -m benchmarks.scoring --mlflow /path/to/venv   # adds mlflow models serve
 
 Four servers answer the same driver: the emulator's scoring URI of a 2017-09 service (with
-its key); its **scoring process** called directly, as the emulator calls it (what a call
-costs with no proxy in front); **the floor** (a bare uvicorn app calling the same
-``run()`` in-process, ``benchmarks.scoring_floor``); and, given a virtualenv that has
+its key); its **scoring process** (the same program, run by hand on the same driver)
+called directly, as the emulator calls it (what a call costs with no proxy in front);
+**the floor** (a bare uvicorn app calling the same ``run()`` in-process,
+``benchmarks.scoring_floor``); and, given a virtualenv that has
 mlflow, ``mlflow models serve`` (one worker) of a pyfunc model calling it. Runs are
 interleaved: each round runs every server once per load. It prints p50/p99 at concurrency
 1, requests/s at 8 and 32, CPU per request of each process, for a 1 KB and a 1 MB body,
@@ -35,6 +36,7 @@ import psutil
 import requests
 
 from mms_pulumi.emulator.process import EmulatorProcess
+from mms_pulumi.emulator.scoring.server import SECRET_HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "2017-09-01-preview"
@@ -173,21 +175,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def scoring_process(pids: list[int], service: str) -> tuple[int, list[int]]:
-    """The loopback port the scoring process of ``service`` (its ``--name``) listens on, and
-    its processes (the worker that listens and the keeper above it)."""
-    for pid in pids:
-        try:
-            process = psutil.Process(pid)
-            command = process.cmdline()
-            if "--name" not in command or command[command.index("--name") + 1] != service:
-                continue
-            for connection in process.net_connections(kind="tcp"):
-                if connection.status == psutil.CONN_LISTEN:
-                    return int(connection.laddr.port), [process.ppid(), pid]
-        except psutil.Error:
-            continue
-    raise RuntimeError(f"no scoring process of {service} listens")
+@contextmanager
+def scoring_process(bundle: Path, driver: str) -> Iterator[tuple[str, dict[str, str], int]]:
+    """The emulator's scoring process program, run by hand on the same driver, until the
+    block ends: its score URL, the headers a call needs (its secret), its pid."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mms_pulumi.emulator.scoring"),
+            *("--bundle", str(bundle), "--driver", driver, "--name", "echo"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        announced = json.loads(process.stdout.readline())
+        headers = {"Content-Type": "application/json", SECRET_HEADER: announced["secret"]}
+        yield f"http://127.0.0.1:{announced['port']}/score", headers, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def descendants(pid: int) -> list[int]:
@@ -376,17 +383,19 @@ def main(argv: list[str] | None = None) -> int:
                 return {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
             # The scoring process alone, called as the emulator calls it: what a call would
-            # cost if no proxy stood in front of it (it checks no key: the emulator does).
-            replica_port, replica_pids = scoring_process(descendants(emulator_pid), "echo")
-
-            with floor_server(bundle, "score.py") as (floor_url, floor):
+            # cost if no proxy stood in front of it (it wants its secret; keys are the
+            # emulator's to check).
+            with (
+                floor_server(bundle, "score.py") as (floor_url, floor),
+                scoring_process(bundle, "score.py") as (direct_url, direct_headers, direct),
+            ):
                 targets = [
                     Target("emulator", echo_uri, bearer(echo_key), emulator_roles),
                     Target(
                         "scoring process",
-                        f"http://127.0.0.1:{replica_port}/score",
-                        {"Content-Type": "application/json"},
-                        lambda: {"scoring": replica_pids},
+                        direct_url,
+                        direct_headers,
+                        lambda: {"scoring": [direct, *descendants(direct)]},
                     ),
                     Target(
                         "floor",

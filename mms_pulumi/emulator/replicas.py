@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import cast
 
+from mms_pulumi.emulator.scoring.server import SECRET_HEADER
+
 # How long a call waits for a scoring process's answer (then 504: the driver hangs).
 CALL_TIMEOUT_SECONDS = 60.0
 # Idle connections kept per scoring process; more are closed once answered.
@@ -38,6 +40,24 @@ class ReplicaFailure(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.value)
         self.failure = failure
+
+
+@dataclass(frozen=True)
+class Replica:
+    """Where a scoring process listens on loopback, and the secret it answers calls with."""
+
+    port: int
+    secret: str = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the process."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every call to the process carries."""
+        return {SECRET_HEADER: self.secret}
 
 
 @dataclass(frozen=True)
@@ -126,9 +146,14 @@ class _Connection(asyncio.Protocol):
         return status, headers, bytes(self._buffer[start:])
 
 
-def request_head(method: str, path: str, length: int) -> bytes:
+def request_head(method: str, path: str, length: int, secret: str) -> bytes:
     """The request line and headers of a call (pure)."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}"]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"{SECRET_HEADER}: {secret}",
+        f"Content-Length: {length}",
+    ]
     if length:
         lines.append("Content-Type: application/json")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
@@ -162,13 +187,14 @@ class ReplicaClient:
     timeout: float = CALL_TIMEOUT_SECONDS
     _idle: dict[int, list[_Connection]] = field(default_factory=dict)
 
-    async def call(self, port: int, method: str, path: str, body: bytes) -> Answer:
+    async def call(self, replica: Replica, method: str, path: str, body: bytes) -> Answer:
         """One call; ``ReplicaFailure`` when it gets no answer. A pooled connection found
         closed is replaced by a fresh one, once."""
+        request = request_head(method, path, len(body), replica.secret) + body
         while True:
-            connection = await self._connection(port)
+            connection = await self._connection(replica.port)
             try:
-                return await self._exchange(port, connection, method, path, body)
+                return await self._exchange(replica.port, connection, request)
             except _Stale:
                 continue  # the process closed it while idle: the request was not read
 
@@ -192,10 +218,8 @@ class ReplicaClient:
             raise ReplicaFailure(Failure.DROPPED) from None
         return connection
 
-    async def _exchange(
-        self, port: int, connection: _Connection, method: str, path: str, body: bytes
-    ) -> Answer:
-        answer = connection.send(request_head(method, path, len(body)) + body)
+    async def _exchange(self, port: int, connection: _Connection, request: bytes) -> Answer:
+        answer = connection.send(request)
         expiry = asyncio.get_running_loop().call_later(self.timeout, _expire, answer)
         try:
             status, headers, content = await answer

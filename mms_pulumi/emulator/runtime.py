@@ -2,8 +2,9 @@
 
 Each running service is one ``python -m mms_pulumi.emulator.scoring`` process bound to a
 free loopback port, started in its own process group. Everything it and its driver print
-goes to the service's log file; it writes its port to a file of its own once ``init()``
-has returned, and a backend is healthy once ``GET /`` then answers 200. The process
+goes to the service's log file; it writes its port and secret (``server.SECRET_HEADER``:
+it answers no call without it) to a file of its own once ``init()`` has returned, and a
+backend is healthy once ``GET /`` then answers 200. The process
 started is a keeper (``scoring.keeper``) under which the driver runs: every process the
 driver starts stays its descendant, and it stops them all when it stops or the emulator
 is gone. A process is known by pid *and* start time (so a pid reused by another program
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import psutil
 
+from mms_pulumi.emulator.replicas import Replica
 from mms_pulumi.emulator.scoring.keeper import stop_tree
 
 START_TIMEOUT_SECONDS = 120.0
@@ -70,16 +72,21 @@ class ProcessIdentity:
 class Backend:
     """One running scoring process."""
 
-    port: int
+    replica: Replica  # where it listens, and the secret every call must send
     process: subprocess.Popen[bytes]
     log_path: Path
     identity: ProcessIdentity
     started_at: float = field(default_factory=time.time)
 
     @property
+    def port(self) -> int:
+        """The loopback port the process listens on."""
+        return self.replica.port
+
+    @property
     def url(self) -> str:
-        """Base URL of the process on loopback."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL of the process on loopback (every call wants ``replica.headers``)."""
+        return self.replica.url
 
     @property
     def pid(self) -> int:
@@ -157,30 +164,36 @@ def start_backend(
     try:
         if identity is not None:
             on_started(identity)
-        port = _wait_for_port(process, port_file, timeout)
+        replica = _wait_for_port(process, port_file, timeout)
     except BaseException:
         stop_process(process)
         raise
     finally:
         port_file.unlink(missing_ok=True)
-    if port is None or identity is None:
+    if replica is None or identity is None:
         stop_process(process)
         raise BackendError(
             _last_line(log_path.read_text(errors="replace")) or "scoring process did not start"
         )
-    backend = Backend(port=port, process=process, log_path=log_path, identity=identity)
-    if not wait_healthy(backend.url, timeout=10.0):
+    backend = Backend(replica=replica, process=process, log_path=log_path, identity=identity)
+    if not wait_healthy(replica, timeout=10.0):
         stop_process(process)
-        raise BackendError(f"scoring process on port {port} did not answer its health check")
+        raise BackendError(
+            f"scoring process on port {replica.port} did not answer its health check"
+        )
     return backend
 
 
-def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, timeout: float) -> int | None:
-    """The port the process wrote once ready; ``None`` if it exited or took too long."""
+def _wait_for_port(
+    process: subprocess.Popen[bytes], port_file: Path, timeout: float
+) -> Replica | None:
+    """The port and secret the process wrote once ready; ``None`` if it exited or took too
+    long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            return int(json.loads(port_file.read_text())["port"])
+            announced = json.loads(port_file.read_text())
+            return Replica(int(announced["port"]), str(announced["secret"]))
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError):
@@ -196,12 +209,15 @@ def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, timeout: f
 _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def wait_healthy(url: str, *, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+def wait_healthy(
+    replica: Replica, *, timeout: float, sleep: Callable[[float], None] = time.sleep
+) -> bool:
     """Poll ``GET /`` until it answers 200 or the time is up."""
     deadline = time.monotonic() + timeout
+    probe = urllib.request.Request(f"{replica.url}/", headers=replica.headers)
     while time.monotonic() < deadline:
         try:
-            with _LOOPBACK.open(f"{url}/", timeout=2) as response:
+            with _LOOPBACK.open(probe, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from mms_pulumi.emulator.replicas import Replica
 from mms_pulumi.emulator.runtime import (
     Backend,
     BackendError,
@@ -113,16 +114,16 @@ class ServiceHost:
         self._halt = threading.Event()
         self._supervisor: threading.Thread | None = None
 
-    def port_of(self, service_id: str) -> int | None:
-        """The port of the replica to send the next request to (round robin over the live
-        ones), or ``None`` when none is serving."""
+    def replica_of(self, service_id: str) -> Replica | None:
+        """The replica to send the next request to (round robin over the live ones), or
+        ``None`` when none is serving."""
         with self._lock:
             live = [b for b in self._routes.get(service_id, []) if b.alive()]
             if not live:
                 return None
             turn = self._turn.get(service_id, 0)
             self._turn[service_id] = turn + 1
-            return live[turn % len(live)].port
+            return live[turn % len(live)].replica
 
     def replica_count(self, service_id: str) -> int:
         """How many scoring processes the service has (live or being restarted)."""

@@ -11,16 +11,19 @@ from typing import cast
 import pytest
 
 from mms_pulumi.emulator.errors import ApiError
-from mms_pulumi.emulator.replicas import Answer, Failure, ReplicaClient, ReplicaFailure
+from mms_pulumi.emulator.replicas import Answer, Failure, Replica, ReplicaClient, ReplicaFailure
 from mms_pulumi.emulator.routes.scoring import _forward
+from mms_pulumi.emulator.scoring.server import SECRET_HEADER
 from mms_pulumi.emulator.state import Emulator, Slots
 
+SECRET = "replica-client-test-secret"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
 
 
 async def _read_call(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
+    assert f"{SECRET_HEADER}: {SECRET}\r\n".encode() in head  # every call carries it
     length = next(
         int(line.split(b":", 1)[1])
         for line in head.split(b"\r\n")
@@ -44,7 +47,9 @@ def _failure_of(handler: Handler, *, timeout: float) -> Failure:
 
     async def calls(port: int) -> None:
         with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=timeout).call(port, "POST", "/score", b"{}")
+            await ReplicaClient(timeout=timeout).call(
+                Replica(port, SECRET), "POST", "/score", b"{}"
+            )
         failed.append(failure.value.failure)
 
     asyncio.run(_with_server(handler, calls))
@@ -68,7 +73,10 @@ def test_calls_share_one_kept_alive_connection_and_get_their_own_answers() -> No
     async def calls(port: int) -> None:
         client = ReplicaClient(timeout=30)
         large = b'"' + b"x" * 300_000 + b'"'  # more than one read's worth
-        answers = [await client.call(port, "POST", "/score", body) for body in (b"1", large, b"3")]
+        answers = [
+            await client.call(Replica(port, SECRET), "POST", "/score", body)
+            for body in (b"1", large, b"3")
+        ]
         assert answers == [
             Answer(200, "application/json", b"1"),
             Answer(200, "application/json", large),
@@ -124,9 +132,9 @@ def test_a_pooled_connection_the_process_closed_is_replaced_without_a_failure() 
 
     async def calls(port: int) -> None:
         client = ReplicaClient(timeout=30)
-        assert (await client.call(port, "POST", "/score", b"1")).body == b"1"
+        assert (await client.call(Replica(port, SECRET), "POST", "/score", b"1")).body == b"1"
         await asyncio.sleep(0)  # let the close arrive (either way, the call must succeed)
-        assert (await client.call(port, "POST", "/score", b"2")).body == b"2"
+        assert (await client.call(Replica(port, SECRET), "POST", "/score", b"2")).body == b"2"
 
     asyncio.run(_with_server(once, calls))
     assert served == 2
@@ -139,7 +147,7 @@ def test_nothing_listening_is_refused() -> None:
         server.close()
         await server.wait_closed()
         with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=30).call(port, "GET", "/", b"")
+            await ReplicaClient(timeout=30).call(Replica(port, SECRET), "GET", "/", b"")
         assert failure.value.failure is Failure.REFUSED
 
     asyncio.run(calls())
@@ -161,7 +169,8 @@ def test_a_replica_that_refuses_twice_is_a_503_that_says_when_to_retry() -> None
         await server.wait_closed()
         # The route still names the replica that is gone (the supervisor has not seen it).
         emulator = SimpleNamespace(
-            host=SimpleNamespace(port_of=lambda _service: port), replica_client=ReplicaClient()
+            host=SimpleNamespace(replica_of=lambda _service: Replica(port, SECRET)),
+            replica_client=ReplicaClient(),
         )
         with pytest.raises(ApiError) as refused:
             await _forward(cast(Emulator, emulator), "svc", "POST", "/score", b"{}")

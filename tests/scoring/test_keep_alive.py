@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from mms_pulumi.emulator.scoring.server import ScoringHandler, ScoringServer
+from mms_pulumi.emulator.scoring.server import SECRET_HEADER, ScoringHandler, ScoringServer
 from mms_pulumi.emulator.state import SCORING_CONCURRENCY
+
+SECRET = "keep-alive-test-secret"
 
 
 class EchoDriver:
@@ -51,7 +53,7 @@ def server() -> Iterator[tuple[ScoringServer, list[bytes], list[int]]]:
     writes: list[bytes] = []
     nodelay: list[int] = []
     handler = type("Handler", (CountingHandler,), {"writes": writes, "nodelay": nodelay})
-    scoring = ScoringServer(("127.0.0.1", 0), EchoDriver(), None)  # type: ignore[arg-type]
+    scoring = ScoringServer(("127.0.0.1", 0), EchoDriver(), None, secret=SECRET)  # type: ignore[arg-type]
     scoring.RequestHandlerClass = handler
     thread = threading.Thread(target=scoring.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -71,7 +73,7 @@ def test_every_answer_on_a_kept_alive_connection_is_one_write_with_nagle_off(
     scoring, writes, nodelay = server
     client = http.client.HTTPConnection("127.0.0.1", scoring.server_address[1], timeout=30)
     for n in range(3):
-        client.request("POST", "/score", body=b'{"n": %d}' % n)
+        client.request("POST", "/score", body=b'{"n": %d}' % n, headers={SECRET_HEADER: SECRET})
         answer = client.getresponse()
         assert answer.status == 200 and answer.read() == b'{"echo": {"n": %d}}' % n
     client.close()
@@ -87,7 +89,10 @@ def test_a_stop_ends_a_connection_waiting_for_its_next_request(
 ) -> None:
     scoring, _, _ = server
     client = socket.create_connection(("127.0.0.1", scoring.server_address[1]), timeout=30)
-    client.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    client.sendall(
+        b"POST /score HTTP/1.1\r\nHost: x\r\n%s: %s\r\nContent-Length: 2\r\n\r\n{}"
+        % (SECRET_HEADER.encode(), SECRET.encode())
+    )
     answer = b""
     while not answer.endswith(b'{"echo": {}}'):
         answer += client.recv(4096)

@@ -50,6 +50,7 @@ def test_backend_starts_healthy_scores_and_stops(bundle: Path, tmp_path: Path) -
             data=json.dumps(
                 {"customers": [{"tenure_months": 70, "monthly_charges": 20, "support_calls": 0}]}
             ).encode(),
+            headers=backend.replica.headers,
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["churn"] == [False]
@@ -112,7 +113,9 @@ def test_a_driver_that_prints_starts_and_keeps_serving(tmp_path: Path) -> None:
     backend = start_backend(bundle, "score.py", "printer", log)
     try:
         for _ in range(20):  # ~3 MB of prints: a pipe would have filled long before
-            request = urllib.request.Request(f"{backend.url}/score", data=b"{}")
+            request = urllib.request.Request(
+                f"{backend.url}/score", data=b"{}", headers=backend.replica.headers
+            )
             with urllib.request.urlopen(request, timeout=30) as response:
                 assert json.loads(response.read()) == {"ok": True}
     finally:

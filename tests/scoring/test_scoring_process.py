@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from mms_pulumi.emulator.scoring.server import SECRET_HEADER
+
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 
@@ -27,9 +29,17 @@ def scoring(bundle: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def http(url: str, body: Any = None) -> tuple[int, Any]:
+def announced(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """The base URL and the secret a scoring process run by hand prints once ready."""
+    assert process.stdout is not None
+    document = json.loads(process.stdout.readline())
+    return f"http://127.0.0.1:{document['port']}", document["secret"]
+
+
+def http(url: str, body: Any = None, *, secret: str, **headers: str) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", SECRET_HEADER: secret, **headers}
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -47,12 +57,11 @@ def quickstart_bundle(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def served(quickstart_bundle: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def served(quickstart_bundle: Path) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
     process = scoring(quickstart_bundle, "--driver", "score.py", "--name", "churn")
-    assert process.stdout is not None
-    port = json.loads(process.stdout.readline())["port"]
+    base, secret = announced(process)
     try:
-        yield f"http://127.0.0.1:{port}", process
+        yield base, secret, process
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -96,20 +105,42 @@ def test_failing_init_exits_with_the_traceback_last_line(tmp_path: Path) -> None
     assert err.strip().splitlines()[-1].startswith("init() failed: FileNotFoundError")
 
 
-def test_scores_health_and_errors(served: tuple[str, subprocess.Popen[str]]) -> None:
-    base, _ = served
-    assert http(f"{base}/") == (200, {"status": "Healthy"})
+def test_scores_health_and_errors(served: tuple[str, str, subprocess.Popen[str]]) -> None:
+    base, secret, _ = served
+    assert http(f"{base}/", secret=secret) == (200, {"status": "Healthy"})
     status, result = http(
         f"{base}/score",
         {"customers": [{"tenure_months": 2, "monthly_charges": 99, "support_calls": 5}]},
+        secret=secret,
     )
     assert status == 200
     assert result["churn"] == [True]
     assert 0.5 < result["churn_probability"][0] <= 1
-    status, error = http(f"{base}/score", {"customers": [{"tenure_months": 2}]})
+    status, error = http(f"{base}/score", {"customers": [{"tenure_months": 2}]}, secret=secret)
     assert status == 400
     assert "missing monthly_charges" in error["error"]
-    assert http(f"{base}/swagger.json")[0] == 404
+    assert http(f"{base}/swagger.json", secret=secret)[0] == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # a program on this machine that found the port
+        {"Origin": "http://attacker.example"},  # a web page's cross-site post
+        {SECRET_HEADER + "-Not": "x"},
+    ],
+    ids=["no-secret", "web-page", "other-header"],
+)
+@pytest.mark.parametrize("path", ["/score", "/", "/swagger.json"])
+def test_a_call_without_the_secret_is_refused_before_any_driver_code(
+    served: tuple[str, str, subprocess.Popen[str]], headers: dict[str, str], path: str
+) -> None:
+    base, secret, _ = served
+    body = {"customers": []} if path == "/score" else None
+    for wrong in ("", secret[:-1], secret + "x"):
+        status, error = http(f"{base}{path}", body, secret=wrong, **headers)
+        assert status == 403 and "answers the emulator only" in error["error"]
+    assert http(f"{base}/", secret=secret)[0] == 200  # the process still serves
 
 
 def test_swagger_is_served_when_the_bundle_has_a_schema(quickstart_bundle: Path) -> None:
@@ -119,10 +150,9 @@ def test_swagger_is_served_when_the_bundle_has_a_schema(quickstart_bundle: Path)
     }
     (quickstart_bundle / "service_schema.json").write_text(json.dumps(schema))
     process = scoring(quickstart_bundle, "--driver", "score.py", "--name", "churn")
-    assert process.stdout is not None
-    port = json.loads(process.stdout.readline())["port"]
+    base, secret = announced(process)
     try:
-        status, swagger = http(f"http://127.0.0.1:{port}/swagger.json")
+        status, swagger = http(f"{base}/swagger.json", secret=secret)
         assert status == 200
         assert swagger["info"]["title"] == "churn"
         body = swagger["paths"]["/score"]["post"]["parameters"][0]["schema"]
@@ -132,7 +162,7 @@ def test_swagger_is_served_when_the_bundle_has_a_schema(quickstart_bundle: Path)
         process.wait(timeout=10)
 
 
-def test_sigterm_exits_cleanly(served: tuple[str, subprocess.Popen[str]]) -> None:
-    _, process = served
+def test_sigterm_exits_cleanly(served: tuple[str, str, subprocess.Popen[str]]) -> None:
+    _, _, process = served
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0

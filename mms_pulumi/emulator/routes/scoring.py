@@ -143,14 +143,14 @@ async def _forward(
     emulator: Emulator, service_id: str, method: str, path: str, body: bytes
 ) -> Answer:
     for attempt in range(ATTEMPTS):
-        port = emulator.host.port_of(service_id)
-        if port is None:
+        replica = emulator.host.replica_of(service_id)
+        if replica is None:
             raise _not_serving(emulator, service_id)
         try:
-            return await emulator.replica_client.call(port, method, path, body)
+            return await emulator.replica_client.call(replica, method, path, body)
         except ReplicaFailure as failure:
             if failure.failure is Failure.REFUSED:
-                emulator.replica_client.forget(port)
+                emulator.replica_client.forget(replica.port)
                 if attempt + 1 < ATTEMPTS:
                     continue  # replaced or restarting: the route may name another now
                 raise ApiError(

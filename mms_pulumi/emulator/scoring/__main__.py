@@ -2,10 +2,12 @@
 
 With ``--check`` it only loads the driver and checks the contract (exit 0, or 2 with the
 reason on stderr). Otherwise it calls ``init()`` once, then serves on loopback and says
-``{"port": N}`` once healthy; a failing ``init()`` exits 3 with the traceback's
+``{"port": N, "secret": S}`` once healthy (every call must send ``S`` in
+``server.SECRET_HEADER``); a failing ``init()`` exits 3 with the traceback's
 last line on stderr. SIGTERM drains in-flight requests and exits 0.
 
-Started by the emulator, it gets ``--port-file`` (the port goes there, so stdout is free
+Started by the emulator, it gets ``--port-file`` (the port goes there, readable by its
+user only, so stdout is free
 for the driver's own prints, which land in the service's log with stderr) and
 ``--parent-pid`` (it stops when the emulator is gone).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -79,7 +82,8 @@ def serve(args: argparse.Namespace) -> int:
 
     schema = find_schema(bundle)
     swagger = swagger_document(schema, args.name) if schema is not None else None
-    server = ScoringServer((args.host, args.port), driver, swagger)
+    secret = secrets.token_urlsafe(32)
+    server = ScoringServer((args.host, args.port), driver, swagger, secret=secret)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
@@ -87,22 +91,24 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    announce(server.server_address[1], args.port_file)
+    announce(server.server_address[1], secret, args.port_file)
     server.serve_forever(poll_interval=0.1)
     server.close_idle()  # kept-alive connections waiting for a next request end now
     server.server_close()
     return 0
 
 
-def announce(port: int, port_file: Path | None) -> None:
-    """Say the process is ready: its port in ``port_file`` (written whole, then renamed into
-    place), or on stdout when run by hand."""
-    document = json.dumps({"port": port})
+def announce(port: int, secret: str, port_file: Path | None) -> None:
+    """Say the process is ready: its port and secret in ``port_file`` (written whole, for
+    its user only, then renamed into place), or on stdout when run by hand."""
+    document = json.dumps({"port": port, "secret": secret})
     if port_file is None:
         print(document, flush=True)
         return
     partial = port_file.with_name(port_file.name + ".partial")
-    partial.write_text(document)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(document)
     partial.replace(port_file)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import socket
 import sys
@@ -16,6 +17,11 @@ from mms_pulumi.emulator.framing import framing_problem
 from mms_pulumi.emulator.scoring.driver import Driver, last_line
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# Every call from the emulator carries the secret its scoring process announced at start.
+# Without it a process on loopback could be called by anything on the machine, a web page
+# of another origin included (a simple cross-site POST, or one after DNS rebinding), past
+# the keys, the token and the Host and Origin rules the emulator applies.
+SECRET_HEADER = "X-Mms-Scoring-Secret"
 
 
 class ScoringServer(ThreadingHTTPServer):
@@ -34,9 +40,15 @@ class ScoringServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], driver: Driver, swagger: dict[str, Any] | None
+        self,
+        address: tuple[str, int],
+        driver: Driver,
+        swagger: dict[str, Any] | None,
+        *,
+        secret: str,
     ) -> None:
         super().__init__(address, ScoringHandler)
+        self.secret = secret.encode("ascii")
         self.driver = driver
         self.swagger = swagger
         self.run_lock = threading.Lock()
@@ -98,8 +110,22 @@ class ScoringHandler(BaseHTTPRequestHandler):
         if not self.server.waiting(self.connection, idle=True):
             self.close_connection = True
 
+    def _admitted(self) -> bool:
+        """Whether the call carries the process's secret; if not, it is answered 403."""
+        offered = self.headers.get(SECRET_HEADER, "").encode("latin-1")
+        if hmac.compare_digest(offered, self.server.secret):
+            return True
+        self.close_connection = True  # a body it sent is not read
+        self._send(
+            HTTPStatus.FORBIDDEN,
+            {"error": "this port answers the emulator only: call the service's scoringUri"},
+        )
+        return False
+
     def do_GET(self) -> None:  # the stdlib's naming
         """Health at ``/``; the service's swagger document when it has a schema."""
+        if not self._admitted():
+            return
         path = self.path.split("?", 1)[0]
         if path in ("/", ""):
             self._send(HTTPStatus.OK, {"status": "Healthy"})
@@ -110,6 +136,8 @@ class ScoringHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # the stdlib's naming
         """Score: JSON in, ``run(input)``'s result out as JSON."""
+        if not self._admitted():
+            return
         if self.path.split("?", 1)[0] != "/score":
             self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
             return
