@@ -140,12 +140,18 @@ def test_a_pooled_connection_the_process_closed_is_replaced_without_a_failure() 
     assert served == 2
 
 
+async def _closed_port() -> int:
+    """A loopback port something listened on a moment ago, and nothing does now."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    server.close()
+    await server.wait_closed()
+    return port
+
+
 def test_nothing_listening_is_refused() -> None:
     async def calls() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        server.close()
-        await server.wait_closed()
+        port = await _closed_port()
         with pytest.raises(ReplicaFailure) as failure:
             await ReplicaClient(timeout=30).call(Replica(port, SECRET), "GET", "/", b"")
         assert failure.value.failure is Failure.REFUSED
@@ -163,10 +169,7 @@ def test_slots_refuse_past_their_total_and_free_up_as_given_back() -> None:
 
 def test_a_replica_that_refuses_twice_is_a_503_that_says_when_to_retry() -> None:
     async def call() -> ApiError:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        server.close()
-        await server.wait_closed()
+        port = await _closed_port()
         # The route still names the replica that is gone (the supervisor has not seen it).
         emulator = SimpleNamespace(
             host=SimpleNamespace(replica_of=lambda _service: Replica(port, SECRET)),
