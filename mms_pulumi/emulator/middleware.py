@@ -7,6 +7,9 @@
 ``MmsRules``         injected delay and 429/503, bearer token, api-version (MMS paths)
 ``BodyLimit``        413 for bodies over the limit, chunked uploads included
 
+``rules`` lists them, with their options, for the app to install; ``scoring_road`` puts a
+scoring URI call through those of them that apply to it (all but the MMS-only two).
+
 Faults are decided before the token or the body is looked at, so an injected 429 or 503
 provably had no effect. The access log never holds a body, a query or a header value.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from mms_pulumi.emulator.__main__ import base_url, parse_args
 from mms_pulumi.emulator.builder import (
@@ -16,7 +17,16 @@ from mms_pulumi.emulator.builder import (
 )
 from mms_pulumi.emulator.errors import ApiError, error_body, invalid_request
 from mms_pulumi.emulator.faults import FaultInjector, FaultSettings
-from mms_pulumi.emulator.middleware import auth_problem, normalize_resource_groups
+from mms_pulumi.emulator.middleware import (
+    BodyLimit,
+    LocalOnly,
+    OnMmsPaths,
+    RequestContext,
+    auth_problem,
+    normalize_resource_groups,
+    rules,
+    scoring_road,
+)
 from mms_pulumi.emulator.operations import finish_due, operation_body, start_due
 from mms_pulumi.emulator.records import ImageRecord
 from mms_pulumi.emulator.routes._common import page_bounds
@@ -340,3 +350,15 @@ def test_timestamps_are_utc_iso_8601() -> None:
     stamp = datetime(2026, 11, 22, 11, 40, 0, 123456, tzinfo=UTC)
     image = ImageRecord(id="i", created_time=stamp)
     assert image.to_wire()["createdTime"] == "2026-11-22T11:40:00.123456Z"
+
+
+def test_the_scoring_road_takes_every_rule_but_those_of_mms_paths_in_order() -> None:
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("not called")
+
+    road, layers = scoring_road(endpoint, 1024), []
+    while road is not endpoint:
+        layers.append(type(road))
+        road = road.app  # type: ignore[attr-defined]
+    assert layers == [rule for rule, _ in rules(1024) if not issubclass(rule, OnMmsPaths)]
+    assert layers == [RequestContext, LocalOnly, BodyLimit]
