@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "mlflow",
                                 url,
                                 {"Content-Type": "application/json"},
-                                lambda pid=pid: {"mlflow": [pid, *descendants(pid)]},
+                                lambda: {"mlflow": [pid, *descendants(pid)]},
                                 body=named,
                             )
                         )

@@ -136,7 +136,7 @@ def test_a_call_without_the_secret_is_refused_before_any_driver_code(
     served: tuple[str, str, subprocess.Popen[str]], headers: dict[str, str], path: str
 ) -> None:
     base, secret, _ = served
-    body = {"customers": []} if path == "/score" else None
+    body: dict[str, list[object]] | None = {"customers": []} if path == "/score" else None
     for wrong in ("", secret[:-1], secret + "x"):
         status, error = http(f"{base}{path}", body, secret=wrong, **headers)
         assert status == 403 and "answers the emulator only" in error["error"]
