@@ -175,7 +175,7 @@ def _cpu(process: psutil.Process, *, children: bool = False) -> float:
             with contextlib.suppress(psutil.Error):
                 child_times = child.cpu_times()
                 total += child_times.user + child_times.system
-    return total
+    return float(total)
 
 
 def width(count: int, seconds: float, workers: int | None) -> Width:

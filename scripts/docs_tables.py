@@ -70,7 +70,8 @@ def emulator_flags() -> str:
         flag = max(action.option_strings, key=len)
         takes_value = action.nargs != 0
         if takes_value:
-            flag += " " + (action.metavar or action.dest.upper())
+            metavar = action.metavar if isinstance(action.metavar, str) else None
+            flag += " " + (metavar or action.dest.upper())
         if not takes_value:
             default = "off"
         elif action.default is None:

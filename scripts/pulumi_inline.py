@@ -89,7 +89,7 @@ def serve(port_out: int) -> None:
     from pulumi.automation._server import LanguageServer
     from pulumi.runtime.proto import language_pb2_grpc
 
-    class ProjectLanguageServer(LanguageServer):  # type: ignore[misc]
+    class ProjectLanguageServer(LanguageServer):
         """The Automation API's server, running the project's entry point from each
         RunRequest's program info instead of a fixed function."""
 
@@ -102,7 +102,7 @@ def serve(port_out: int) -> None:
             self.program = lambda: run_program(
                 info.root_directory or program_directory, program_directory, info.entry_point
             )
-            return super().Run(request, context)
+            return super().Run(request, context)  # type: ignore[no-untyped-call]
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(ProjectLanguageServer(), server)

@@ -135,5 +135,5 @@ def test_each_export_list_equals_its_lazy_import_table() -> None:
     import mms_pulumi.resources
 
     for package in (mms_pulumi, mms_pulumi.client, mms_pulumi.emulator, mms_pulumi.resources):
-        table = package._MODULE_OF  # type: ignore[attr-defined]
+        table = package._MODULE_OF
         assert sorted(package.__all__) == sorted(table), package.__name__

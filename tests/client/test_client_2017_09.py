@@ -13,6 +13,7 @@ from mms_pulumi.client import MmsClient, MmsClient2017_09
 from mms_pulumi.emulator.process import EmulatorProcess
 from mms_pulumi.errors import ConflictError, NotFoundError
 from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09
+from mms_pulumi.schema_2017_09 import Service2017_09
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 TOKEN = "client-09-token"
@@ -105,7 +106,8 @@ def test_the_2017_09_workflow(mms: MmsClient2017_09) -> None:
     with pytest.raises(ValueError, match="one filter"):
         mms.list_services(name="churn", service_name="other")
     operation_id = mms.begin_update_service(service.id, {"num_replicas": 2}).operation_id
-    assert mms.resume_operation(operation_id, "service").result(timeout=60).num_replicas == 2
+    resumed = mms.resume_operation(operation_id, "service").result(timeout=60)
+    assert isinstance(resumed, Service2017_09) and resumed.num_replicas == 2
     assert mms.get_operation(operation_id).state == "Succeeded"
     assert mms.delete_service(service.id) and not mms.delete_service(service.id)
     with pytest.raises(NotFoundError):

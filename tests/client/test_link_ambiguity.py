@@ -157,7 +157,9 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(reply: Callable[[BaseHTTPRequestHandler], None]) -> tuple[ThreadingHTTPServer, list]:
+def _serve(
+    reply: Callable[[BaseHTTPRequestHandler], None],
+) -> tuple[ThreadingHTTPServer, list[tuple[str, str | None]]]:
     seen: list[tuple[str, str | None]] = []
     handler = type("Handler", (_Recorder,), {"seen": seen, "reply": staticmethod(reply)})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 
 import pytest
 import yaml
@@ -14,7 +15,7 @@ from mms_pulumi.errors import BadRequestError
 from mms_pulumi.resources._smoke import _without_key
 from tests.client.scripted import SERVICE_REQUEST, TOKEN, answer, scripted_client
 
-CREDENTIALS = {
+CREDENTIALS: dict[str, Any] = {
     "token": "eyJhbGciOiJSUzI1NiJ9.kube-bearer-token.sig",
     "password": "kube-basic-password-42",
     "client-key-data": "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2Z0lCQURBTkJna3Fo",

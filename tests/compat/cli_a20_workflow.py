@@ -42,7 +42,7 @@ standins.install()
 import yaml  # noqa: E402
 
 _load = yaml.load
-yaml.load = lambda stream, Loader=yaml.SafeLoader: _load(stream, Loader)  # type: ignore[assignment]
+yaml.load = lambda stream, Loader=yaml.SafeLoader: _load(stream, Loader)  # type: ignore[assignment, misc]
 
 work = Path(WORK_DIR)
 home = work / "home"

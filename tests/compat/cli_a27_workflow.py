@@ -51,7 +51,7 @@ def _loopback_only(session: requests.Session, prepared: Any, **options: Any) -> 
     return _send(session, prepared, **options)
 
 
-requests.Session.send = _loopback_only  # type: ignore[method-assign]
+requests.Session.send = _loopback_only  # type: ignore[method-assign, assignment]
 
 work = Path(WORK_DIR)
 home = work / "home"

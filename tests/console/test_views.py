@@ -43,20 +43,20 @@ def operation(
 
 
 def objects() -> tuple[list[dict[str, object]], ...]:
-    models = [
+    models: list[dict[str, object]] = [
         {"id": "m1", "name": "churn", "version": 1, "tags": ["prod"]},
         {"id": "m2", "name": "churn", "version": 2, "tags": []},
         {"id": "m3", "name": "fraud", "version": 1, "tags": ["prod"]},
     ]
-    manifests = [
+    manifests: list[dict[str, object]] = [
         {"id": "f1", "name": "churn-manifest", "modelIds": ["m1"]},
         {"id": "f2", "name": "churn-next", "modelIds": ["m2"]},
     ]
-    images = [
+    images: list[dict[str, object]] = [
         {"id": "i1", "manifestId": "f1"},  # 2017-06: no name of its own
         {"id": "i2", "name": "next-image", "manifest": {"id": "f2"}},  # 2017-09: embedded
     ]
-    services = [
+    services: list[dict[str, object]] = [
         {"id": "s1", "name": "churn-svc", "imageId": "i1"},
         {"id": "s2", "name": "x", "imageId": "i2"},
     ]

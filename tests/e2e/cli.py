@@ -32,10 +32,10 @@ def ops_by_name(digest: Mapping[str, Any]) -> dict[str, str]:
 
 def emulator_processes(emulator: EmulatorProcess) -> list[psutil.Process]:
     """Every process the emulator runs: its scoring processes and whatever they started."""
-    return psutil.Process(emulator.pid).children(recursive=True)
+    return list(psutil.Process(emulator.pid).children(recursive=True))
 
 
 def scoring_processes(emulator: EmulatorProcess) -> list[psutil.Process]:
     """The emulator's scoring processes, one per replica: each is a keeper (its direct
     child) with the worker that runs the driver under it (``scoring.keeper``)."""
-    return psutil.Process(emulator.pid).children()
+    return list(psutil.Process(emulator.pid).children())

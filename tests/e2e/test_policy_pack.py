@@ -8,6 +8,7 @@ alone and a pack config of ``e2e-*`` does not.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ LOCAL_FILES = "mms-local-files-need-the-emulator"
 MESSAGE = "this Service has no smoke test: in a production stack every service must be scored"
 
 
-def _config(tmp_path: Path, **policies: dict[str, object]) -> str:
+def _config(tmp_path: Path, **policies: Mapping[str, object]) -> str:
     path = tmp_path / "policy-config.json"
     path.write_text(json.dumps(policies))
     return str(path)

@@ -67,7 +67,7 @@ def test_held_operations_finish_only_when_released(faulty: tuple[EmulatorProcess
     accepted = api.call("POST", "images", api.image_body(manifest["id"]))
     assert accepted.status_code == 202, accepted.text
     location = f"{api.base_url}{accepted.headers['Operation-Location']}"
-    seen = []
+    seen: list[str] = []
     while len(seen) < 20 or seen[-1] != "Running":  # well past its 0.1 s, it still runs
         seen.append(api.call("GET", location).json()["state"])
         time.sleep(0.05)

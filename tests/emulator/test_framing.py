@@ -76,7 +76,7 @@ def _exchange(api: Api, head: str, body: bytes = b"") -> Answer:
 def _seed_error(answer: Answer, status: int) -> dict[str, object]:
     assert answer.status == status, answer
     assert answer.headers.get("x-ms-request-id"), answer.headers
-    body = json.loads(answer.body)
+    body: dict[str, object] = json.loads(answer.body)
     assert set(body) >= {"code", "message", "statusCode"} and body["statusCode"] == status
     assert answer.closed, "the connection must close: the rest of the request is unread"
     return body

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from mms_pulumi.emulator.actions import Action
 from mms_pulumi.emulator.operations import finish_due, start_due
 from mms_pulumi.emulator.process import EmulatorProcess, EmulatorStartError, ensure_emulator
 from mms_pulumi.emulator.store import OperationRecord
+from mms_pulumi.schema import OperationType
 from tests.emulator.conftest import KUBE_CONFIG, Api
 from tests.support import free_port
 
@@ -140,8 +142,8 @@ def test_state_machine_timing_is_pure() -> None:
     record = OperationRecord(
         id="o",
         scope="s",
-        operation_type="Image",
-        action="build",
+        operation_type=OperationType.IMAGE,
+        action=Action.BUILD_IMAGE,
         resource_kind="images",
         resource_id="i",
         resource_location="/x",

@@ -111,7 +111,7 @@ def round_trip(provider: MmsProvider, program: dict[str, Any]) -> tuple[str, dic
     assert not after.failures
     plan = provider.diff(created.id, refreshed_outputs, as_sent(after.inputs))
     assert not plan.changes, (
-        f"a preview after refresh plans a change: {sorted(set(plan.replaces))} replace; "
+        f"a preview after refresh plans a change: {sorted(set(plan.replaces or []))} replace; "
         f"recorded {refreshed_outputs}, checked {after.inputs}"
     )
     return created.id, outputs

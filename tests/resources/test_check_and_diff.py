@@ -13,6 +13,10 @@ from mms_pulumi.resources.manifest import ManifestProvider
 from mms_pulumi.resources.model import ModelProvider
 from mms_pulumi.resources.service import ServiceProvider
 
+# A value the engine does not know yet, as it arrives in ``check`` and ``diff`` (the
+# engine's class is untyped).
+UNKNOWN: Any = Unknown()  # type: ignore[no-untyped-call]
+
 ACCOUNT = {
     "endpoint": "http://127.0.0.1:5080",
     "subscription_id": "sub",
@@ -118,17 +122,17 @@ def test_check_requires_url_and_mime_type() -> None:
 
 def test_unknown_values_pass_check_unvalidated() -> None:
     provider = ManifestProvider()
-    assert failures(provider, manifest_inputs(model_ids=Unknown())) == {}
-    assert failures(provider, manifest_inputs(model_ids=[Unknown(), "m2"])) == {}
-    assert failures(provider, manifest_inputs(assets=Unknown())) == {}
-    news = manifest_inputs(target_runtime={"runtime_type": Unknown(), "properties": Unknown()})
+    assert failures(provider, manifest_inputs(model_ids=UNKNOWN)) == {}
+    assert failures(provider, manifest_inputs(model_ids=[UNKNOWN, "m2"])) == {}
+    assert failures(provider, manifest_inputs(assets=UNKNOWN)) == {}
+    news = manifest_inputs(target_runtime={"runtime_type": UNKNOWN, "properties": UNKNOWN})
     result = provider.check({}, news)
     assert result.failures == []
     assert isinstance(result.inputs["target_runtime"]["runtime_type"], Unknown)
 
 
 def test_unknown_value_does_not_hide_other_failures() -> None:
-    found = failures(ModelProvider(), model_inputs(url=Unknown(), name="bad name"))
+    found = failures(ModelProvider(), model_inputs(url=UNKNOWN, name="bad name"))
     assert list(found) == ["name"]
 
 
@@ -227,7 +231,7 @@ def test_changing_any_model_input_replaces_it(field: str, value: Any) -> None:
 def test_unknown_input_counts_as_a_replacing_change() -> None:
     provider = ManifestProvider()
     olds = outputs_of(provider, manifest_inputs())
-    news = provider.check({}, manifest_inputs(model_ids=[Unknown()])).inputs
+    news = provider.check({}, manifest_inputs(model_ids=[UNKNOWN])).inputs
     result = provider.diff("id", olds, news)
     assert result.changes is True
     assert result.replaces == ["model_ids"]
@@ -263,7 +267,7 @@ def test_service_rename_replaces_creating_first() -> None:
 def test_unknown_image_id_is_an_update_not_a_replace() -> None:
     provider = ServiceProvider()
     olds = outputs_of(provider, service_inputs())
-    news = provider.check({}, service_inputs(image_id=Unknown())).inputs
+    news = provider.check({}, service_inputs(image_id=UNKNOWN)).inputs
     result = provider.diff("id", olds, news)
     assert result.changes is True
     assert result.replaces == []

@@ -169,7 +169,7 @@ def test_a_directory_packs_reproducibly_and_unpacks_under_its_name(tmp_path: Pat
         ]
         assert {member.mtime for member in tar.getmembers()} == {0}
     shipped = ship("model", model, endpoint_is_local=True, endpoint="x", packed_dir=tmp_path)
-    assert shipped.unpack and shipped.name == "model" and shipped.url.endswith(".tar.gz")
+    assert shipped.unpack and shipped.name == "model" and str(shipped.url).endswith(".tar.gz")
     (model / "config.json").write_text('{"v": 2}')
     assert pack_directory(model, tmp_path / "packed") != first
 
