@@ -78,7 +78,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reused = False
         self._buffer = bytearray()
-        self._head: tuple[int, dict[str, str], int] | None = None  # status, headers, body start
+        # Once the head is in: status, headers, where the body starts, its length.
+        self._head: tuple[int, dict[str, str], int, int] | None = None
         self._answer: asyncio.Future[tuple[int, dict[str, str], bytes]] | None = None
         self._lost = False
 
@@ -136,9 +137,8 @@ class _Connection(asyncio.Protocol):
                     raise ValueError("the answer's head is too large")
                 return None
             status, headers = parse_head(bytes(self._buffer[:end]))
-            self._head = (status, headers, end + 4)
-        status, headers, start = self._head
-        length = int(headers.get("content-length", "0"))
+            self._head = (status, headers, end + 4, int(headers.get("content-length", "0")))
+        status, headers, start, length = self._head
         if len(self._buffer) - start < length:
             return None
         if len(self._buffer) - start > length:

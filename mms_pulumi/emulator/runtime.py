@@ -4,11 +4,11 @@ Each running service is one ``python -m mms_pulumi.emulator.scoring`` process bo
 free loopback port, started in its own process group. Everything it and its driver print
 goes to the service's log file; it writes its port and secret (``server.SECRET_HEADER``:
 it answers no call without it) to a file of its own once ``init()`` has returned, and a
-backend is healthy once ``GET /`` then answers 200. The process
-started is a keeper (``scoring.keeper``) under which the driver runs: every process the
-driver starts stays its descendant, and it stops them all when it stops or the emulator
-is gone. A process is known by pid *and* start time (so a pid reused by another program
-is never signalled), and a stop reaches every descendant, in its group or not.
+backend is healthy once ``GET /`` then answers 200. The process started is a keeper
+(``scoring.keeper``) under which the driver runs: every process the driver starts stays
+its descendant, and it stops them all when it stops or the emulator is gone. A process is
+known by pid *and* start time (so a pid reused by another program is never signalled),
+and a stop reaches every descendant, in its group or not.
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ reason on stderr). Otherwise it calls ``init()`` once, then serves on loopback a
 ``server.SECRET_HEADER``); a failing ``init()`` exits 3 with the traceback's
 last line on stderr. SIGTERM drains in-flight requests and exits 0.
 
-Started by the emulator, it gets ``--port-file`` (the port goes there, readable by its
-user only, so stdout is free
-for the driver's own prints, which land in the service's log with stderr) and
-``--parent-pid`` (it stops when the emulator is gone).
+Started by the emulator, it gets ``--port-file`` (the port and secret go there, readable
+by its user only, so stdout is free for the driver's own prints, which land in the
+service's log with stderr) and ``--parent-pid`` (it stops when the emulator is gone).
 
 The process started is a keeper (``keeper``) that runs no driver code; the driver runs in
 the worker it forks, and nothing the driver starts outlives the keeper.
