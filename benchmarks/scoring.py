@@ -4,12 +4,12 @@
     .venv/bin/python -m benchmarks.scoring --quick    # one round, shorter runs
     .venv/bin/python -m benchmarks.scoring --mlflow /path/to/venv   # adds mlflow models serve
 
-Four servers answer the same driver: the emulator's scoring URI of a 2017-09 service (with
-its key); its **scoring process** (the same program, run by hand on the same driver)
-called directly, as the emulator calls it (what a call costs with no proxy in front);
-**the floor** (a bare uvicorn app calling the same ``run()`` in-process,
-``benchmarks.scoring_floor``); and, given a virtualenv that has
-mlflow, ``mlflow models serve`` (one worker) of a pyfunc model calling it. Runs are
+Four servers answer the same driver: the **emulator**'s scoring URI of a 2017-09 service
+(with its key), on the service's scoring port, where the replica answers; the same call on
+the **emulator's port**, which forwards it to the replica (the road of a caller that
+names the emulator's port); **the floor** (a bare uvicorn app calling the same ``run()``
+in-process, ``benchmarks.scoring_floor``); and, given a virtualenv that has mlflow,
+``mlflow models serve`` (one worker) of a pyfunc model calling it. Runs are
 interleaved: each round runs every server once per load. It prints p50/p99 at concurrency
 1, requests/s at 8 and 32, CPU per request of each process, for a 1 KB and a 1 MB body,
 and the requests/s of 1 and 2 replicas of a CPU-bound driver. Needs ``wrk`` (Debian's package).
@@ -31,12 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import requests
 
 from mms_pulumi.emulator.process import EmulatorProcess
-from mms_pulumi.emulator.scoring.server import SECRET_HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "2017-09-01-preview"
@@ -173,28 +173,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@contextmanager
-def scoring_process(bundle: Path, driver: str) -> Iterator[tuple[str, dict[str, str], int]]:
-    """The emulator's scoring process program, run by hand on the same driver, until the
-    block ends: its score URL, the headers a call needs (its secret), its pid."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mms_pulumi.emulator.scoring"),
-            *("--bundle", str(bundle), "--driver", driver, "--name", "echo"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        announced = json.loads(process.stdout.readline())
-        headers = {"Content-Type": "application/json", SECRET_HEADER: announced["secret"]}
-        yield f"http://127.0.0.1:{announced['port']}/score", headers, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def descendants(pid: int) -> list[int]:
@@ -382,21 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             def bearer(key: str) -> dict[str, str]:
                 return {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
-            # The scoring process alone, called as the emulator calls it: what a call would
-            # cost if no proxy stood in front of it (it wants its secret; keys are the
-            # emulator's to check).
-            with (
-                floor_server(bundle, "score.py") as (floor_url, floor),
-                scoring_process(bundle, "score.py") as (direct_url, direct_headers, direct),
-            ):
+            # The same call on the emulator's own port, which forwards it to the replica.
+            forwarded_uri = emulator.base_url + urlsplit(echo_uri).path
+            with floor_server(bundle, "score.py") as (floor_url, floor):
                 targets = [
                     Target("emulator", echo_uri, bearer(echo_key), emulator_roles),
-                    Target(
-                        "scoring process",
-                        direct_url,
-                        direct_headers,
-                        lambda: {"scoring": [direct, *descendants(direct)]},
-                    ),
+                    Target("emulator's port", forwarded_uri, bearer(echo_key), emulator_roles),
                     Target(
                         "floor",
                         floor_url,
@@ -502,11 +471,11 @@ def print_table(loads: Loads, replicas: dict[str, Run], *, mlflow_given: bool) -
         print("- mlflow: not run (give --mlflow VENV, a virtualenv with mlflow installed)")
     p50 = loads["1 KB, concurrency 1"]["emulator"].p50_ms
     print(f"- emulator p50 at concurrency 1: {p50:.2f} ms (target ≤ 0.5)")
-    direct32 = loads["1 KB, concurrency 32"]["scoring process"].rps
-    direct_p50 = loads["1 KB, concurrency 1"]["scoring process"].p50_ms
+    forwarded32 = loads["1 KB, concurrency 32"]["emulator's port"].rps
+    forwarded_p50 = loads["1 KB, concurrency 1"]["emulator's port"].p50_ms
     print(
-        f"- the scoring process alone (no proxy): {direct32 / floor32:.2f} of the floor at "
-        f"concurrency 32, p50 {direct_p50:.2f} ms at 1"
+        f"- the same call on the emulator's port (forwarded): {forwarded32 / floor32:.2f} of "
+        f"the floor at concurrency 32, p50 {forwarded_p50:.2f} ms at 1"
     )
     one, two = replicas["1 replica"], replicas["2 replicas"]
     print(

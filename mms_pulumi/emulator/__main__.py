@@ -6,14 +6,13 @@ Prints the base URL (alone on one line) once it accepts requests.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import asyncio
+import functools
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
@@ -21,6 +20,7 @@ import uvicorn
 from mms_pulumi.emulator.app import create_app
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.middleware import CONSOLE_PREFIX
+from mms_pulumi.emulator.scoring_rules import OneServicePort
 from mms_pulumi.emulator.settings import (
     DEFAULT_LOG_LEVEL,
     DEFAULT_MAX_BODY_BYTES,
@@ -30,7 +30,7 @@ from mms_pulumi.emulator.settings import (
     EmulatorSettings,
     default_file_roots,
 )
-from mms_pulumi.emulator.wire import SeedErrorH11Protocol
+from mms_pulumi.emulator.wire import GracefulServer, SeedErrorH11Protocol, serve_accepted
 from mms_pulumi.local import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
@@ -264,10 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-_HANDLED = (signal.SIGINT, signal.SIGTERM)
-
-
-class AnnouncingServer(uvicorn.Server):
+class AnnouncingServer(GracefulServer):
     """A uvicorn server that prints the base URL once its socket is bound, then the
     console's link."""
 
@@ -275,28 +272,36 @@ class AnnouncingServer(uvicorn.Server):
         super().__init__(config)
         self._settings = settings
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Shut down gracefully on SIGINT/SIGTERM and exit 0 (uvicorn re-raises the signal)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _HANDLED}
-        try:
-            yield
-        finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
-
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start as uvicorn does, then announce where we listen."""
         await super().startup(sockets)
         if self.started:
+            self._stand_in_for_scoring_ports()
             port = self.servers[0].sockets[0].getsockname()[1]
             self._settings.base_url = base_url(self.config.host, port)
             # The first line is the URL alone (``EmulatorProcess`` and scripts read it).
             print(self._settings.base_url, flush=True)
             print(f"console: {self._settings.base_url}{CONSOLE_PREFIX}/", flush=True)
+
+    def _stand_in_for_scoring_ports(self) -> None:
+        """Let the services' scoring ports hand this server what no replica can serve: its
+        scoring road answers why (restarting, failed) or forwards the call."""
+        loop = asyncio.get_running_loop()
+        emulator = self.config.loaded_app
+        while not hasattr(emulator, "state"):  # uvicorn's wrappers, outermost first
+            emulator = emulator.app
+        ports = emulator.state.emulator.host.ports
+
+        def protocol(service_id: str) -> asyncio.Protocol:
+            served = SeedErrorH11Protocol(
+                config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+            served.app = OneServicePort(service_id, served.app)  # its scoring calls only
+            return served
+
+        ports.stand_in = lambda service_id, connection: loop.call_soon_threadsafe(
+            serve_accepted, loop, functools.partial(protocol, service_id), connection
+        )
 
 
 def base_url(host: str, port: int) -> str:

@@ -40,6 +40,7 @@ from mms_pulumi.emulator.routes import (
     scoring,
 )
 from mms_pulumi.emulator.routes import services as services_routes
+from mms_pulumi.emulator.scoring_rules import scoring_call
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.state import Emulator
@@ -86,7 +87,7 @@ class EmulatorApp(FastAPI):
         if (
             road is not None
             and scope["type"] == "http"
-            and scoring.scoring_call(scope["method"], scope["path"]) is not None
+            and scoring_call(scope["method"], scope["path"]) is not None
         ):
             scope["app"] = self  # as Starlette sets it: the rules find the emulator there
             await road(scope, receive, send)
@@ -102,7 +103,7 @@ def create_app(settings: EmulatorSettings) -> EmulatorApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database)
         faults = FaultInjector(settings.faults)
-        host = ServiceHost(store, settings.logs_dir)
+        host = ServiceHost(store, settings)
         worker = Worker(
             store,
             host,

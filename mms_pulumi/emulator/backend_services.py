@@ -9,6 +9,7 @@ HTTP.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from mms_pulumi.emulator.actions import Action, WorkPayload
 from mms_pulumi.emulator.errors import ApiError, field_detail, not_found, reference_error
@@ -27,6 +28,7 @@ from mms_pulumi.emulator.records import (
     utc_now,
 )
 from mms_pulumi.emulator.scope import AccountScope
+from mms_pulumi.emulator.scoring_rules import scoring_path
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.store import NameTaken, NewObject, OperationRecord, Store
 from mms_pulumi.schema import (
@@ -52,9 +54,15 @@ if TYPE_CHECKING:
     from mms_pulumi.emulator.services import ServiceHost
 
 
-def scoring_uri(base_url: str, service_id: str) -> str:
-    """The stable scoring URI of a service, on the emulator the caller reached."""
-    return f"{base_url.rstrip('/')}/api/v1/service/{service_id}/score"
+def scoring_uri(base_url: str, service_id: str, port: int | None = None) -> str:
+    """The scoring URI of a service, on the host the caller reached the emulator by: on
+    the service's own scoring ``port`` when it has one open (its replicas answer there),
+    else on the emulator's port, which forwards (pure)."""
+    base = urlsplit(base_url.rstrip("/"))
+    if port is not None and base.hostname is not None:
+        host = f"[{base.hostname}]" if ":" in base.hostname else base.hostname
+        base = base._replace(netloc=f"{host}:{port}")
+    return f"{urlunsplit(base)}{scoring_path(service_id, '/score')}"
 
 
 def settings_of(request: object) -> dict[str, Any]:
@@ -348,14 +356,16 @@ class ServiceRules:
         log_base: str | None = None,
     ) -> dict[str, Any]:
         """A service as the account's generation shows it: ``state`` (``shown_state``),
-        and ``scoringUri`` naming this emulator as the caller reached it (its port may
-        change across restarts). 2017-09 embeds image, manifest and models (§5.1)."""
+        and ``scoringUri`` on the host the caller reached (``scoring_uri``; its port may
+        change across restarts when the one it had is taken). 2017-09 embeds image,
+        manifest and models (§5.1)."""
         current = read(ServiceRecord, service)
         operation = self.store.get_operation(scope.key, service.get(OPERATION_ID, ""))
         health = self.host.status(current.id) if self.host is not None else None
         changes: dict[str, Any] = {"state": shown_state(current, operation, health)}
         if current.scoring_uri:
-            changes["scoring_uri"] = scoring_uri(base_url, current.id)
+            port = self.host.ports.port(current.id) if self.host is not None else None
+            changes["scoring_uri"] = scoring_uri(base_url, current.id, port)
         image = self.store.get("images", scope.key, current.image_id or "")
         # generation: 2017-09 shows a service with its image, manifest and models embedded.
         if not scope.v2017_09:

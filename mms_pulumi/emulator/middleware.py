@@ -22,19 +22,18 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
-from mms_pulumi.emulator.faults import Reset
+from mms_pulumi.emulator.faults import FaultInjector, Reset
 from mms_pulumi.emulator.framing import framing_problem
+from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.schema import API_VERSION, API_VERSION_2017_09
-
-if TYPE_CHECKING:
-    from mms_pulumi.emulator.state import Emulator
 
 MMS_PREFIX = "/api/subscriptions/"
 REQUEST_ID = "x-ms-request-id"
@@ -43,9 +42,28 @@ access_log = logging.getLogger("mms_pulumi.emulator.access")
 logger = logging.getLogger("mms_pulumi.emulator")
 
 
-def _emulator(scope: Scope) -> Emulator:
-    emulator: Emulator = scope["app"].state.emulator
-    return emulator
+class RoadState(Protocol):
+    """What the rules read of the process serving a request (``scope["app"].state
+    .emulator``): the emulator's ``state.Emulator``, or a replica's ``ReplicaState``."""
+
+    settings: EmulatorSettings
+    requests: Counter[str]
+
+
+class MmsState(RoadState, Protocol):
+    """What the MMS-only rules read besides: the emulator's faults."""
+
+    faults: FaultInjector
+
+
+def _emulator(scope: Scope) -> RoadState:
+    state: RoadState = scope["app"].state.emulator
+    return state
+
+
+def _mms(scope: Scope) -> MmsState:
+    state: MmsState = scope["app"].state.emulator
+    return state
 
 
 def _is_mms(scope: Scope) -> bool:
@@ -234,7 +252,7 @@ class ConnectionResets(OnMmsPaths):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Drop the connection when a reset is due; otherwise serve the request."""
-        reset = _emulator(scope).faults.reset_for_request(scope["method"])
+        reset = _mms(scope).faults.reset_for_request(scope["method"])
         if reset is None:
             await self.app(scope, receive, send)
             return
@@ -261,7 +279,7 @@ class MmsRules(OnMmsPaths):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a fault or a broken rule in the seed's error shape; else serve it."""
-        emulator = _emulator(scope)
+        emulator = _mms(scope)
         delay = emulator.faults.delay(scope["method"])
         if delay > 0:
             await asyncio.sleep(delay)

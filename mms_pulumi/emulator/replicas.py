@@ -1,25 +1,30 @@
-"""Calls from the emulator to its scoring processes: HTTP/1.1 over pooled keep-alive
-connections, on the event loop.
+"""The emulator's side of its scoring processes: the link to each (``Replica``), and its
+own calls to them (``ReplicaClient``), those its own port's scoring road forwards.
 
-A scoring process is ours (``scoring.server``): it always answers with a
-``Content-Length``, so an exchange is one write of the request, and the answer completes
-a future once it is all in: no thread hand-off, no task, no new TCP connection per call. A
-connection the process closed while it sat idle in the pool (the process stopped or was
-replaced) failed before any byte of an answer came back, so the request was never read: it
-is sent again on a fresh connection. Any other failure is the caller's to report
-(``ReplicaFailure``).
+A call the emulator makes goes over a connection it hands the replica itself: one end of
+a socket pair, through the link, as the scoring port hands a caller's (``handoff``). The
+replica applies the emulator's rules to it as to any other, so the call carries the
+caller's ``Authorization``. A scoring process always answers with a ``Content-Length``, so
+an exchange is one write of the request, and the answer completes a future once it is all
+in: no thread hand-off, no task, no new connection per call. A connection the process
+closed while it sat idle in the pool (it stopped or was replaced) failed before any byte
+of an answer came back, so the request was never read: it is sent again on a fresh one.
+Any other failure is the caller's to report (``ReplicaFailure``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import cast
 
-from mms_pulumi.emulator.scoring.server import SECRET_HEADER
+from mms_pulumi.emulator.handoff import NO_SLOT, BusyTable, Kind, LinkClosed, send_record
 
-# How long a call waits for a scoring process's answer (then 504: the driver hangs).
+# How long a call waits for the driver's answer (then 504: the driver hangs), on either
+# road: the emulator's forwarded call, and the replica's own.
 CALL_TIMEOUT_SECONDS = 60.0
 # Idle connections kept per scoring process; more are closed once answered.
 POOL_SIZE = 64
@@ -29,7 +34,7 @@ MAX_HEAD_BYTES = 64 * 1024
 class Failure(Enum):
     """Why a call to a scoring process has no answer."""
 
-    REFUSED = "refused"  # nothing listens on the port (replaced, restarting)
+    REFUSED = "refused"  # the process is gone (replaced, restarting)
     TIMEOUT = "timeout"  # no answer within the timeout (a hung driver)
     DROPPED = "dropped"  # the connection ended before a whole answer (a crash)
 
@@ -42,22 +47,37 @@ class ReplicaFailure(Exception):
         self.failure = failure
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Replica:
-    """Where a scoring process listens on loopback, and the secret it answers calls with."""
+    """The emulator's link to one scoring process, and the busy table they share."""
 
-    port: int
-    secret: str = field(repr=False)
+    link: socket.socket
+    busy: BusyTable
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
-    def url(self) -> str:
-        """Base URL of the process."""
-        return f"http://127.0.0.1:{self.port}"
+    def hand(self, connection: socket.socket, slot: int) -> None:
+        """Hand the process a connection to serve (``slot`` in the busy table, or
+        ``NO_SLOT`` for one of the emulator's own); ``LinkClosed`` when it is gone."""
+        with self._lock:  # the scoring port's thread and the event loop both hand over
+            send_record(self.link, Kind.CONNECTION, slot, connection.fileno())
 
-    @property
-    def headers(self) -> dict[str, str]:
-        """The headers every call to the process carries."""
-        return {SECRET_HEADER: self.secret}
+    def connect(self) -> socket.socket:
+        """A new connection to the process, of the emulator's own: one end of a socket
+        pair, the other handed over; ``LinkClosed`` when it is gone."""
+        ours, theirs = socket.socketpair()
+        try:
+            self.hand(theirs, NO_SLOT)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return ours
+
+    def close(self) -> None:
+        """Close the link (the process then stops) and the table."""
+        self.link.close()
+        self.busy.close()
 
 
 @dataclass(frozen=True)
@@ -85,7 +105,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """The protocol's hook: the connection is open."""
-        # A TCP transport (uvloop's is not an ``asyncio.Transport`` subclass, but is one).
+        # A stream transport (uvloop's is not an ``asyncio.Transport`` subclass, but is one).
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
@@ -146,14 +166,12 @@ class _Connection(asyncio.Protocol):
         return status, headers, bytes(self._buffer[start:])
 
 
-def request_head(method: str, path: str, length: int, secret: str) -> bytes:
-    """The request line and headers of a call (pure)."""
-    lines = [
-        f"{method} {path} HTTP/1.1",
-        "Host: 127.0.0.1",
-        f"{SECRET_HEADER}: {secret}",
-        f"Content-Length: {length}",
-    ]
+def request_head(method: str, path: str, length: int, authorization: str | None) -> bytes:
+    """The request line and headers of a call (pure); ``authorization`` is the caller's,
+    as the replica checks it again."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}"]
+    if authorization is not None:
+        lines.append(f"Authorization: {authorization}")
     if length:
         lines.append("Content-Type: application/json")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
@@ -182,43 +200,50 @@ def keeps_alive(headers: dict[str, str]) -> bool:
 
 @dataclass
 class ReplicaClient:
-    """Pooled connections to the scoring processes on loopback, by port."""
+    """Pooled connections to the scoring processes, by replica."""
 
     timeout: float = CALL_TIMEOUT_SECONDS
-    _idle: dict[int, list[_Connection]] = field(default_factory=dict)
+    _idle: dict[Replica, list[_Connection]] = field(default_factory=dict)
 
-    async def call(self, replica: Replica, method: str, path: str, body: bytes) -> Answer:
+    async def call(
+        self,
+        replica: Replica,
+        method: str,
+        path: str,
+        body: bytes,
+        authorization: str | None = None,
+    ) -> Answer:
         """One call; ``ReplicaFailure`` when it gets no answer. A pooled connection found
         closed is replaced by a fresh one, once."""
-        request = request_head(method, path, len(body), replica.secret) + body
+        request = request_head(method, path, len(body), authorization) + body
         while True:
-            connection = await self._connection(replica.port)
+            connection = await self._connection(replica)
             try:
-                return await self._exchange(replica.port, connection, request)
+                return await self._exchange(replica, connection, request)
             except _Stale:
                 continue  # the process closed it while idle: the request was not read
 
-    async def _connection(self, port: int) -> _Connection:
-        idle = self._idle.get(port)
+    async def _connection(self, replica: Replica) -> _Connection:
+        idle = self._idle.get(replica)
         while idle:
             connection = idle.pop()
             if connection.usable():
                 connection.reused = True
                 return connection
             connection.close()
+        try:
+            ours = replica.connect()
+        except LinkClosed:
+            raise ReplicaFailure(Failure.REFUSED) from None
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.timeout):
-                _, connection = await loop.create_connection(_Connection, "127.0.0.1", port)
-        except ConnectionRefusedError:
-            raise ReplicaFailure(Failure.REFUSED) from None
-        except TimeoutError:
-            raise ReplicaFailure(Failure.TIMEOUT) from None
+            _, connection = await loop.create_unix_connection(_Connection, sock=ours)
         except OSError:
+            ours.close()
             raise ReplicaFailure(Failure.DROPPED) from None
         return connection
 
-    async def _exchange(self, port: int, connection: _Connection, request: bytes) -> Answer:
+    async def _exchange(self, replica: Replica, connection: _Connection, request: bytes) -> Answer:
         answer = connection.send(request)
         expiry = asyncio.get_running_loop().call_later(self.timeout, _expire, answer)
         try:
@@ -237,27 +262,27 @@ class ReplicaClient:
         finally:
             expiry.cancel()
         if keeps_alive(headers):
-            self._keep(port, connection)
+            self._keep(replica, connection)
         else:
             connection.close()
         return Answer(status, headers.get("content-type", "application/json"), content)
 
-    def _keep(self, port: int, connection: _Connection) -> None:
-        idle = self._idle.setdefault(port, [])
+    def _keep(self, replica: Replica, connection: _Connection) -> None:
+        idle = self._idle.setdefault(replica, [])
         if len(idle) < POOL_SIZE:
             idle.append(connection)
         else:
             connection.close()
 
-    def forget(self, port: int) -> None:
+    def forget(self, replica: Replica) -> None:
         """Close the idle connections to a process that is gone."""
-        for connection in self._idle.pop(port, []):
+        for connection in self._idle.pop(replica, []):
             connection.close()
 
     def close(self) -> None:
         """Close every idle connection."""
-        for port in list(self._idle):
-            self.forget(port)
+        for replica in list(self._idle):
+            self.forget(replica)
 
 
 class _Stale(Exception):

@@ -1,10 +1,10 @@
-"""Scoring processes of local services: start, health-check, stop; nothing else.
+"""Scoring processes of local services: start, stop; nothing else.
 
-Each running service is one ``python -m mms_pulumi.emulator.scoring`` process bound to a
-free loopback port, started in its own process group. Everything it and its driver print
-goes to the service's log file; it writes its port and secret (``server.SECRET_HEADER``:
-it answers no call without it) to a file of its own once ``init()`` has returned, and a
-backend is healthy once ``GET /`` then answers 200. The process started is a keeper
+Each running service is one or more ``python -m mms_pulumi.emulator.scoring`` processes,
+each started in its own process group with a link to the emulator (``handoff``) and no
+port: the emulator hands it the connections it serves. Everything it and its driver print
+goes to the service's log file. A process is ready once it says ``READY`` on its link,
+after ``init()`` has returned and it serves. The process started is a keeper
 (``scoring.keeper``) under which the driver runs: every process the driver starts stays
 its descendant, and it stops them all when it stops or the emulator is gone. A process is
 known by pid *and* start time (so a pid reused by another program is never signalled),
@@ -14,20 +14,28 @@ and a stop reaches every descendant, in its group or not.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from mms_pulumi.emulator.handoff import (
+    BusyTable,
+    Kind,
+    LinkClosed,
+    link_pair,
+    receive_record,
+    send_settings,
+)
 from mms_pulumi.emulator.replicas import Replica
 from mms_pulumi.emulator.scoring.keeper import stop_tree
 
@@ -72,21 +80,11 @@ class ProcessIdentity:
 class Backend:
     """One running scoring process."""
 
-    replica: Replica  # where it listens, and the secret every call must send
+    replica: Replica  # the link its connections are handed over on
     process: subprocess.Popen[bytes]
     log_path: Path
     identity: ProcessIdentity
     started_at: float = field(default_factory=time.time)
-
-    @property
-    def port(self) -> int:
-        """The loopback port the process listens on."""
-        return self.replica.port
-
-    @property
-    def url(self) -> str:
-        """Base URL of the process on loopback (every call wants ``replica.headers``)."""
-        return self.replica.url
 
     @property
     def pid(self) -> int:
@@ -139,90 +137,76 @@ def start_backend(
     driver: str,
     name: str,
     log_path: Path,
+    settings: dict[str, Any],
     *,
     timeout: float = START_TIMEOUT_SECONDS,
     on_started: Callable[[ProcessIdentity], None] = lambda _identity: None,
 ) -> Backend:
-    """Start a scoring process and wait until it is healthy, or raise with its last line.
+    """Start a scoring process with ``settings`` (``EmulatorSettings.for_replica``) and
+    wait until it is ready, or raise with its last line.
 
     ``on_started`` hears of the process as soon as it exists, before any driver code runs
     (the keeper forks the worker first), so it can be recorded for a stop after a crash.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    port_file = log_path.with_name(f"{log_path.stem}.{uuid.uuid4().hex}.port")
-    extra = ("--name", name, "--port-file", str(port_file), "--parent-pid", str(os.getpid()))
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            _command(bundle, driver, *extra),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env=_child_env(),
-        )
+    link, their_link = link_pair()
+    busy, busy_fd = BusyTable.new()
+    replica = Replica(link, busy)
+    extra = (
+        *("--name", name, "--parent-pid", str(os.getpid())),
+        *("--link-fd", str(their_link.fileno()), "--busy-fd", str(busy_fd)),
+    )
+    try:
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                _command(bundle, driver, *extra),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env=_child_env(),
+                pass_fds=(their_link.fileno(), busy_fd),
+            )
+    except BaseException:
+        replica.close()
+        raise
+    finally:
+        their_link.close()
+        os.close(busy_fd)
     identity = ProcessIdentity.of(process.pid)
     try:
         if identity is not None:
             on_started(identity)
-        replica = _wait_for_port(process, port_file, timeout)
+        send_settings(link, settings)
+        ready = _wait_ready(process, link, timeout)
+    except LinkClosed:
+        ready = False
     except BaseException:
         stop_process(process)
+        replica.close()
         raise
-    finally:
-        port_file.unlink(missing_ok=True)
-    if replica is None or identity is None:
+    if not ready or identity is None:
         stop_process(process)
+        replica.close()
         raise BackendError(
             _last_line(log_path.read_text(errors="replace")) or "scoring process did not start"
         )
-    backend = Backend(replica=replica, process=process, log_path=log_path, identity=identity)
-    if not wait_healthy(replica, timeout=10.0):
-        stop_process(process)
-        raise BackendError(
-            f"scoring process on port {replica.port} did not answer its health check"
-        )
-    return backend
+    return Backend(replica=replica, process=process, log_path=log_path, identity=identity)
 
 
-def _wait_for_port(
-    process: subprocess.Popen[bytes], port_file: Path, timeout: float
-) -> Replica | None:
-    """The port and secret the process wrote once ready; ``None`` if it exited or took too
-    long."""
+def _wait_ready(process: subprocess.Popen[bytes], link: socket.socket, timeout: float) -> bool:
+    """Whether the process said ``READY`` on its link within ``timeout``; ``False`` if it
+    exited (its link closed) or took too long."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            announced = json.loads(port_file.read_text())
-            return Replica(int(announced["port"]), str(announced["secret"]))
-        except FileNotFoundError:
-            pass
-        except (ValueError, KeyError, TypeError):
-            return None
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([link], [], [], min(left, 0.5))
+        if readable:
+            kind, _value, descriptor = receive_record(link)  # LinkClosed when it exited
+            if descriptor is not None:
+                os.close(descriptor)
+            return kind is Kind.READY
         if process.poll() is not None:
-            return None
-        time.sleep(0.02)
-    return None
-
-
-# Scoring processes are on loopback: no proxy the environment names is asked (it would see
-# every probe, and a score's key with it).
-_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def wait_healthy(
-    replica: Replica, *, timeout: float, sleep: Callable[[float], None] = time.sleep
-) -> bool:
-    """Poll ``GET /`` until it answers 200 or the time is up."""
-    deadline = time.monotonic() + timeout
-    probe = urllib.request.Request(f"{replica.url}/", headers=replica.headers)
-    while time.monotonic() < deadline:
-        try:
-            with _LOOPBACK.open(probe, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        sleep(0.05)
+            return False
     return False
 
 

@@ -1,7 +1,8 @@
 """Live services: which scoring process serves each service, switching and supervising them.
 
-The route table is what the scoring proxy reads. An update starts the new backend first,
-switches the route once it is healthy, then stops the old one after a short grace, so a
+The route table is what each service's scoring port (``ports``) and the emulator's own
+scoring road read. An update starts the new backend first, switches the route once it is
+ready, then stops the old one after a short grace (it finishes the calls it has), so a
 client calling the scoring URI throughout sees no failed request.
 
 A supervisor restarts a routed backend that exits (a driver crash, an out-of-memory kill)
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from mms_pulumi.emulator.ports import ScoringPorts
+from mms_pulumi.emulator.records import new_keys
 from mms_pulumi.emulator.replicas import Replica
 from mms_pulumi.emulator.runtime import (
     Backend,
@@ -27,6 +30,7 @@ from mms_pulumi.emulator.runtime import (
     stop_identity,
     stop_process,
 )
+from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.store import Store
 
 # Requests already sent to the old backend get this long to reach it before it is stopped
@@ -74,7 +78,7 @@ class ReplicaView:
 
     index: int
     pid: int
-    port: int
+    port: int | None  # the service's scoring port, which every replica serves
     started_at: float
     alive: bool
     failed_restarts: int
@@ -98,9 +102,13 @@ class ServiceHost:
     stopped gets no new process, so a delete racing an update leaves nothing running.
     """
 
-    def __init__(self, store: Store, logs_dir: Path) -> None:
+    def __init__(self, store: Store, settings: EmulatorSettings) -> None:
         self._store = store
-        self._logs_dir = logs_dir
+        self._settings = settings
+        self._logs_dir = settings.logs_dir
+        # Each service's scoring port, handing its connections to the replicas routed.
+        self.ports = ScoringPorts(settings.host, self.replica_of)
+        self.ports.start()
         self._lock = threading.Lock()
         self._routes: dict[str, list[Backend]] = {}
         self._turn: dict[str, int] = {}
@@ -157,11 +165,12 @@ class ServiceHost:
                 for (service, index), restarts in self._restarts.items()
                 if service == service_id
             }
+        port = self.ports.port(service_id)
         return [
             ReplicaView(
                 index=index,
                 pid=backend.pid,
-                port=backend.port,
+                port=port,
                 started_at=backend.started_at,
                 alive=backend.alive(),
                 failed_restarts=failures.get(index, 0),
@@ -200,9 +209,18 @@ class ServiceHost:
             if refused:  # stopped meanwhile: the start fails
                 self._stop_identity(identity)
 
+        # The replica checks keys itself, from the store: a service from before keys gets
+        # them now, as its first call would have made them.
+        if self._store.keys_of(service_id) is None:
+            self._store.change_keys(service_id, lambda current: current or new_keys())
         try:
             backend = start_backend(
-                bundle, driver, name, self.log_path(service_id), on_started=record
+                bundle,
+                driver,
+                name,
+                self.log_path(service_id),
+                self._settings.for_replica(service_id),
+                on_started=record,
             )
         finally:
             with self._lock:
@@ -216,6 +234,7 @@ class ServiceHost:
         if refused:  # deleted, or the emulator began to stop, while this process started
             self._stop_backend(backend)
             raise BackendError("the service was deleted or the emulator is stopping")
+        self.ports.watch(service_id, backend.replica)
         return backend
 
     def _refuses(self, service_id: str) -> bool:
@@ -308,6 +327,8 @@ class ServiceHost:
             for backend in new:
                 self._stop_backend(backend)
             return
+        recorded = self._store.replicas().get(service_id, [])
+        self.ports.open(service_id, preferred=recorded[0][1] if recorded else None)
         self._record(service_id)
         for old in previous:
             if old not in new:
@@ -316,9 +337,9 @@ class ServiceHost:
     def _record(self, service_id: str) -> None:
         with self._lock:
             backends = list(self._routes.get(service_id, []))
-        self._store.set_replicas(
-            service_id, [(b.pid, b.port, b.identity.created) for b in backends]
-        )
+        # Each row keeps the service's port, so a restarted emulator opens the same one.
+        port = self.ports.port(service_id) or 0
+        self._store.set_replicas(service_id, [(b.pid, port, b.identity.created) for b in backends])
 
     def discard(self, backend: Backend) -> None:
         """Stop a backend that never served (a failed update)."""
@@ -369,6 +390,7 @@ class ServiceHost:
             self._turn.pop(service_id, None)
             for key in [k for k in self._restarts if k[0] == service_id]:
                 del self._restarts[key]
+        self.ports.close(service_id)
         for identity in starting:
             self._stop_identity(identity)
         for backend in backends:
@@ -406,6 +428,7 @@ class ServiceHost:
             self._stop_backend(backend)
         for thread in retiring:
             thread.join(timeout=STOP_JOIN_SECONDS)
+        self.ports.stop()
 
     def _retire(self, backend: Backend) -> None:
         def retire() -> None:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.local import (
@@ -98,3 +99,28 @@ class EmulatorSettings:
     def logs_dir(self) -> Path:
         """Scoring processes' logs."""
         return self.data_dir / "logs"
+
+    def for_replica(self, service_id: str) -> dict[str, Any]:
+        """What a scoring process of ``service_id`` needs of these settings to apply the
+        emulator's rules itself, as sent on its link (``from_replica`` reads it back)."""
+        return {
+            "service_id": service_id,
+            "data_dir": str(self.data_dir),
+            "host": self.host,
+            "token": self.token,
+            "max_body_bytes": self.max_body_bytes,
+            "require_scoring_keys": self.require_scoring_keys,
+        }
+
+    @classmethod
+    def from_replica(cls, document: Mapping[str, Any]) -> tuple[EmulatorSettings, str]:
+        """The settings and service id ``for_replica`` sent."""
+        settings = cls(
+            data_dir=Path(str(document["data_dir"])),
+            host=str(document["host"]),
+            token=None if document["token"] is None else str(document["token"]),
+            max_body_bytes=int(document["max_body_bytes"]),
+            require_scoring_keys=bool(document["require_scoring_keys"]),
+            file_roots=(),
+        )
+        return settings, str(document["service_id"])

@@ -10,6 +10,7 @@ from mms_pulumi.emulator.console.security import SignedOut, new_secret
 from mms_pulumi.emulator.faults import FaultInjector
 from mms_pulumi.emulator.operations import OperationRunner
 from mms_pulumi.emulator.replicas import ReplicaClient
+from mms_pulumi.emulator.scoring_rules import CALL_SLOTS
 from mms_pulumi.emulator.services import ServiceHost
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.store import ScoringIndex, Store
@@ -51,7 +52,7 @@ class Emulator:
     replica_client: ReplicaClient = field(default_factory=ReplicaClient)
     # Scoring calls wait on driver code: at most this many at once, so hung drivers never
     # take what the MMS API's routes need.
-    scoring_slots: Slots = field(default_factory=lambda: Slots(SCORING_CONCURRENCY))
+    scoring_slots: Slots = field(default_factory=lambda: Slots(CALL_SLOTS))
 
     # Signs the console's session cookies and CSRF tokens; new at every start.
     console_secret: bytes = field(default_factory=new_secret, repr=False)
@@ -61,6 +62,3 @@ class Emulator:
     def backend(self) -> MmsBackend:
         """The rules of the MMS operations, over this emulator's store."""
         return MmsBackend(self.store, self.runner, self.host)
-
-
-SCORING_CONCURRENCY = 32

@@ -4,6 +4,7 @@ status, filter, page and key rule of mms-api.md §5, beside the 2017-06 one."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -105,13 +106,22 @@ def test_a_service_runs_its_replicas_and_wants_a_key(api: Api2017_09, tmp_path: 
     assert [m["name"] for m in service["models"]] == ["churn"]
     keys = api.call("GET", f"services/{service['id']}/keys").json()
 
-    def score(key: str | None) -> requests.Response:
+    def score(key: str | None, uri: str = service["scoringUri"], **more: str) -> requests.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {"Authorization": None}
-        return api.session.post(service["scoringUri"], json={}, headers=headers, timeout=30)
+        return api.session.post(uri, json={}, headers={**headers, **more}, timeout=30)
 
     assert score(None).status_code == 401  # 2017-09 services always want a key
-    pids = {score(keys["primaryKey"]).json()["pid"] for _ in range(6)}
-    assert len(pids) == 2  # round robin over both replicas
+    # The scoring port hands each connection to the next replica: round robin over both
+    # for callers that connect each time, one replica for a connection kept alive.
+    fresh_connections = {
+        score(keys["primaryKey"], Connection="close").json()["pid"] for _ in range(6)
+    }
+    assert len(fresh_connections) == 2
+    assert len({score(keys["primaryKey"]).json()["pid"] for _ in range(6)}) == 1
+    # The emulator's own port forwards each request to the next replica.
+    forwarded = api.base_url + urlsplit(service["scoringUri"]).path
+    assert urlsplit(forwarded).port != urlsplit(service["scoringUri"]).port
+    assert len({score(keys["primaryKey"], forwarded).json()["pid"] for _ in range(6)}) == 2
     fresh = api.call(
         "POST", f"services/{service['id']}/regenerateKeys", {"keyType": "Primary"}
     ).json()
@@ -130,7 +140,7 @@ def test_update_scales_and_deployments_record_the_history(api: Api2017_09, tmp_p
     updated = api.call("GET", f"services/{service['id']}").json()
     assert updated["numReplicas"] == 3 and updated["imageId"] == image["id"]
     key = api.call("GET", f"services/{service['id']}/keys").json()["primaryKey"]
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {key}", "Connection": "close"}  # a fresh one each
     pids = {
         api.session.post(updated["scoringUri"], json={}, headers=headers, timeout=30).json()["pid"]
         for _ in range(9)

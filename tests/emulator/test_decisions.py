@@ -8,6 +8,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from mms_pulumi.emulator.__main__ import base_url, parse_args
+from mms_pulumi.emulator.backend_services import scoring_uri
 from mms_pulumi.emulator.builder import (
     DEFAULT_REPOSITORY,
     BuildFailure,
@@ -30,6 +31,7 @@ from mms_pulumi.emulator.middleware import (
 from mms_pulumi.emulator.operations import finish_due, operation_body, start_due
 from mms_pulumi.emulator.records import ImageRecord
 from mms_pulumi.emulator.routes._common import page_bounds
+from mms_pulumi.emulator.scoring_rules import not_on_this_port, scoring_path
 from mms_pulumi.emulator.settings import EmulatorSettings, is_loopback
 from mms_pulumi.emulator.store import OperationRecord
 from mms_pulumi.schema import (
@@ -363,3 +365,52 @@ def test_the_scoring_road_takes_every_rule_but_those_of_mms_paths_in_order() -> 
     classes = [rule for rule, _ in rules(1024) if isinstance(rule, type)]
     assert layers == [rule for rule in classes if not issubclass(rule, OnMmsPaths)]
     assert layers == [RequestContext, LocalOnly, BodyLimit]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "served"),
+    [
+        ("POST", "/api/v1/service/svc/score", True),
+        ("GET", "/api/v1/service/svc/", True),
+        ("GET", "/api/v1/service/svc/swagger.json", True),
+        ("POST", "/api/v1/service/other/score", False),  # another service's call
+        ("GET", "/api/v1/service/svc/score", False),  # not one of the three calls
+        ("GET", "/_emulator/health", False),  # the emulator's own routes live on its port
+        ("GET", "/api/subscriptions/s/resourceGroups/g/hostingAccounts/a/models", False),
+    ],
+)
+def test_a_service_s_scoring_port_serves_its_own_three_calls_only(
+    method: str, path: str, served: bool
+) -> None:
+    refused = not_on_this_port("svc", method, path)
+    assert (refused is None) is served
+    if refused is not None:
+        assert refused.status == 404
+
+
+def test_scoring_uris_name_the_service_s_port_on_the_host_the_caller_reached() -> None:
+    assert scoring_uri("http://127.0.0.1:5080", "abc", 40001) == (
+        "http://127.0.0.1:40001/api/v1/service/abc/score"
+    )
+    assert scoring_uri("http://[::1]:5080/", "abc", 40001) == (
+        "http://[::1]:40001/api/v1/service/abc/score"
+    )
+    assert scoring_uri("http://localhost:5080", "abc", None) == (
+        "http://localhost:5080/api/v1/service/abc/score"  # no port of its own: the emulator's
+    )
+    assert scoring_path("abc", "/swagger.json") == "/api/v1/service/abc/swagger.json"
+
+
+def test_a_replica_reads_back_the_settings_it_was_sent() -> None:
+    settings = EmulatorSettings(
+        host="::1", token="t", max_body_bytes=10, require_scoring_keys=True, file_roots=()
+    )
+    back, service_id = EmulatorSettings.from_replica(settings.for_replica("svc"))
+    assert service_id == "svc"
+    assert (back.host, back.token, back.max_body_bytes, back.require_scoring_keys) == (
+        "::1",
+        "t",
+        10,
+        True,
+    )
+    assert back.database == settings.database

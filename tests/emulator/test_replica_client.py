@@ -1,29 +1,41 @@
-"""The emulator's client of its scoring processes (``ReplicaClient``), against small servers
-on loopback that answer as a scoring process does, or break as one might."""
+"""The emulator's client of its scoring processes (``ReplicaClient``), against small
+replicas in this process that take connections over a link as a scoring process does, and
+answer as one does, or break as one might."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import cast
 
 import pytest
 
 from mms_pulumi.emulator.errors import ApiError
+from mms_pulumi.emulator.handoff import (
+    NO_SLOT,
+    BusyTable,
+    Kind,
+    LinkClosed,
+    link_pair,
+    receive_record,
+)
 from mms_pulumi.emulator.replicas import Answer, Failure, Replica, ReplicaClient, ReplicaFailure
 from mms_pulumi.emulator.routes.scoring import _forward
-from mms_pulumi.emulator.scoring.server import SECRET_HEADER
 from mms_pulumi.emulator.state import Emulator, Slots
 
-SECRET = "replica-client-test-secret"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+KEY = "Bearer a-key-of-the-caller"
 
 
 async def _read_call(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
-    assert f"{SECRET_HEADER}: {SECRET}\r\n".encode() in head  # every call carries it
+    assert b"\r\nHost: 127.0.0.1\r\n" in head  # a loopback name the replica's rules accept
+    assert f"\r\nAuthorization: {KEY}\r\n".encode() in head  # the caller's, passed on
     length = next(
         int(line.split(b":", 1)[1])
         for line in head.split(b"\r\n")
@@ -32,24 +44,52 @@ async def _read_call(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-async def _with_server(handler: Handler, calls: Callable[[int], Awaitable[None]]) -> None:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+@asynccontextmanager
+async def _replica(handler: Handler) -> AsyncIterator[Replica]:
+    """A replica in this process: each connection handed over its link is served by
+    ``handler``."""
+    ours, theirs = link_pair()
+    busy, descriptor = BusyTable.new()
+    os.close(descriptor)
+    loop = asyncio.get_running_loop()
+    serving: set[asyncio.Task[None]] = set()
+
+    async def serve(connection: socket.socket) -> None:
+        reader, writer = await asyncio.open_connection(sock=connection)
+        await handler(reader, writer)
+
+    def receive() -> None:
+        try:
+            kind, slot, handed = receive_record(theirs)
+        except LinkClosed:
+            loop.remove_reader(theirs.fileno())
+            return
+        assert kind is Kind.CONNECTION and slot == NO_SLOT and handed is not None
+        task = loop.create_task(serve(socket.socket(fileno=handed)))
+        serving.add(task)
+        task.add_done_callback(serving.discard)
+
+    loop.add_reader(theirs.fileno(), receive)
     try:
-        await calls(port)
+        yield Replica(ours, busy)
     finally:
-        server.close()
+        loop.remove_reader(theirs.fileno())
+        theirs.close()
+        ours.close()
+
+
+async def _with_server(handler: Handler, calls: Callable[[Replica], Awaitable[None]]) -> None:
+    async with _replica(handler) as replica:
+        await calls(replica)
 
 
 def _failure_of(handler: Handler, *, timeout: float) -> Failure:
     """Why one call to a server answering with ``handler`` failed."""
     failed: list[Failure] = []
 
-    async def calls(port: int) -> None:
+    async def calls(replica: Replica) -> None:
         with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=timeout).call(
-                Replica(port, SECRET), "POST", "/score", b"{}"
-            )
+            await ReplicaClient(timeout=timeout).call(replica, "POST", "/score", b"{}", KEY)
         failed.append(failure.value.failure)
 
     asyncio.run(_with_server(handler, calls))
@@ -70,12 +110,11 @@ def test_calls_share_one_kept_alive_connection_and_get_their_own_answers() -> No
             writer.write(OK % (len(body), body))
         writer.close()
 
-    async def calls(port: int) -> None:
+    async def calls(replica: Replica) -> None:
         client = ReplicaClient(timeout=30)
         large = b'"' + b"x" * 300_000 + b'"'  # more than one read's worth
         answers = [
-            await client.call(Replica(port, SECRET), "POST", "/score", body)
-            for body in (b"1", large, b"3")
+            await client.call(replica, "POST", "/score", body, KEY) for body in (b"1", large, b"3")
         ]
         assert answers == [
             Answer(200, "application/json", b"1"),
@@ -130,30 +169,29 @@ def test_a_pooled_connection_the_process_closed_is_replaced_without_a_failure() 
         await writer.drain()
         writer.close()  # closed while idle in the pool, as a stopped process does
 
-    async def calls(port: int) -> None:
+    async def calls(replica: Replica) -> None:
         client = ReplicaClient(timeout=30)
-        assert (await client.call(Replica(port, SECRET), "POST", "/score", b"1")).body == b"1"
+        assert (await client.call(replica, "POST", "/score", b"1", KEY)).body == b"1"
         await asyncio.sleep(0)  # let the close arrive (either way, the call must succeed)
-        assert (await client.call(Replica(port, SECRET), "POST", "/score", b"2")).body == b"2"
+        assert (await client.call(replica, "POST", "/score", b"2", KEY)).body == b"2"
 
     asyncio.run(_with_server(once, calls))
     assert served == 2
 
 
-async def _closed_port() -> int:
-    """A loopback port something listened on a moment ago, and nothing does now."""
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = int(server.sockets[0].getsockname()[1])
-    server.close()
-    await server.wait_closed()
-    return port
+def _gone_replica() -> Replica:
+    """A replica whose process has exited: the other end of its link is closed."""
+    ours, theirs = link_pair()
+    theirs.close()
+    busy, descriptor = BusyTable.new()
+    os.close(descriptor)
+    return Replica(ours, busy)
 
 
-def test_nothing_listening_is_refused() -> None:
+def test_a_replica_that_is_gone_is_refused() -> None:
     async def calls() -> None:
-        port = await _closed_port()
         with pytest.raises(ReplicaFailure) as failure:
-            await ReplicaClient(timeout=30).call(Replica(port, SECRET), "GET", "/", b"")
+            await ReplicaClient(timeout=30).call(_gone_replica(), "GET", "/", b"")
         assert failure.value.failure is Failure.REFUSED
 
     asyncio.run(calls())
@@ -169,14 +207,14 @@ def test_slots_refuse_past_their_total_and_free_up_as_given_back() -> None:
 
 def test_a_replica_that_refuses_twice_is_a_503_that_says_when_to_retry() -> None:
     async def call() -> ApiError:
-        port = await _closed_port()
+        gone = _gone_replica()
         # The route still names the replica that is gone (the supervisor has not seen it).
         emulator = SimpleNamespace(
-            host=SimpleNamespace(replica_of=lambda _service: Replica(port, SECRET)),
+            host=SimpleNamespace(replica_of=lambda _service: gone),
             replica_client=ReplicaClient(),
         )
         with pytest.raises(ApiError) as refused:
-            await _forward(cast(Emulator, emulator), "svc", "POST", "/score", b"{}")
+            await _forward(cast(Emulator, emulator), "svc", "POST", "/score", b"{}", None)
         return refused.value
 
     error = asyncio.run(call())

@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from mms_pulumi.emulator.runtime import (
+    Backend,
     BackendError,
     ProcessIdentity,
     check_driver,
-    start_backend,
     stop_identity,
     stop_process,
 )
+from mms_pulumi.emulator.runtime import start_backend as start
+from mms_pulumi.emulator.settings import EmulatorSettings
+from mms_pulumi.emulator.store import NewObject, Store
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+def start_backend(bundle: Path, driver: str, name: str, log: Path) -> Backend:
+    """A backend of service ``name``, whose store (beside its log) knows the service."""
+    settings = EmulatorSettings(data_dir=log.parent / "data", file_roots=())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    if store.get_any("services", name) is None:
+        store.create("services", "s/g/a", lambda _version: NewObject(name, {"id": name}))
+    store.close()
+    return start(bundle, driver, name, log, settings.for_replica(name))
+
+
+def score(backend: Backend, name: str, body: Any) -> Any:
+    """``POST /score`` to the backend over a connection handed to it, as the emulator's."""
+    connection = http.client.HTTPConnection("127.0.0.1", timeout=30)
+    connection.sock = backend.replica.connect()
+    connection.request("POST", f"/api/v1/service/{name}/score", body=json.dumps(body))
+    answer = connection.getresponse()
+    assert answer.status == 200, answer.read()
+    document = json.loads(answer.read())
+    connection.close()
+    return document
 
 
 @pytest.fixture
@@ -45,15 +72,8 @@ def _alive(pid: int) -> bool:
 def test_backend_starts_healthy_scores_and_stops(bundle: Path, tmp_path: Path) -> None:
     backend = start_backend(bundle, "score.py", "churn", tmp_path / "logs" / "churn.log")
     try:
-        request = urllib.request.Request(
-            f"{backend.url}/score",
-            data=json.dumps(
-                {"customers": [{"tenure_months": 70, "monthly_charges": 20, "support_calls": 0}]}
-            ).encode(),
-            headers=backend.replica.headers,
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["churn"] == [False]
+        staying = {"customers": [{"tenure_months": 70, "monthly_charges": 20, "support_calls": 0}]}
+        assert score(backend, "churn", staying)["churn"] == [False]
     finally:
         stop_process(backend.process)
     assert not backend.alive()
@@ -113,11 +133,7 @@ def test_a_driver_that_prints_starts_and_keeps_serving(tmp_path: Path) -> None:
     backend = start_backend(bundle, "score.py", "printer", log)
     try:
         for _ in range(20):  # ~3 MB of prints: a pipe would have filled long before
-            request = urllib.request.Request(
-                f"{backend.url}/score", data=b"{}", headers=backend.replica.headers
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                assert json.loads(response.read()) == {"ok": True}
+            assert score(backend, "printer", {}) == {"ok": True}
     finally:
         stop_process(backend.process)
     text = log.read_text()
@@ -162,8 +178,11 @@ def test_a_scoring_process_exits_when_its_parent_is_killed(bundle: Path, tmp_pat
         "import sys, time\n"
         "from pathlib import Path\n"
         "from mms_pulumi.emulator.runtime import start_backend\n"
+        "from mms_pulumi.emulator.settings import EmulatorSettings\n"
         f"log = Path({str(tmp_path / 'o.log')!r})\n"
-        f"b = start_backend(Path({str(bundle)!r}), 'score.py', 'orphan', log)\n"
+        f"s = EmulatorSettings(data_dir=Path({str(tmp_path)!r}), file_roots=())\n"
+        f"b = start_backend(Path({str(bundle)!r}), 'score.py', 'orphan', log,"
+        " s.for_replica('orphan'))\n"
         "print(b.pid, flush=True)\n"
         "time.sleep(300)\n"
     )

@@ -13,6 +13,7 @@ import pytest
 
 from mms_pulumi.emulator import services
 from mms_pulumi.emulator.services import Health, ServiceHost, restart_delay
+from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.store import Store
 
 ONCE_DRIVER = """
@@ -41,7 +42,7 @@ def test_a_process_that_cannot_start_again_is_reported_failed(
     bundle.mkdir()
     (bundle / "score.py").write_text(ONCE_DRIVER)
     store = Store(tmp_path / "mms.sqlite3")
-    host = ServiceHost(store, tmp_path / "logs")
+    host = ServiceHost(store, EmulatorSettings(data_dir=tmp_path, file_roots=()))
     try:
         backend = host.start("svc", "once", bundle, "score.py")
         host.route("svc", backend)

@@ -21,7 +21,6 @@ and a call that finds its replica just replaced is sent to the new one.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 import anyio
@@ -30,94 +29,48 @@ from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
-from mms_pulumi.emulator.middleware import SCORING_PREFIX, auth_problem
+from mms_pulumi.emulator.middleware import SCORING_PREFIX
 from mms_pulumi.emulator.replicas import (
-    CALL_TIMEOUT_SECONDS,
     Answer,
     Failure,
     ReplicaFailure,
 )
 from mms_pulumi.emulator.routes._common import EmulatorDep
-from mms_pulumi.emulator.scope import generation_of_key
+from mms_pulumi.emulator.scoring_rules import (
+    KeyRule,
+    driver_timeout,
+    key_error,
+    key_refusal,
+    scoring_call,
+    scoring_path,
+    slots_busy,
+)
 from mms_pulumi.emulator.services import Health
 from mms_pulumi.emulator.state import Emulator
-from mms_pulumi.schema import ApiGeneration, AuthKeys
 
 router = APIRouter(prefix=SCORING_PREFIX + "{service_id}", tags=["scoring"])
-PROXY_TIMEOUT_SECONDS = CALL_TIMEOUT_SECONDS
-# The three calls a scoring URI answers: (method, what follows the service id) → the
-# scoring process's path.
-SCORING_CALLS = {
-    ("POST", "score"): "/score",
-    ("GET", ""): "/",
-    ("GET", "swagger.json"): "/swagger.json",
-}
 # A call that finds its replica gone (replaced, restarting) looks up the route again.
 ATTEMPTS = 2
-
-
-def scoring_call(method: str, path: str) -> tuple[str, str] | None:
-    """The service id and the scoring process's path of a scoring URI call, or ``None``
-    for any other request (pure)."""
-    if not path.startswith(SCORING_PREFIX):
-        return None
-    service_id, sep, rest = path[len(SCORING_PREFIX) :].partition("/")
-    target = SCORING_CALLS.get((method, rest)) if sep and service_id else None
-    return (service_id, target) if target is not None else None
-
-
-def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -> str | None:
-    """Why a scoring request's ``Authorization`` is refused, or ``None`` when it may score.
-
-    A request that sends a key must send one of the service's two (``Bearer <key>``, as
-    the official 2017 CLI's ``service run`` did); one that sends none is served unless the
-    emulator runs with ``--require-scoring-keys`` (the seed documents no keys).
-    """
-    if header is None:
-        return "this service requires a key: Authorization: Bearer <key>" if required else None
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return "send the key as Authorization: Bearer <key>"
-    candidate = key.strip().encode("utf-8", "surrogateescape")
-    if any(
-        hmac.compare_digest(candidate, known.encode())
-        for known in (keys.primary_key, keys.secondary_key)
-    ):
-        return None
-    return "the key is not one of this service's keys (see services/{id}/keys)"
 
 
 async def _check_key(
     emulator: Emulator, service_id: str, header: str | None, *, scoring: bool
 ) -> None:
-    """Refuse a call without the right key (401). ``POST /score`` of a 2017-09 service
-    always wants one (mms-api.md §5.2: the CLI sends its primary key), every service's does
-    with ``--require-scoring-keys``; an emulator guarded by a token guards every route of
-    its services (health and swagger too) with the token or a key."""
+    """Refuse a call without the right key (401, ``scoring_rules.key_refusal``)."""
+    settings = emulator.settings
+    rule = KeyRule(settings.token, settings.require_scoring_keys)
     entry = emulator.scoring_index.entry(service_id)
-    token = emulator.settings.token
-    if entry is None:
-        if token is not None and auth_problem(header, token) is not None:
-            # Without the token, which services exist is not told either.
-            raise ApiError(
-                401,
-                "Scoring refused: the emulator's token or a key is required.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        raise ApiError(404, f"No service with id {service_id}.")
-    # generation: a 2017-09 service always wants a key to score (mms-api.md §5, §7).
-    always = generation_of_key(entry.scope) is ApiGeneration.V2017_09
-    required = token is not None or (scoring and (always or emulator.settings.require_scoring_keys))
-    if header is None and not required:
+    refusal = key_refusal(rule, service_id, entry, header, scoring=scoring)
+    if isinstance(refusal, ApiError):
+        raise refusal
+    if not refusal or entry is None:
         return
-    if token is not None and auth_problem(header, token) is None:
-        return  # the emulator's own token opens every service, as an operator's would
     keys = entry.keys
     if keys is None:  # a service from before keys: they are made now, once
         keys = await anyio.to_thread.run_sync(emulator.backend.current_keys, service_id)
-    problem = scoring_key_problem(header, keys, required=required)
-    if problem is not None:
-        raise ApiError(401, f"Scoring refused: {problem}.", headers={"WWW-Authenticate": "Bearer"})
+    error = key_error(header, keys)
+    if error is not None:
+        raise error
 
 
 async def serve_call(
@@ -127,30 +80,33 @@ async def serve_call(
     await _check_key(emulator, service_id, header, scoring=target == "/score")
     slots = emulator.scoring_slots
     if not slots.take():
-        raise ApiError(
-            503,
-            f"All {slots.total} scoring slots are busy with calls still running; try again.",
-            headers={"Retry-After": "1"},
-        )
+        raise slots_busy(slots.total)
     try:
         method = "POST" if target == "/score" else "GET"
-        return await _forward(emulator, service_id, method, target, body)
+        path = scoring_path(service_id, target)
+        return await _forward(emulator, service_id, method, path, body, header)
     finally:
         slots.give()
 
 
 async def _forward(
-    emulator: Emulator, service_id: str, method: str, path: str, body: bytes
+    emulator: Emulator,
+    service_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    authorization: str | None,
 ) -> Answer:
+    client = emulator.replica_client
     for attempt in range(ATTEMPTS):
         replica = emulator.host.replica_of(service_id)
         if replica is None:
             raise _not_serving(emulator, service_id)
         try:
-            return await emulator.replica_client.call(replica, method, path, body)
+            return await client.call(replica, method, path, body, authorization)
         except ReplicaFailure as failure:
             if failure.failure is Failure.REFUSED:
-                emulator.replica_client.forget(replica.port)
+                client.forget(replica)
                 if attempt + 1 < ATTEMPTS:
                     continue  # replaced or restarting: the route may name another now
                 raise ApiError(
@@ -159,11 +115,7 @@ async def _forward(
                     headers={"Retry-After": "1"},
                 ) from None
             if failure.failure is Failure.TIMEOUT:
-                raise ApiError(
-                    504,
-                    f"Service {service_id}'s driver did not answer within "
-                    f"{PROXY_TIMEOUT_SECONDS:.0f} s.",
-                ) from None
+                raise driver_timeout(service_id, client.timeout) from None
             raise ApiError(
                 502,
                 f"Service {service_id}'s scoring process closed the connection without an "

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import psutil
@@ -121,8 +121,10 @@ def watch_parent(parent_pid: int, gone: Callable[[], None], *, name: str) -> Non
     threading.Thread(target=watch, name=name, daemon=True).start()
 
 
-def keep(run: Callable[[], int], parent_pid: int | None) -> int:
-    """Run ``run`` in a forked worker under this keeper; the worker's exit status.
+def keep(run: Callable[[], int], parent_pid: int | None, *, worker_only: Sequence[int] = ()) -> int:
+    """Run ``run`` in a forked worker under this keeper; the worker's exit status. The
+    descriptors ``worker_only`` are closed here once forked: the worker alone holds them
+    (so the emulator sees its link close the moment the worker exits).
 
     Call it before any thread is started: the fork copies only the calling thread.
     """
@@ -140,6 +142,9 @@ def keep(run: Callable[[], int], parent_pid: int | None) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    for descriptor in worker_only:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
     return _watch(worker, parent_pid)
 
 

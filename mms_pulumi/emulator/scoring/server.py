@@ -1,209 +1,352 @@
-"""The HTTP face of a scoring process: ``POST /score``, ``GET /`` and ``GET /swagger.json``."""
+"""The HTTP face of a scoring process: its service's scoring URI, answered where the
+driver runs.
+
+The process listens on no port. The emulator accepts each connection of the service's
+scoring port and hands the socket over (``handoff``); this process serves it with the
+emulator's own h11 protocol (``wire``) behind the emulator's own rules, from the same
+list (``middleware.scoring_road``: request ids and the access line, Host and Origin, the
+body limit), then the service's key (``scoring_rules``, read through the store's
+``ScoringIndex``: a key regenerated anywhere is refused at the very next call), at most
+``CALL_SLOTS`` calls in flight (503), and ``CALL_TIMEOUT_SECONDS`` for the driver (504).
+So a call crosses one HTTP stack, not two.
+
+The driver runs on a thread of its own, one call at a time, as a single-worker container
+ran it; the event loop stays free for health checks, 503s and 504s. Its answers are those
+the 2017 containers gave: ``run(input)``'s result as JSON, or ``{"error": ...}``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import hmac
 import json
 import socket
 import sys
-import threading
 import traceback
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
-from mms_pulumi.emulator.framing import framing_problem
+import h11
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mms_pulumi.emulator.errors import ApiError
+from mms_pulumi.emulator.handoff import (
+    NO_SLOT,
+    BusyTable,
+    Kind,
+    LinkClosed,
+    receive_record,
+    send_record,
+)
+from mms_pulumi.emulator.middleware import scoring_road
+from mms_pulumi.emulator.replicas import CALL_TIMEOUT_SECONDS
 from mms_pulumi.emulator.scoring.driver import Driver, last_line
+from mms_pulumi.emulator.scoring_rules import (
+    CALL_SLOTS,
+    KeyRule,
+    driver_timeout,
+    key_error,
+    key_refusal,
+    not_on_this_port,
+    scoring_call,
+    slots_busy,
+)
+from mms_pulumi.emulator.settings import EmulatorSettings
+from mms_pulumi.emulator.store import ScoringIndex
+from mms_pulumi.emulator.wire import GracefulServer, SeedErrorH11Protocol, serve_accepted
 
-MAX_REQUEST_BYTES = 16 * 1024 * 1024
-# Every call from the emulator carries the secret its scoring process announced at start.
-# Without it a process on loopback could be called by anything on the machine, a web page
-# of another origin included (a simple cross-site POST, or one after DNS rebinding), past
-# the keys, the token and the Host and Origin rules the emulator applies.
-SECRET_HEADER = "X-Mms-Scoring-Secret"
-
-
-class ScoringServer(ThreadingHTTPServer):
-    """Serves one driver; ``run`` calls are serialised, as a single-worker container would.
-
-    The emulator keeps its connections open between calls (keep-alive), so a connection's
-    thread lives as long as the connection, and most of the time it waits, idle, for the
-    next request. On stop, ``close_idle`` ends those waits: in-flight calls finish and are
-    answered, and no thread is left waiting for a request that will not come.
-    """
-
-    daemon_threads = False  # let in-flight requests finish on shutdown
-    block_on_close = True
-    # The emulator opens up to a scoring slot's worth of connections at once; with the
-    # stdlib's backlog of 5 the rest lost their SYN and waited a second to retry.
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        driver: Driver,
-        swagger: dict[str, Any] | None,
-        *,
-        secret: str,
-    ) -> None:
-        super().__init__(address, ScoringHandler)
-        self.secret = secret.encode("ascii")
-        self.driver = driver
-        self.swagger = swagger
-        self.run_lock = threading.Lock()
-        self.requests_served = 0
-        self._connections_lock = threading.Lock()
-        self._idle: set[socket.socket] = set()
-        self._stopping = False
-
-    def waiting(self, connection: socket.socket, idle: bool) -> bool:
-        """Note whether a connection waits for its next request; ``False`` when it should
-        close instead (the server is stopping)."""
-        with self._connections_lock:
-            if idle and not self._stopping:
-                self._idle.add(connection)
-                return True
-            self._idle.discard(connection)
-            return not idle
-
-    def close_idle(self) -> None:
-        """Stop waiting for requests: every idle connection is shut, later ones close once
-        answered."""
-        with self._connections_lock:
-            self._stopping = True
-            idle, self._idle = self._idle, set()
-        for connection in idle:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+HEALTHY = json.dumps({"status": "Healthy"}).encode()
 
 
-class ScoringHandler(BaseHTTPRequestHandler):
-    """One request to the scoring process."""
-
-    server: ScoringServer
-    protocol_version = "HTTP/1.1"
-    # Buffered, and flushed once the request is handled: an answer's head and body leave
-    # in one write (with the head alone first, a delayed ACK held the body back ~40 ms).
-    wbufsize = 64 * 1024
-
-    def setup(self) -> None:
-        """A connection: answers go out at once (no Nagle delay behind a delayed ACK)."""
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._await_next()
-
-    def parse_request(self) -> bool:
-        """A request line arrived: the connection is busy until it is answered."""
-        self.server.waiting(self.connection, idle=False)
-        return super().parse_request()
-
-    def handle_one_request(self) -> None:
-        """Serve one request, then wait for the next unless the server is stopping."""
-        super().handle_one_request()
-        if not self.wfile.closed:
-            self.wfile.flush()  # an error answer of the stdlib's own returns unflushed
-        if not self.close_connection:
-            self._await_next()
-
-    def _await_next(self) -> None:
-        if not self.server.waiting(self.connection, idle=True):
-            self.close_connection = True
-
-    def _admitted(self) -> bool:
-        """Whether the call carries the process's secret; if not, it is answered 403."""
-        offered = self.headers.get(SECRET_HEADER, "").encode("latin-1")
-        if hmac.compare_digest(offered, self.server.secret):
-            return True
-        self.close_connection = True  # a body it sent is not read
-        self._send(
-            HTTPStatus.FORBIDDEN,
-            {"error": "this port answers the emulator only: call the service's scoringUri"},
+def score_answer(driver: Driver, body: bytes) -> tuple[int, bytes]:
+    """The status and JSON body of ``POST /score`` with ``body`` (on the driver's thread):
+    ``run(input)``'s result, a 400 for input that is not usable JSON or that the driver
+    calls bad, a 500 for a driver that fails or returns what JSON cannot hold."""
+    try:
+        payload = json.loads(body or b"null", parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return _error(HTTPStatus.BAD_REQUEST, f"body is not JSON: {err}")
+    except (ValueError, RecursionError) as err:
+        # NaN/Infinity, integers over Python's 4,300-digit limit, nesting past the stack.
+        reason = "is nested too deeply" if isinstance(err, RecursionError) else str(err)
+        return _error(HTTPStatus.BAD_REQUEST, f"body is not usable JSON: {reason}")
+    try:
+        result = driver.run(payload)
+    except (ValueError, TypeError, KeyError) as err:
+        # The driver's own word on bad input, as the 2017 service passed it on.
+        return _error(HTTPStatus.BAD_REQUEST, last_line(err))
+    except Exception:  # user code: log it, keep serving; the caller gets no internals
+        traceback.print_exc(file=sys.stderr)  # the service's log
+        return _error(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "run() failed; the service's log has the traceback"
         )
-        return False
+    try:
+        return HTTPStatus.OK, json.dumps(result, allow_nan=False).encode()
+    except (ValueError, TypeError, RecursionError) as err:
+        print(f"run() returned what JSON cannot hold: {last_line(err)}", file=sys.stderr)
+        return _error(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "run() returned a value JSON cannot hold (NaN, Infinity, an object)",
+        )
 
-    def do_GET(self) -> None:  # the stdlib's naming
-        """Health at ``/``; the service's swagger document when it has a schema."""
-        if not self._admitted():
-            return
-        path = self.path.split("?", 1)[0]
-        if path in ("/", ""):
-            self._send(HTTPStatus.OK, {"status": "Healthy"})
-        elif path == "/swagger.json" and self.server.swagger is not None:
-            self._send(HTTPStatus.OK, self.server.swagger)
-        else:
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
 
-    def do_POST(self) -> None:  # the stdlib's naming
-        """Score: JSON in, ``run(input)``'s result out as JSON."""
-        if not self._admitted():
-            return
-        if self.path.split("?", 1)[0] != "/score":
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {self.path}"})
-            return
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
-        problem = framing_problem(raw)
-        if problem is None and "Transfer-Encoding" in self.headers:
-            problem = "Send the body with a Content-Length, not chunked."
-        if problem is not None:
-            self.close_connection = True  # the rest of the request cannot be told apart
-            self._send(HTTPStatus.BAD_REQUEST, {"error": problem})
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self.close_connection = True  # the body is not read
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request body too large"})
-            return
-        try:
-            payload = json.loads(self.rfile.read(length) or b"null", parse_constant=_no_constant)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            self._send(HTTPStatus.BAD_REQUEST, {"error": f"body is not JSON: {err}"})
-            return
-        except (ValueError, RecursionError) as err:
-            # NaN/Infinity, integers over Python's 4,300-digit limit, nesting past the stack.
-            reason = "is nested too deeply" if isinstance(err, RecursionError) else str(err)
-            self._send(HTTPStatus.BAD_REQUEST, {"error": f"body is not usable JSON: {reason}"})
-            return
-        try:
-            with self.server.run_lock:
-                result = self.server.driver.run(payload)
-        except (ValueError, TypeError, KeyError) as err:
-            # The driver's own word on bad input, as the 2017 service passed it on.
-            self._send(HTTPStatus.BAD_REQUEST, {"error": last_line(err)})
-            return
-        except Exception:  # user code: log it, keep serving; the caller gets no internals
-            traceback.print_exc(file=sys.stderr)  # the service's log
-            self._send(
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                {"error": "run() failed; the service's log has the traceback"},
-            )
-            return
-        try:
-            body = json.dumps(result, allow_nan=False)
-        except (ValueError, TypeError, RecursionError) as err:
-            print(f"run() returned what JSON cannot hold: {last_line(err)}", file=sys.stderr)
-            self._send(
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                {"error": "run() returned a value JSON cannot hold (NaN, Infinity, an object)"},
-            )
-            return
-        self.server.requests_served += 1
-        self._send_raw(HTTPStatus.OK, body.encode())
-
-    def _send(self, status: HTTPStatus, document: Any) -> None:
-        self._send_raw(status, json.dumps(document).encode())
-
-    def _send_raw(self, status: HTTPStatus, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
-        """Quiet: request bodies and results are the user's data."""
+def _error(status: HTTPStatus, message: str) -> tuple[int, bytes]:
+    return status, json.dumps({"error": message}).encode()
 
 
 def _no_constant(name: str) -> Any:
     """``json.loads`` takes ``NaN``, ``Infinity`` and ``-Infinity``, which JSON does not."""
     raise ValueError(f"{name} is not JSON")
+
+
+@dataclass
+class ReplicaState:
+    """What the emulator's rules find on ``scope["app"].state.emulator`` in a replica."""
+
+    settings: EmulatorSettings
+    requests: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class ScoringEndpoint:
+    """Answers the service's three scoring calls, after the rules; the body arrives whole
+    (``BodyLimit`` read it)."""
+
+    service_id: str
+    driver: Driver
+    swagger: dict[str, Any] | None
+    index: ScoringIndex
+    rule: KeyRule
+    timeout: float = CALL_TIMEOUT_SECONDS
+    in_flight: int = 0
+    runner: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="run")
+    )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            status, body = await self._answer(scope, receive)
+        except ApiError as error:
+            await error.response()(scope, receive, send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(body)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        refused = not_on_this_port(self.service_id, scope["method"], scope["path"])
+        if refused is not None:
+            raise refused
+        call = scoring_call(scope["method"], scope["path"])
+        assert call is not None  # one of the service's own calls
+        target = call[1]
+        header = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        self._check_key(header, scoring=target == "/score")
+        if target == "/":
+            return HTTPStatus.OK, HEALTHY
+        if target == "/swagger.json":
+            if self.swagger is None:
+                return _error(HTTPStatus.NOT_FOUND, "no route /swagger.json")
+            return HTTPStatus.OK, json.dumps(self.swagger).encode()
+        if self.in_flight >= CALL_SLOTS:
+            raise slots_busy(CALL_SLOTS)
+        self.in_flight += 1
+        try:
+            body = await _read_body(receive)
+            loop = asyncio.get_running_loop()
+            run = loop.run_in_executor(self.runner, score_answer, self.driver, body)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await run
+            except TimeoutError:
+                raise driver_timeout(self.service_id, self.timeout) from None
+            except asyncio.CancelledError:
+                # The process stops (a delete, an update) and its grace is over: the caller
+                # hears why, in the seed's shape, rather than uvicorn's plain-text 500.
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                raise ApiError(
+                    502,
+                    f"Service {self.service_id}'s scoring process stopped before its driver "
+                    "answered.",
+                ) from None
+        finally:
+            self.in_flight -= 1
+
+    def _check_key(self, header: str | None, *, scoring: bool) -> None:
+        entry = self.index.entry(self.service_id)
+        refusal = key_refusal(self.rule, self.service_id, entry, header, scoring=scoring)
+        if isinstance(refusal, ApiError):
+            raise refusal
+        if not refusal or entry is None:
+            return
+        if entry.keys is None:  # not reached: the emulator makes them before starting us
+            raise ApiError(503, "The service's keys are being made; try again.")
+        error = key_error(header, entry.keys)
+        if error is not None:
+            raise error
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+class ReplicaApp:
+    """The replica's ASGI app: the scoring road over ``ScoringEndpoint``, with the state
+    the rules look for where Starlette would put it."""
+
+    def __init__(self, endpoint: ScoringEndpoint, state: ReplicaState) -> None:
+        self.road = scoring_road(endpoint, state.settings.max_body_bytes)
+        self.state = SimpleNamespace(emulator=state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        scope["app"] = self
+        await self.road(scope, receive, send)
+
+
+class BusyMark:
+    """Marks its connection's byte of the busy table from a call's start until it is
+    answered, so the emulator answers 502 if this process dies in it or gives it up (a
+    stop that outlasts its grace cancels the call: the mark stays)."""
+
+    def __init__(self, app: ASGIApp, table: BusyTable, slot: int) -> None:
+        self.app, self.table, self.slot = app, table, slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.table.mark(self.slot, True)
+        await self.app(scope, receive, send)
+        self.table.mark(self.slot, False)
+
+
+class HandedProtocol(SeedErrorH11Protocol):
+    """The h11 protocol on a connection the emulator handed over: its calls are marked
+    busy, its end is told to the emulator (which holds the connection too), and when this
+    process stops it gives the connection back between two requests rather than close it
+    (``RELEASED``), so the caller's next request goes to another replica."""
+
+    slot: int = NO_SLOT
+    on_end: Callable[[Kind, int], None] = staticmethod(lambda _kind, _slot: None)
+    _stopping = False
+    _released = False
+
+    def shutdown(self) -> None:
+        """uvicorn's hook on a graceful stop: give the connection back now if it is
+        between two requests, else once its answer is sent (it keeps alive)."""
+        if self.slot == NO_SLOT:
+            super().shutdown()
+            return
+        self._stopping = True
+        self._release_if_idle()
+
+    def on_response_complete(self) -> None:
+        """uvicorn's hook: an answer is sent."""
+        super().on_response_complete()
+        if self._stopping:
+            self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        idle = self.cycle is None or self.cycle.response_complete
+        unread = self.conn.trailing_data[0]  # a next request already read: serve it first
+        if not idle or unread or self.conn.their_state is not h11.IDLE:
+            return
+        if self.transport.is_closing():
+            return
+        self.transport.pause_reading()  # what comes next stays in the socket
+        self._released = True
+        # Closing this process's descriptor does not end the connection: the emulator
+        # holds it too, and hands it on once it hears of the release.
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The protocol's hook: the connection ended here (or was given back)."""
+        super().connection_lost(exc)
+        if self.slot != NO_SLOT:
+            self.on_end(Kind.RELEASED if self._released else Kind.CLOSED, self.slot)
+
+
+class ReplicaServer(GracefulServer):
+    """uvicorn, listening on no port: it serves the connections the emulator hands over
+    on the link, says ``READY`` once it does, and stops when the link closes."""
+
+    def __init__(self, config: uvicorn.Config, link: socket.socket, busy: BusyTable) -> None:
+        super().__init__(config)
+        self.link = link
+        self.busy = busy
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does with no socket of its own, then take connections."""
+        await super().startup(sockets=[])
+        if not self.started:
+            return
+        loop = asyncio.get_running_loop()
+        self.link.setblocking(True)
+        loop.add_reader(self.link.fileno(), self._receive, loop)
+        send_record(self.link, Kind.READY, 0)
+
+    def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            kind, slot, descriptor = receive_record(self.link)
+        except LinkClosed:
+            loop.remove_reader(self.link.fileno())
+            self.should_exit = True  # the emulator is gone: nobody can reach us now
+            return
+        if kind is not Kind.CONNECTION or descriptor is None:
+            return
+        connection = socket.socket(fileno=descriptor)
+        if self.should_exit and slot != NO_SLOT:  # handed over as this process stops
+            connection.close()
+            self._ended(Kind.RELEASED, slot)
+            return
+        connection.setblocking(False)
+        serve_accepted(loop, lambda: self._protocol(slot), connection)
+
+    def _protocol(self, slot: int) -> asyncio.Protocol:
+        protocol = HandedProtocol(
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        if slot != NO_SLOT:
+            protocol.app = BusyMark(protocol.app, self.busy, slot)
+            protocol.slot = slot
+            protocol.on_end = self._ended
+        return protocol
+
+    def _ended(self, kind: Kind, slot: int) -> None:
+        with contextlib.suppress(LinkClosed):  # the emulator gone holds nothing any more
+            send_record(self.link, kind, slot)
+
+
+def replica_config(app: ReplicaApp) -> uvicorn.Config:
+    """uvicorn's settings for a replica: the emulator's own, less what a port would need."""
+    return uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        http=HandedProtocol,
+        timeout_graceful_shutdown=8,  # within the keeper's 10 s before SIGKILL
+    )

@@ -1,0 +1,309 @@
+"""Each service's scoring port: the emulator accepts its connections and hands each one to
+a replica, which serves it (``handoff``).
+
+One thread does all of it, with a selector over every service's listening socket and
+every replica's link:
+
+- a connection accepted on a service's port goes to the replica ``pick`` names (round
+  robin over the live ones), with a slot of that replica's busy table; the emulator keeps
+  its own reference to it. With no replica serving (restarting, failed, starting) or a
+  replica's slots all taken, it goes to ``stand_in``: the emulator's own HTTP server,
+  whose scoring road answers the 503 or 404 that says why, or forwards it;
+- a replica's ``CLOSED`` record lets its connection go; its ``RELEASED`` record (it stops,
+  and the connection is between two requests) hands the connection on, as if accepted
+  again;
+- a replica's link that ends is a replica that has exited: each connection it held that
+  was in a call (its busy byte) is answered 502, as the proxy would have answered, and
+  every one is let go.
+
+The kernel never balances: the emulator hands connections out, and a caller that keeps
+its connection alive stays with one replica, as behind any TCP load balancer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import selectors
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mms_pulumi.emulator.errors import error_body
+from mms_pulumi.emulator.handoff import SLOTS, Kind, LinkClosed, receive_record
+from mms_pulumi.emulator.middleware import REQUEST_ID
+from mms_pulumi.emulator.replicas import Replica
+
+logger = logging.getLogger("mms_pulumi.emulator")
+BACKLOG = 512
+# How long the 502 for a connection of a replica that died may take to write.
+DROPPED_WRITE_SECONDS = 1.0
+
+
+def dropped_answer(service_id: str) -> bytes:
+    """The whole answer to a call whose replica died in it (pure but for the request id)."""
+    body = json.dumps(
+        error_body(
+            502,
+            f"Service {service_id}'s scoring process closed the connection without an "
+            "answer (it may have crashed; it is restarted).",
+        )
+    ).encode()
+    head = (
+        "HTTP/1.1 502 Bad Gateway\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n"
+        f"{REQUEST_ID}: {uuid.uuid4()}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+@dataclass(eq=False)
+class _Held:
+    """A replica's connections the emulator handed over, by slot."""
+
+    service_id: str
+    replica: Replica
+    connections: dict[int, socket.socket] = field(default_factory=dict)
+    free: list[int] = field(default_factory=lambda: list(range(SLOTS - 1, -1, -1)))
+
+
+class ScoringPorts:
+    """The scoring ports of every service, served by one thread (``start``)."""
+
+    def __init__(self, host: str, pick: Callable[[str], Replica | None]) -> None:
+        self._host = host
+        self._pick = pick
+        # The emulator's own server, once it runs: it serves what no replica can.
+        self.stand_in: Callable[[str, socket.socket], None] | None = None
+        self._lock = threading.Lock()
+        self._listeners: dict[str, socket.socket] = {}
+        self._held: dict[Replica, _Held] = {}
+        self._pending: list[Callable[[], None]] = []
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, self._woken)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="scoring-ports", daemon=True)
+
+    def start(self) -> None:
+        """Start serving the ports (once)."""
+        self._thread.start()
+
+    def port(self, service_id: str) -> int | None:
+        """The service's scoring port, or ``None`` when it has none open."""
+        with self._lock:
+            listener = self._listeners.get(service_id)
+        return None if listener is None else int(listener.getsockname()[1])
+
+    def open(self, service_id: str, preferred: int | None = None) -> int:
+        """Open the service's scoring port (``preferred`` when it is free, else any), or
+        the one it has; the port."""
+        with self._lock:
+            listener = self._listeners.get(service_id)
+            if listener is not None:
+                return int(listener.getsockname()[1])
+            listener = _listen(self._host, preferred)
+            self._listeners[service_id] = listener
+
+        def register() -> None:
+            self._selector.register(listener, selectors.EVENT_READ, service_id)
+
+        self._later(register)
+        return int(listener.getsockname()[1])
+
+    def close(self, service_id: str) -> None:
+        """Close the service's scoring port (its delete): once this returns, connections
+        are refused."""
+        with self._lock:
+            listener = self._listeners.pop(service_id, None)
+        if listener is None:
+            return
+        done = threading.Event()
+
+        def forget() -> None:
+            self._forget(listener)
+            done.set()
+
+        self._later(forget)
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            done.wait(timeout=10)
+
+    def watch(self, service_id: str, replica: Replica) -> None:
+        """Take a ready replica's link: connections may be handed to it from now on."""
+        held = _Held(service_id, replica)
+
+        def register() -> None:
+            self._held[replica] = held
+            self._selector.register(replica.link, selectors.EVENT_READ, held)
+
+        self._later(register)
+
+    def stop(self) -> None:
+        """Close every port and let every connection go; the thread ends."""
+        with self._lock:
+            self._stopping = True
+        self._wake()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    # --- the thread ------------------------------------------------------------------
+
+    def _later(self, operation: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending.append(operation)
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
+
+    def _woken(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._wake_read.recv(4096)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    pending, self._pending = self._pending, []
+                    stopping = self._stopping
+                for operation in pending:
+                    operation()
+                if stopping:
+                    return
+                for key, _events in self._selector.select():
+                    try:
+                        self._ready(key.fileobj, key.data)  # type: ignore[arg-type]
+                    except Exception:  # one port's trouble must not stop the others
+                        logger.exception("scoring port failed to serve a connection")
+        finally:
+            self._close_all()
+
+    def _ready(self, source: socket.socket, data: object) -> None:
+        if callable(data):
+            data()
+        elif isinstance(data, str):
+            self._accept(source, data)
+        elif isinstance(data, _Held):
+            self._record(data)
+
+    def _accept(self, listener: socket.socket, service_id: str) -> None:
+        while True:
+            try:
+                connection, _address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:  # out of descriptors, say: the backlog keeps the rest
+                logger.warning("scoring port of %s: accept failed: %s", service_id, err)
+                return
+            connection.setblocking(True)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not self._hand(service_id, connection):
+                self._stand_in(service_id, connection)
+
+    def _hand(self, service_id: str, connection: socket.socket) -> bool:
+        replica = self._pick(service_id)
+        held = self._held.get(replica) if replica is not None else None
+        if replica is None or held is None or not held.free:
+            return False
+        slot = held.free.pop()
+        replica.busy.clear(slot)
+        try:
+            replica.hand(connection, slot)
+        except LinkClosed:
+            held.free.append(slot)
+            return False
+        held.connections[slot] = connection
+        return True
+
+    def _stand_in(self, service_id: str, connection: socket.socket) -> None:
+        stand_in = self.stand_in
+        if stand_in is None:
+            connection.close()
+            return
+        connection.setblocking(False)
+        stand_in(service_id, connection)
+
+    def _record(self, held: _Held) -> None:
+        try:
+            kind, slot, descriptor = receive_record(held.replica.link)
+        except LinkClosed:
+            self._gone(held)
+            return
+        if descriptor is not None:
+            with contextlib.suppress(OSError):
+                socket.socket(fileno=descriptor).close()
+        if kind is Kind.CLOSED and slot in held.connections:
+            self._let_go(held, slot)
+            held.free.append(slot)
+        elif kind is Kind.RELEASED and slot in held.connections:
+            # Given back between two requests by a replica that stops: the next request,
+            # if any is on its way, waits in the socket for the replica it goes to now.
+            connection = held.connections.pop(slot)
+            held.free.append(slot)
+            if not self._hand(held.service_id, connection):
+                self._stand_in(held.service_id, connection)
+
+    def _gone(self, held: _Held) -> None:
+        """The replica exited: answer its calls in flight 502, let every connection go."""
+        self._selector.unregister(held.replica.link)
+        self._held.pop(held.replica, None)
+        for slot in list(held.connections):
+            self._let_go(held, slot)
+        held.replica.close()
+
+    def _let_go(self, held: _Held, slot: int) -> None:
+        """Close the emulator's hold of a connection the replica is done with; one it
+        left in a call (it died, or gave the call up) is answered 502 first."""
+        connection = held.connections.pop(slot)
+        if held.replica.busy.busy(slot):
+            with contextlib.suppress(OSError):
+                connection.settimeout(DROPPED_WRITE_SECONDS)
+                connection.sendall(dropped_answer(held.service_id))
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+        connection.close()
+
+    def _forget(self, listener: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(listener)
+        listener.close()
+
+    def _close_all(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners.values())
+            self._listeners.clear()
+        for listener in listeners:
+            listener.close()
+        for held in list(self._held.values()):
+            for connection in held.connections.values():
+                connection.close()
+        self._held.clear()
+        self._selector.close()
+        self._wake_read.close()
+        self._wake_write.close()
+
+
+def _listen(host: str, preferred: int | None) -> socket.socket:
+    """A listening socket on ``host``: ``preferred`` when free, else any port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in ([preferred] if preferred else []) + [0]:
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((host.strip("[]"), port))
+        except OSError:
+            listener.close()
+            if port == 0:
+                raise
+            continue
+        listener.listen(BACKLOG)
+        listener.setblocking(False)
+        return listener
+    raise AssertionError("unreachable")
