@@ -135,16 +135,21 @@ def _exactly(link: socket.socket, count: int) -> bytes:
 
 
 class BusyTable:
-    """A byte per slot, in memory the emulator and one replica share: 1 while the replica
-    is in a call on that slot's connection (its request read, its answer not yet sent).
+    """Memory the emulator and one replica share: when the driver's current run started
+    (0 while none runs), then a byte per slot, 1 while the replica is in a call on that
+    slot's connection (its request read, its answer not yet sent).
 
-    Written by the replica only, read by the emulator only once the replica has exited.
+    Written by the replica only; the emulator reads it to answer for a replica that dies
+    in a call (502) or whose driver runs past the timeout (504).
     """
 
+    _HEAD = struct.Struct("d")
+
     def __init__(self, descriptor: int, *, create: bool = False) -> None:
+        size = self._HEAD.size + SLOTS
         if create:
-            os.ftruncate(descriptor, SLOTS)
-        self._memory = mmap.mmap(descriptor, SLOTS)
+            os.ftruncate(descriptor, size)
+        self._memory = mmap.mmap(descriptor, size)
 
     @classmethod
     def new(cls) -> tuple[BusyTable, int]:
@@ -154,15 +159,25 @@ class BusyTable:
 
     def mark(self, slot: int, busy: bool) -> None:
         """Say whether the slot's connection is in a call (the replica)."""
-        self._memory[slot] = 1 if busy else 0
+        self._memory[self._HEAD.size + slot] = 1 if busy else 0
 
     def busy(self, slot: int) -> bool:
         """Whether the slot's connection was in a call (the emulator)."""
-        return self._memory[slot] == 1
+        return self._memory[self._HEAD.size + slot] == 1
 
     def clear(self, slot: int) -> None:
         """Forget a slot's state before it is given to another connection."""
-        self._memory[slot] = 0
+        self._memory[self._HEAD.size + slot] = 0
+
+    def running(self, since: float) -> None:
+        """Say the driver runs since ``since`` (``time.monotonic``), or none does (0)."""
+        self._HEAD.pack_into(self._memory, 0, since)
+
+    def running_since(self) -> float:
+        """When the driver's current run started (``time.monotonic``, a clock every process
+        of the machine shares), or 0 while none runs."""
+        since: float = self._HEAD.unpack_from(self._memory, 0)[0]
+        return since
 
     def close(self) -> None:
         """Unmap the table."""

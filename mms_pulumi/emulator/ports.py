@@ -13,8 +13,11 @@ every replica's link:
   and the connection is between two requests) hands the connection on, as if accepted
   again;
 - a replica's link that ends is a replica that has exited: each connection it held that
-  was in a call (its busy byte) is answered 502, as the proxy would have answered, and
-  every one is let go.
+  was in a call (its busy byte) is answered 502, as the proxy would have answered; one
+  with a request it never read goes to another replica; the rest are let go;
+- once a second it looks at each replica's busy table: a driver run past the timeout is
+  a hung driver, whose call is answered 504 and whose process ``on_hung`` restarts (a
+  replica runs its driver on its event loop: while it hangs, it reads nothing).
 
 The kernel never balances: the emulator hands connections out, and a caller that keeps
 its connection alive stays with one replica, as behind any TCP load balancer.
@@ -28,38 +31,54 @@ import logging
 import selectors
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
-from mms_pulumi.emulator.errors import error_body
+from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.handoff import SLOTS, Kind, LinkClosed, receive_record
 from mms_pulumi.emulator.middleware import REQUEST_ID
-from mms_pulumi.emulator.replicas import Replica
+from mms_pulumi.emulator.replicas import CALL_TIMEOUT_SECONDS, Replica
+from mms_pulumi.emulator.scoring_rules import driver_timeout
 
 logger = logging.getLogger("mms_pulumi.emulator")
 BACKLOG = 512
-# How long the 502 for a connection of a replica that died may take to write.
-DROPPED_WRITE_SECONDS = 1.0
+# How long an answer the emulator gives for a replica (502, 504) may take to write.
+ANSWER_WRITE_SECONDS = 1.0
+# How often the busy tables are looked at for a driver run past the timeout.
+HUNG_CHECK_SECONDS = 1.0
 
 
-def dropped_answer(service_id: str) -> bytes:
-    """The whole answer to a call whose replica died in it (pure but for the request id)."""
-    body = json.dumps(
-        error_body(
-            502,
-            f"Service {service_id}'s scoring process closed the connection without an "
-            "answer (it may have crashed; it is restarted).",
-        )
-    ).encode()
+def answer_bytes(error: ApiError) -> bytes:
+    """The whole HTTP answer the emulator writes itself for a replica: ``error`` in the
+    seed's shape, closing the connection (pure but for the request id)."""
+    body = json.dumps(error.body()).encode()
+    reason = HTTPStatus(error.status).phrase
     head = (
-        "HTTP/1.1 502 Bad Gateway\r\n"
+        f"HTTP/1.1 {error.status} {reason}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n"
         f"{REQUEST_ID}: {uuid.uuid4()}\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def dropped(service_id: str) -> ApiError:
+    """The 502 for a call whose replica died in it, or gave it up."""
+    return ApiError(
+        502,
+        f"Service {service_id}'s scoring process closed the connection without an answer "
+        "(it may have crashed; it is restarted).",
+    )
+
+
+def hung(started: float, now: float, timeout: float) -> bool:
+    """Whether a driver run that started at ``started`` (0: none runs) is past ``timeout``
+    at ``now`` (pure)."""
+    return started > 0 and now - started > timeout
 
 
 @dataclass(eq=False)
@@ -70,14 +89,24 @@ class _Held:
     replica: Replica
     connections: dict[int, socket.socket] = field(default_factory=dict)
     free: list[int] = field(default_factory=lambda: list(range(SLOTS - 1, -1, -1)))
+    hung: bool = False  # its driver ran past the timeout: it is being restarted
 
 
 class ScoringPorts:
     """The scoring ports of every service, served by one thread (``start``)."""
 
-    def __init__(self, host: str, pick: Callable[[str], Replica | None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        pick: Callable[[str], Replica | None],
+        on_hung: Callable[[Replica], None] = lambda _replica: None,
+        *,
+        timeout: float = CALL_TIMEOUT_SECONDS,
+    ) -> None:
         self._host = host
         self._pick = pick
+        self._on_hung = on_hung
+        self._timeout = timeout
         # The emulator's own server, once it runs: it serves what no replica can.
         self.stand_in: Callable[[str, socket.socket], None] | None = None
         self._lock = threading.Lock()
@@ -169,23 +198,33 @@ class ScoringPorts:
 
     def _run(self) -> None:
         try:
-            while True:
-                with self._lock:
-                    pending, self._pending = self._pending, []
-                    stopping = self._stopping
-                for operation in pending:
-                    operation()
-                if stopping:
+            while self._apply_pending():
+                events = self._selector.select(timeout=HUNG_CHECK_SECONDS)
+                # What other threads asked for before these events (a replica watched, a
+                # port closed) applies to them.
+                if not self._apply_pending():
                     return
-                for key, _events in self._selector.select():
+                for key, _events in events:
                     try:
                         self._ready(key.fileobj, key.data)  # type: ignore[arg-type]
                     except Exception:  # one port's trouble must not stop the others
                         logger.exception("scoring port failed to serve a connection")
+                self._answer_hung(time.monotonic())
         finally:
             self._close_all()
 
+    def _apply_pending(self) -> bool:
+        """Run what other threads asked of this one; ``False`` once it is to stop."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            stopping = self._stopping
+        for operation in pending:
+            operation()
+        return not stopping
+
     def _ready(self, source: socket.socket, data: object) -> None:
+        if source.fileno() < 0:  # closed by an operation applied after the select
+            return
         if callable(data):
             data()
         elif isinstance(data, str):
@@ -210,7 +249,7 @@ class ScoringPorts:
     def _hand(self, service_id: str, connection: socket.socket) -> bool:
         replica = self._pick(service_id)
         held = self._held.get(replica) if replica is not None else None
-        if replica is None or held is None or not held.free:
+        if replica is None or held is None or held.hung or not held.free:
             return False
         slot = held.free.pop()
         replica.busy.clear(slot)
@@ -251,24 +290,51 @@ class ScoringPorts:
                 self._stand_in(held.service_id, connection)
 
     def _gone(self, held: _Held) -> None:
-        """The replica exited: answer its calls in flight 502, let every connection go."""
+        """The replica exited: answer its calls in flight 502, hand on the connections
+        whose next request it never read, let the rest go."""
         self._selector.unregister(held.replica.link)
         self._held.pop(held.replica, None)
         for slot in list(held.connections):
-            self._let_go(held, slot)
+            if held.replica.busy.busy(slot) or not _unread(held.connections[slot]):
+                self._let_go(held, slot)
+                continue
+            connection = held.connections.pop(slot)
+            if not self._hand(held.service_id, connection):
+                self._stand_in(held.service_id, connection)
         held.replica.close()
 
-    def _let_go(self, held: _Held, slot: int) -> None:
+    def _let_go(self, held: _Held, slot: int, error: ApiError | None = None) -> None:
         """Close the emulator's hold of a connection the replica is done with; one it
-        left in a call (it died, or gave the call up) is answered 502 first."""
+        left in a call (it died, or gave the call up) is answered ``error`` (502) first."""
         connection = held.connections.pop(slot)
-        if held.replica.busy.busy(slot):
+        if error is None and held.replica.busy.busy(slot):
+            error = dropped(held.service_id)
+        if error is not None:
+            held.replica.busy.clear(slot)
             with contextlib.suppress(OSError):
-                connection.settimeout(DROPPED_WRITE_SECONDS)
-                connection.sendall(dropped_answer(held.service_id))
+                connection.settimeout(ANSWER_WRITE_SECONDS)
+                connection.sendall(answer_bytes(error))
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
         connection.close()
+
+    def _answer_hung(self, now: float) -> None:
+        """Answer 504 for each driver run past the timeout, and have its process
+        restarted: while it hangs, its replica reads nothing."""
+        for held in list(self._held.values()):
+            if held.hung or not hung(held.replica.busy.running_since(), now, self._timeout):
+                continue
+            held.hung = True
+            logger.warning(
+                "service %s: a driver run passed %.0f s; answered 504, restarting it",
+                held.service_id,
+                self._timeout,
+            )
+            timed_out = driver_timeout(held.service_id, self._timeout)
+            for slot in [s for s in held.connections if held.replica.busy.busy(s)]:
+                self._let_go(held, slot, timed_out)
+                held.free.append(slot)
+            self._on_hung(held.replica)
 
     def _forget(self, listener: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -288,6 +354,16 @@ class ScoringPorts:
         self._selector.close()
         self._wake_read.close()
         self._wake_write.close()
+
+
+def _unread(connection: socket.socket) -> bool:
+    """Whether the caller has sent bytes nobody has read yet (a next request)."""
+    try:
+        return bool(connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False
 
 
 def _listen(host: str, preferred: int | None) -> socket.socket:

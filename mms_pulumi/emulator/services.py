@@ -107,7 +107,7 @@ class ServiceHost:
         self._settings = settings
         self._logs_dir = settings.logs_dir
         # Each service's scoring port, handing its connections to the replicas routed.
-        self.ports = ScoringPorts(settings.host, self.replica_of)
+        self.ports = ScoringPorts(settings.host, self.replica_of, self._hung)
         self.ports.start()
         self._lock = threading.Lock()
         self._routes: dict[str, list[Backend]] = {}
@@ -132,6 +132,20 @@ class ServiceHost:
             turn = self._turn.get(service_id, 0)
             self._turn[service_id] = turn + 1
             return live[turn % len(live)].replica
+
+    def _hung(self, replica: Replica) -> None:
+        """Kill a replica whose driver hangs (its call was answered 504): the supervisor
+        starts it again. Off the scoring ports' thread, which must not wait."""
+        with self._lock:
+            found = [b for group in self._routes.values() for b in group if b.replica is replica]
+        for backend in found:
+            threading.Thread(
+                target=stop_identity,
+                args=(backend.identity,),
+                kwargs={"grace": 0.5},
+                name="stop-hung-backend",
+                daemon=True,
+            ).start()
 
     def replica_count(self, service_id: str) -> int:
         """How many scoring processes the service has (live or being restarted)."""

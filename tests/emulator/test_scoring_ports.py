@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class Route:
 
     replica: Replica | None = None
     picked: list[str] = field(default_factory=list)
+    hung: list[Replica] = field(default_factory=list)  # what ``on_hung`` heard of
 
     def pick(self, service_id: str) -> Replica | None:
         self.picked.append(service_id)
@@ -59,7 +61,7 @@ class Route:
 @pytest.fixture
 def ports() -> Iterator[tuple[ScoringPorts, Route]]:
     route = Route()
-    scoring_ports = ScoringPorts("127.0.0.1", route.pick)
+    scoring_ports = ScoringPorts("127.0.0.1", route.pick, route.hung.append, timeout=5.0)
     scoring_ports.start()
     try:
         yield scoring_ports, route
@@ -196,3 +198,35 @@ def test_a_connection_given_back_goes_to_the_next_replica_with_its_bytes(
     assert again.recv(64) == b"next request"
     again.sendall(b"answer")
     assert caller.recv(64) == b"answer"
+
+
+def test_a_driver_run_past_the_timeout_is_answered_504_and_its_replica_restarted(
+    ports: tuple[ScoringPorts, Route],
+) -> None:
+    scoring_ports, route = ports
+    replica = _watched(scoring_ports, route)
+    caller = _connect(scoring_ports.open("svc"))
+    slot, handed = replica.take()
+    replica.busy.mark(slot, True)
+    replica.busy.running(time.monotonic() - 6.0)  # a run that began past the 5 s timeout
+    answer = _until_closed(caller)  # within a second: the tables are looked at that often
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 504 Gateway Timeout")
+    assert json.loads(body)["message"] == "Service svc's driver did not answer within 5 s."
+    assert route.hung == [replica.replica]
+    handed.close()
+
+
+def test_a_replica_that_dies_hands_on_a_request_it_never_read(
+    ports: tuple[ScoringPorts, Route],
+) -> None:
+    scoring_ports, route = ports
+    dying = _watched(scoring_ports, route)
+    caller = _connect(scoring_ports.open("svc"))
+    _slot, handed = dying.take()
+    caller.sendall(b"a request")  # sent while the replica was busy elsewhere: never read
+    next_one = _watched(scoring_ports, route)
+    handed.close()
+    dying.link.close()  # the process exits
+    _slot, again = next_one.take()
+    assert again.recv(64) == b"a request"

@@ -120,18 +120,12 @@ def _serve(
     settings, service_id = EmulatorSettings.from_replica(document)
     _log_access_lines()
     index = ScoringIndex(settings.database)
-    endpoint = ScoringEndpoint(
-        service_id,
-        driver,
-        swagger,
-        index,
-        KeyRule(settings.token, settings.require_scoring_keys),
-    )
+    rule = KeyRule(settings.token, settings.require_scoring_keys)
+    endpoint = ScoringEndpoint(service_id, driver, swagger, index, rule, busy)
     server = ReplicaServer(replica_config(ReplicaApp(endpoint, ReplicaState(settings))), link, busy)
     try:
         server.run()
     finally:
-        endpoint.runner.shutdown(wait=False, cancel_futures=True)
         index.close()
     return 0
 

@@ -22,10 +22,10 @@ import contextlib
 import json
 import socket
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import SimpleNamespace
@@ -45,12 +45,10 @@ from mms_pulumi.emulator.handoff import (
     send_record,
 )
 from mms_pulumi.emulator.middleware import scoring_road
-from mms_pulumi.emulator.replicas import CALL_TIMEOUT_SECONDS
 from mms_pulumi.emulator.scoring.driver import Driver, last_line
 from mms_pulumi.emulator.scoring_rules import (
     CALL_SLOTS,
     KeyRule,
-    driver_timeout,
     key_error,
     key_refusal,
     not_on_this_port,
@@ -116,18 +114,24 @@ class ReplicaState:
 @dataclass
 class ScoringEndpoint:
     """Answers the service's three scoring calls, after the rules; the body arrives whole
-    (``BodyLimit`` read it)."""
+    (``BodyLimit`` read it).
+
+    ``POST /score`` runs the driver on the event loop itself, one call at a time in the
+    order they came (a hand-off to a thread cost more than the floor's whole request): the
+    calls read while one runs wait their turn, at most ``CALL_SLOTS`` of them, and the
+    next is answered 503 at once. While the driver runs nothing else is read, as in a
+    single-worker container; the emulator, which watches ``busy.running_since``, answers
+    504 for a run past the timeout and restarts the process.
+    """
 
     service_id: str
     driver: Driver
     swagger: dict[str, Any] | None
     index: ScoringIndex
     rule: KeyRule
-    timeout: float = CALL_TIMEOUT_SECONDS
-    in_flight: int = 0
-    runner: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="run")
-    )
+    busy: BusyTable
+    admitted: int = 0  # calls running or waiting their turn
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # FIFO
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -164,31 +168,32 @@ class ScoringEndpoint:
             if self.swagger is None:
                 return _error(HTTPStatus.NOT_FOUND, "no route /swagger.json")
             return HTTPStatus.OK, json.dumps(self.swagger).encode()
-        if self.in_flight >= CALL_SLOTS:
+        if self.admitted >= CALL_SLOTS:
             raise slots_busy(CALL_SLOTS)
-        self.in_flight += 1
+        self.admitted += 1
         try:
             body = await _read_body(receive)
-            loop = asyncio.get_running_loop()
-            run = loop.run_in_executor(self.runner, score_answer, self.driver, body)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    return await run
-            except TimeoutError:
-                raise driver_timeout(self.service_id, self.timeout) from None
-            except asyncio.CancelledError:
-                # The process stops (a delete, an update) and its grace is over: the caller
-                # hears why, in the seed's shape, rather than uvicorn's plain-text 500.
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
-                raise ApiError(
-                    502,
-                    f"Service {self.service_id}'s scoring process stopped before its driver "
-                    "answered.",
-                ) from None
+            # The calls read with this one come in before any runs: each takes its place in
+            # line (or its 503) in the order they came.
+            await asyncio.sleep(0)
+            async with self.turn:
+                self.busy.running(time.monotonic())
+                try:
+                    return score_answer(self.driver, body)
+                finally:
+                    self.busy.running(0.0)
+        except asyncio.CancelledError:
+            # The process stops (a delete, an update) and its grace is over: a call still
+            # waiting its turn hears why, in the seed's shape, not uvicorn's plain 500.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise ApiError(
+                502,
+                f"Service {self.service_id}'s scoring process stopped before its driver answered.",
+            ) from None
         finally:
-            self.in_flight -= 1
+            self.admitted -= 1
 
     def _check_key(self, header: str | None, *, scoring: bool) -> None:
         entry = self.index.entry(self.service_id)
