@@ -330,11 +330,11 @@ class ScoringPorts:
                 held.service_id,
                 self._timeout,
             )
+            self._on_hung(held.replica)
             timed_out = driver_timeout(held.service_id, self._timeout)
             for slot in [s for s in held.connections if held.replica.busy.busy(s)]:
                 self._let_go(held, slot, timed_out)
                 held.free.append(slot)
-            self._on_hung(held.replica)
 
     def _forget(self, listener: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):

@@ -87,6 +87,16 @@ class OneServicePort:
         await self.app(scope, receive, send)
 
 
+async def read_body(receive: Receive) -> bytes:
+    """A request's whole body, as the ASGI server hands it over."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
 def scoring_key_problem(header: str | None, keys: AuthKeys, *, required: bool) -> str | None:
     """Why a scoring request's ``Authorization`` is refused, or ``None`` when it may score.
 

@@ -80,6 +80,17 @@ def _connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
 
 
+def _connected(
+    scoring_ports: ScoringPorts, route: Route
+) -> tuple[PlayedReplica, socket.socket, int, socket.socket]:
+    """A replica watched and routed, a caller connected to the port, and the connection
+    as the replica was handed it, with its slot."""
+    replica = _watched(scoring_ports, route)
+    caller = _connect(scoring_ports.open("svc"))
+    slot, handed = replica.take()
+    return replica, caller, slot, handed
+
+
 def _until_closed(connection: socket.socket) -> bytes:
     received = b""
     while chunk := connection.recv(65536):
@@ -187,9 +198,7 @@ def test_a_connection_given_back_goes_to_the_next_replica_with_its_bytes(
     ports: tuple[ScoringPorts, Route],
 ) -> None:
     scoring_ports, route = ports
-    old = _watched(scoring_ports, route)
-    caller = _connect(scoring_ports.open("svc"))
-    slot, handed = old.take()
+    old, caller, slot, handed = _connected(scoring_ports, route)
     new = _watched(scoring_ports, route)  # the route now names another replica
     handed.close()  # the old one stops: its descriptor goes, the connection stays
     caller.sendall(b"next request")  # on its way while the connection changes hands
@@ -204,9 +213,7 @@ def test_a_driver_run_past_the_timeout_is_answered_504_and_its_replica_restarted
     ports: tuple[ScoringPorts, Route],
 ) -> None:
     scoring_ports, route = ports
-    replica = _watched(scoring_ports, route)
-    caller = _connect(scoring_ports.open("svc"))
-    slot, handed = replica.take()
+    replica, caller, slot, handed = _connected(scoring_ports, route)
     replica.busy.mark(slot, True)
     replica.busy.running(time.monotonic() - 6.0)  # a run that began past the 5 s timeout
     answer = _until_closed(caller)  # within a second: the tables are looked at that often
@@ -221,9 +228,7 @@ def test_a_replica_that_dies_hands_on_a_request_it_never_read(
     ports: tuple[ScoringPorts, Route],
 ) -> None:
     scoring_ports, route = ports
-    dying = _watched(scoring_ports, route)
-    caller = _connect(scoring_ports.open("svc"))
-    _slot, handed = dying.take()
+    dying, caller, _slot, handed = _connected(scoring_ports, route)
     caller.sendall(b"a request")  # sent while the replica was busy elsewhere: never read
     next_one = _watched(scoring_ports, route)
     handed.close()

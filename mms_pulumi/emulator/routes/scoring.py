@@ -1,22 +1,25 @@
-"""The scoring URI of local services: the emulator forwards each call to one of the
-service's scoring processes.
+"""Scoring calls on the emulator's own port: it forwards each one to a replica.
 
 ``POST /api/v1/service/{id}/score``, ``GET /api/v1/service/{id}/`` and
 ``GET /api/v1/service/{id}/swagger.json``.
 
-These are the calls a user's dev loop makes by the thousand, so they take a short road:
-``app.EmulatorApp`` sends them past FastAPI, Starlette's wrappers and the MMS-only
-middleware, through only the rules that apply to them (``middleware.scoring_road``:
-request ids and the access line, Host and Origin, the body limit) to ``ScoringEndpoint``.
-The key is checked from memory (``ScoringIndex``: no row read or written per call), the
-call goes to the next live replica over a pooled keep-alive connection (``ReplicaClient``)
-on the event loop, and nothing waits on a thread. The FastAPI routes below document the
+A service's ``scoringUri`` names its own scoring port (``ports``), where a replica answers
+the call itself. The same paths on the emulator's port still work, for a caller that
+names it, and for a connection the scoring port hands the emulator while no replica can
+take it (``ports.ScoringPorts.stand_in``): then they answer why (503 restarting, 404). They
+take a short road: ``app.EmulatorApp`` sends them past FastAPI, Starlette's wrappers and
+the MMS-only middleware, through only the rules that apply to them
+(``middleware.scoring_road``: request ids and the access line, Host and Origin, the body
+limit) to ``ScoringEndpoint``. The key is checked from memory (``ScoringIndex``), the call
+goes to the next live replica over a pooled keep-alive connection of the emulator's own
+(``ReplicaClient``), and nothing waits on a thread. The FastAPI routes below document the
 paths (``/openapi.json``) and serve the same core.
 
-Every rule of the old road holds: 401 for a wrong or missing key where one is required,
-503 with ``Retry-After`` when all scoring slots are busy or the service is restarting,
-504 for a driver that does not answer within 60 s, 502 for one that drops the connection,
-and a call that finds its replica just replaced is sent to the new one.
+The rules: 401 for a wrong or missing key where one is required, 503 with
+``Retry-After`` when all scoring slots are busy or the service is restarting, 504 for a
+driver that does not answer within 60 s, 502 for one that drops the connection, and a
+call that finds its replica just replaced is sent to the new one. The replica applies
+the same rules again (``scoring_rules``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from mms_pulumi.emulator.scoring_rules import (
     driver_timeout,
     key_error,
     key_refusal,
+    read_body,
     scoring_call,
     scoring_path,
     slots_busy,
@@ -163,7 +167,7 @@ class ScoringEndpoint:
             ),
             None,
         )
-        body = await _read_body(receive) if target == "/score" else b""
+        body = await read_body(receive) if target == "/score" else b""
         try:
             answer = await serve_call(emulator, service_id, target, header, body)
         except ApiError as error:
@@ -180,15 +184,6 @@ class ScoringEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 # --- the documented routes (OpenAPI; the scoring road answers these paths first) ----------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 import time
@@ -52,6 +53,7 @@ from mms_pulumi.emulator.scoring_rules import (
     key_error,
     key_refusal,
     not_on_this_port,
+    read_body,
     scoring_call,
     slots_busy,
 )
@@ -172,7 +174,7 @@ class ScoringEndpoint:
             raise slots_busy(CALL_SLOTS)
         self.admitted += 1
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
             # The calls read with this one come in before any runs: each takes its place in
             # line (or its 503) in the order they came.
             await asyncio.sleep(0)
@@ -207,15 +209,6 @@ class ScoringEndpoint:
         error = key_error(header, entry.keys)
         if error is not None:
             raise error
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 class ReplicaApp:
@@ -321,6 +314,7 @@ class ReplicaServer(GracefulServer):
             return
         if kind is not Kind.CONNECTION or descriptor is None:
             return
+        os.set_inheritable(descriptor, False)  # where MSG_CMSG_CLOEXEC is not (macOS)
         connection = socket.socket(fileno=descriptor)
         if self.should_exit and slot != NO_SLOT:  # handed over as this process stops
             connection.close()
