@@ -28,6 +28,7 @@ import mmap
 import os
 import socket
 import struct
+import sys
 import tempfile
 from enum import IntEnum
 from typing import Any
@@ -41,6 +42,11 @@ SLOTS = 4096
 MAX_SETTINGS_BYTES = 64 * 1024
 # Received descriptors are not inherited by what the driver starts.
 _CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+_ANCILLARY = socket.CMSG_SPACE(struct.calcsize("i"))
+# A connection's state in the busy table.
+IDLE = 0  # between two requests
+READING = 1  # a request has begun: no answer has started
+ANSWERING = 2  # the answer has started: another answer must not follow it
 
 
 class Kind(IntEnum):
@@ -57,31 +63,59 @@ class LinkClosed(Exception):
     """The other end of the link is gone (the replica, or the emulator, exited)."""
 
 
+class LinkBusy(LinkClosed):
+    """The other end reads nothing now (a replica whose driver runs): a record sent
+    without waiting found the link full. Whoever sent it serves the call some other way."""
+
+
 def link_pair() -> tuple[socket.socket, socket.socket]:
     """A new link: the emulator's end and the replica's (to be inherited)."""
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
 
-def send_record(link: socket.socket, kind: Kind, value: int, descriptor: int | None = None) -> None:
+def send_record(
+    link: socket.socket,
+    kind: Kind,
+    value: int,
+    descriptor: int | None = None,
+    *,
+    wait: bool = True,
+) -> None:
     """Send one record, with a descriptor riding on it if given; ``LinkClosed`` when the
-    other end is gone."""
+    other end is gone, ``LinkBusy`` when ``wait`` is false and the link is full."""
     record = RECORD.pack(kind, value)
+    flags = 0 if wait else socket.MSG_DONTWAIT
     try:
         if descriptor is None:
-            link.sendall(record)
+            sent = link.send(record, flags)
         else:
-            socket.send_fds(link, [record], [descriptor])
+            sent = socket.send_fds(link, [record], [descriptor], flags)
+    except BlockingIOError:
+        raise LinkBusy("the link is full") from None
     except OSError as err:  # EPIPE, ECONNRESET, EBADF: nobody reads this link any more
         raise LinkClosed(str(err)) from None
+    if sent != RECORD.size:  # not reached: a Unix socket takes a small write whole
+        raise LinkClosed("a record went out in part")
 
 
-def receive_record(link: socket.socket) -> tuple[Kind, int, int | None]:
-    """The next record: its kind, value and the descriptor it carried, if any;
-    ``LinkClosed`` at the end of the link or for bytes that are not a record."""
+def receive_record(link: socket.socket, *, wait: bool = True) -> tuple[Kind, int, int | None]:
+    """The next record: its kind, value and the descriptor it carried, if any (``None``
+    also when one was sent but this process could not take it: out of descriptors);
+    ``LinkClosed`` at the end of the link or for bytes that are not a record;
+    ``BlockingIOError`` when ``wait`` is false and none is there."""
+    flags = _CLOEXEC | (0 if wait else socket.MSG_DONTWAIT)
     try:
-        data, descriptors, _flags, _address = socket.recv_fds(link, RECORD.size, 1, _CLOEXEC)
+        data, ancillary, _flags, _address = link.recvmsg(RECORD.size, _ANCILLARY, flags)
+    except BlockingIOError:
+        raise
     except OSError as err:
         raise LinkClosed(str(err)) from None
+    descriptors = [
+        int.from_bytes(payload[i : i + 4], sys.byteorder)
+        for level, kind, payload in ancillary
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+        for i in range(0, len(payload) - len(payload) % 4, 4)
+    ]
     if len(data) < RECORD.size and data:
         data += _exactly(link, RECORD.size - len(data))
     if not data:
@@ -95,6 +129,8 @@ def receive_record(link: socket.socket) -> tuple[Kind, int, int | None]:
         for descriptor in descriptors:
             os.close(descriptor)
         raise LinkClosed(f"a record of unknown kind {kind}") from None
+    for extra in descriptors[1:]:  # not sent: one rides on a record at most
+        os.close(extra)
     return known, value, descriptors[0] if descriptors else None
 
 
@@ -136,8 +172,8 @@ def _exactly(link: socket.socket, count: int) -> bytes:
 
 class BusyTable:
     """Memory the emulator and one replica share: when the driver's current run started
-    (0 while none runs), then a byte per slot, 1 while the replica is in a call on that
-    slot's connection (its request read, its answer not yet sent).
+    (0 while none runs), then a byte per slot: the state of that slot's connection
+    (``IDLE``, ``READING`` once a request has begun, ``ANSWERING`` once its answer has).
 
     Written by the replica only; the emulator reads it to answer for a replica that dies
     in a call (502) or whose driver runs past the timeout (504).
@@ -157,17 +193,22 @@ class BusyTable:
         descriptor = _anonymous_file()
         return cls(descriptor, create=True), descriptor
 
-    def mark(self, slot: int, busy: bool) -> None:
-        """Say whether the slot's connection is in a call (the replica)."""
-        self._memory[self._HEAD.size + slot] = 1 if busy else 0
+    def mark(self, slot: int, state: int) -> None:
+        """Say what the slot's connection is doing (the replica)."""
+        self._memory[self._HEAD.size + slot] = state
+
+    def state(self, slot: int) -> int:
+        """What the slot's connection was doing (the emulator)."""
+        return self._memory[self._HEAD.size + slot]
 
     def busy(self, slot: int) -> bool:
-        """Whether the slot's connection was in a call (the emulator)."""
-        return self._memory[self._HEAD.size + slot] == 1
+        """Whether the slot's connection is in a call whose answer has not started: the
+        emulator may answer it (502, 504)."""
+        return self.state(slot) == READING
 
     def clear(self, slot: int) -> None:
         """Forget a slot's state before it is given to another connection."""
-        self._memory[self._HEAD.size + slot] = 0
+        self._memory[self._HEAD.size + slot] = IDLE
 
     def running(self, since: float) -> None:
         """Say the driver runs since ``since`` (``time.monotonic``), or none does (0)."""

@@ -45,8 +45,8 @@ from mms_pulumi.emulator.scoring_rules import driver_timeout
 
 logger = logging.getLogger("mms_pulumi.emulator")
 BACKLOG = 512
-# How long an answer the emulator gives for a replica (502, 504) may take to write.
-ANSWER_WRITE_SECONDS = 1.0
+# How long a listener rests after accept() failed for want of descriptors.
+RESTING_SECONDS = 0.1
 # How often the busy tables are looked at for a driver run past the timeout.
 HUNG_CHECK_SECONDS = 1.0
 
@@ -116,6 +116,10 @@ class ScoringPorts:
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)  # a wake already pending is enough
+        # Listeners set aside after accept() failed for want of descriptors: (when to
+        # look again, listener, service); a level-triggered select would spin on them.
+        self._resting: list[tuple[float, socket.socket, str]] = []
         self._selector.register(self._wake_read, selectors.EVENT_READ, self._woken)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="scoring-ports", daemon=True)
@@ -189,7 +193,7 @@ class ScoringPorts:
         self._wake()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # BlockingIOError: a wake is pending already
             self._wake_write.send(b"\0")
 
     def _woken(self) -> None:
@@ -199,17 +203,17 @@ class ScoringPorts:
     def _run(self) -> None:
         try:
             while self._apply_pending():
-                events = self._selector.select(timeout=HUNG_CHECK_SECONDS)
+                wait = RESTING_SECONDS if self._resting else HUNG_CHECK_SECONDS
+                events = self._selector.select(timeout=wait)
                 # What other threads asked for before these events (a replica watched, a
                 # port closed) applies to them.
                 if not self._apply_pending():
                     return
                 for key, _events in events:
-                    try:
-                        self._ready(key.fileobj, key.data)  # type: ignore[arg-type]
-                    except Exception:  # one port's trouble must not stop the others
-                        logger.exception("scoring port failed to serve a connection")
-                self._answer_hung(time.monotonic())
+                    self._guarded(self._ready, key.fileobj, key.data)
+                now = time.monotonic()
+                self._guarded(self._wake_rested, now)
+                self._guarded(self._answer_hung, now)
         finally:
             self._close_all()
 
@@ -219,8 +223,24 @@ class ScoringPorts:
             pending, self._pending = self._pending, []
             stopping = self._stopping
         for operation in pending:
-            operation()
+            self._guarded(operation)
         return not stopping
+
+    @staticmethod
+    def _guarded(step: Callable[..., None], *args: object) -> None:
+        """Run one step of the thread: one port's trouble must not stop the others."""
+        try:
+            step(*args)
+        except Exception:
+            logger.exception("a scoring port failed to serve a connection")
+
+    def _wake_rested(self, now: float) -> None:
+        """Listen again on the listeners set aside whose rest is over (and still open)."""
+        due = [entry for entry in self._resting if entry[0] <= now]
+        self._resting = [entry for entry in self._resting if entry[0] > now]
+        for _, listener, service_id in due:
+            if listener.fileno() >= 0:
+                self._selector.register(listener, selectors.EVENT_READ, service_id)
 
     def _ready(self, source: socket.socket, data: object) -> None:
         if source.fileno() < 0:  # closed by an operation applied after the select
@@ -239,7 +259,14 @@ class ScoringPorts:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:  # out of descriptors, say: the backlog keeps the rest
-                logger.warning("scoring port of %s: accept failed: %s", service_id, err)
+                logger.warning(
+                    "scoring port of %s: accept failed (%s); trying again in %.1f s",
+                    service_id,
+                    err,
+                    RESTING_SECONDS,
+                )
+                self._selector.unregister(listener)
+                self._resting.append((time.monotonic() + RESTING_SECONDS, listener, service_id))
                 return
             connection.setblocking(True)
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -311,9 +338,8 @@ class ScoringPorts:
             error = dropped(held.service_id)
         if error is not None:
             held.replica.busy.clear(slot)
-            with contextlib.suppress(OSError):
-                connection.settimeout(ANSWER_WRITE_SECONDS)
-                connection.sendall(answer_bytes(error))
+            with contextlib.suppress(OSError):  # never waiting on a caller that reads not
+                connection.send(answer_bytes(error), socket.MSG_DONTWAIT)
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
         connection.close()
@@ -339,6 +365,7 @@ class ScoringPorts:
     def _forget(self, listener: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(listener)
+        self._resting = [entry for entry in self._resting if entry[1] is not listener]
         listener.close()
 
     def _close_all(self) -> None:

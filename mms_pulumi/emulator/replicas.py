@@ -57,9 +57,12 @@ class Replica:
 
     def hand(self, connection: socket.socket, slot: int) -> None:
         """Hand the process a connection to serve (``slot`` in the busy table, or
-        ``NO_SLOT`` for one of the emulator's own); ``LinkClosed`` when it is gone."""
+        ``NO_SLOT`` for one of the emulator's own); ``LinkClosed`` when it is gone,
+        ``LinkBusy`` when it cannot take one now."""
         with self._lock:  # the scoring port's thread and the event loop both hand over
-            send_record(self.link, Kind.CONNECTION, slot, connection.fileno())
+            # Never waiting: a replica whose driver runs reads nothing, and the link holds
+            # a few hundred records (then ``LinkBusy``: the caller is served otherwise).
+            send_record(self.link, Kind.CONNECTION, slot, connection.fileno(), wait=False)
 
     def connect(self) -> socket.socket:
         """A new connection to the process, of the emulator's own: one end of a socket

@@ -198,9 +198,10 @@ def _wait_ready(process: subprocess.Popen[bytes], link: socket.socket, timeout: 
     """Whether the process said ``READY`` on its link within ``timeout``; ``False`` if it
     exited (its link closed) or took too long."""
     deadline = time.monotonic() + timeout
+    poll = select.poll()  # not select(): the link's descriptor may be past 1024
+    poll.register(link, select.POLLIN)
     while (left := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select([link], [], [], min(left, 0.5))
-        if readable:
+        if poll.poll(min(left, 0.5) * 1000):
             kind, _value, descriptor = receive_record(link)  # LinkClosed when it exited
             if descriptor is not None:
                 os.close(descriptor)

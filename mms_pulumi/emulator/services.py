@@ -343,6 +343,11 @@ class ServiceHost:
             return
         recorded = self._store.replicas().get(service_id, [])
         self.ports.open(service_id, preferred=recorded[0][1] if recorded else None)
+        with self._lock:
+            deleted = service_id in self._deleted
+        if deleted:  # its delete ran while the port opened: it found none to close
+            self.ports.close(service_id)
+            return
         self._record(service_id)
         for old in previous:
             if old not in new:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mms_pulumi.emulator.handoff import BusyTable, Kind, link_pair, receive_record, send_record
+from mms_pulumi.emulator.handoff import (
+    READING,
+    BusyTable,
+    Kind,
+    link_pair,
+    receive_record,
+    send_record,
+)
 from mms_pulumi.emulator.ports import ScoringPorts
 from mms_pulumi.emulator.replicas import Replica
 
@@ -130,7 +137,7 @@ def test_a_replica_that_dies_in_a_call_leaves_its_caller_a_502(
     busy_slot, first = replica.take()
     idle_slot, second = replica.take()
     assert busy_slot != idle_slot
-    replica.busy.mark(busy_slot, True)
+    replica.busy.mark(busy_slot, READING)
     first.close()
     second.close()
     replica.link.close()  # the process exits
@@ -214,7 +221,7 @@ def test_a_driver_run_past_the_timeout_is_answered_504_and_its_replica_restarted
 ) -> None:
     scoring_ports, route = ports
     replica, caller, slot, handed = _connected(scoring_ports, route)
-    replica.busy.mark(slot, True)
+    replica.busy.mark(slot, READING)
     replica.busy.running(time.monotonic() - 6.0)  # a run that began past the 5 s timeout
     answer = _until_closed(caller)  # within a second: the tables are looked at that often
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -235,3 +242,27 @@ def test_a_replica_that_dies_hands_on_a_request_it_never_read(
     dying.link.close()  # the process exits
     _slot, again = next_one.take()
     assert again.recv(64) == b"a request"
+
+
+def test_a_replica_that_reads_nothing_never_stalls_the_ports(
+    ports: tuple[ScoringPorts, Route],
+) -> None:
+    scoring_ports, route = ports
+    _watched(scoring_ports, route)  # its link is never read: a driver that runs and runs
+    served_elsewhere: list[str] = []
+    other_arrived = threading.Event()
+
+    def stand_in(service_id: str, connection: socket.socket) -> None:
+        served_elsewhere.append(service_id)
+        connection.close()
+        if service_id == "other":
+            other_arrived.set()
+
+    scoring_ports.stand_in = stand_in
+    port = scoring_ports.open("svc")
+    callers = [_connect(port) for _ in range(600)]  # more than its link holds records
+    other = _connect(scoring_ports.open("other"))
+    assert other_arrived.wait(TIMEOUT)  # another service's port is still served
+    assert "svc" in served_elsewhere  # the calls past the full link went to the emulator
+    for caller in [*callers, other]:
+        caller.close()

@@ -34,11 +34,14 @@ from typing import Any
 
 import h11
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.handoff import (
+    ANSWERING,
+    IDLE,
     NO_SLOT,
+    READING,
     BusyTable,
     Kind,
     LinkClosed,
@@ -227,29 +230,56 @@ class ReplicaApp:
 
 
 class BusyMark:
-    """Marks its connection's byte of the busy table from a call's start until it is
-    answered, so the emulator answers 502 if this process dies in it or gives it up (a
-    stop that outlasts its grace cancels the call: the mark stays)."""
+    """Marks its connection's byte of the busy table ``ANSWERING`` once the answer starts:
+    from then on the emulator must not answer for this process (``HandedProtocol`` marks
+    ``READING`` when a request begins and ``IDLE`` once it is answered)."""
 
-    def __init__(self, app: ASGIApp, table: BusyTable, slot: int) -> None:
-        self.app, self.table, self.slot = app, table, slot
+    def __init__(self, app: ASGIApp, protocol: HandedProtocol) -> None:
+        self.app, self.protocol = app, protocol
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.table.mark(self.slot, True)
-        await self.app(scope, receive, send)
-        self.table.mark(self.slot, False)
+        protocol = self.protocol
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                protocol.mark(ANSWERING)
+            await send(message)
+
+        await self.app(scope, receive, marked)
 
 
 class HandedProtocol(SeedErrorH11Protocol):
-    """The h11 protocol on a connection the emulator handed over: its calls are marked
-    busy, its end is told to the emulator (which holds the connection too), and when this
-    process stops it gives the connection back between two requests rather than close it
-    (``RELEASED``), so the caller's next request goes to another replica."""
+    """The h11 protocol on a connection the emulator handed over: what its call is doing
+    is kept in the busy table, its end is told to the emulator (which holds the
+    connection too), and when this process stops it gives the connection back between two
+    requests rather than close it (``RELEASED``), so the caller's next request goes to
+    another replica."""
 
     slot: int = NO_SLOT
+    busy: BusyTable | None = None
     on_end: Callable[[Kind, int], None] = staticmethod(lambda _kind, _slot: None)
     _stopping = False
     _released = False
+    _lost = False
+
+    def mark(self, state: int) -> None:
+        """Say what this connection does, unless it has ended (its slot may be another's)."""
+        if self.busy is not None and not self._lost:
+            self.busy.mark(self.slot, state)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """The protocol's hook: a connection that sends nothing is closed as an idle one
+        is (uvicorn arms that timer only after a first answer)."""
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def data_received(self, data: bytes) -> None:
+        """The protocol's hook: a request has begun, if none was under way."""
+        if self.busy is not None and self.busy.state(self.slot) == IDLE:
+            self.mark(READING)
+        super().data_received(data)
 
     def shutdown(self) -> None:
         """uvicorn's hook on a graceful stop: give the connection back now if it is
@@ -261,8 +291,9 @@ class HandedProtocol(SeedErrorH11Protocol):
         self._release_if_idle()
 
     def on_response_complete(self) -> None:
-        """uvicorn's hook: an answer is sent."""
+        """uvicorn's hook: an answer is sent; a next request may already be read."""
         super().on_response_complete()
+        self.mark(READING if self.conn.trailing_data[0] else IDLE)
         if self._stopping:
             self._release_if_idle()
 
@@ -283,6 +314,8 @@ class HandedProtocol(SeedErrorH11Protocol):
         """The protocol's hook: the connection ended here (or was given back)."""
         super().connection_lost(exc)
         if self.slot != NO_SLOT:
+            self.mark(IDLE)
+            self._lost = True
             self.on_end(Kind.RELEASED if self._released else Kind.CLOSED, self.slot)
 
 
@@ -306,13 +339,23 @@ class ReplicaServer(GracefulServer):
         send_record(self.link, Kind.READY, 0)
 
     def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            kind, slot, descriptor = receive_record(self.link)
-        except LinkClosed:
-            loop.remove_reader(self.link.fileno())
-            self.should_exit = True  # the emulator is gone: nobody can reach us now
-            return
-        if kind is not Kind.CONNECTION or descriptor is None:
+        """Take every record waiting: while the driver ran, none was read."""
+        while True:
+            try:
+                kind, slot, descriptor = receive_record(self.link, wait=False)
+            except BlockingIOError:
+                return
+            except LinkClosed:
+                loop.remove_reader(self.link.fileno())
+                self.should_exit = True  # the emulator is gone: nobody can reach us now
+                return
+            if kind is Kind.CONNECTION:
+                self._take(loop, slot, descriptor)
+
+    def _take(self, loop: asyncio.AbstractEventLoop, slot: int, descriptor: int | None) -> None:
+        if descriptor is None:  # out of descriptors here: the emulator serves it elsewhere
+            if slot != NO_SLOT:
+                self._ended(Kind.RELEASED, slot)
             return
         os.set_inheritable(descriptor, False)  # where MSG_CMSG_CLOEXEC is not (macOS)
         connection = socket.socket(fileno=descriptor)
@@ -328,8 +371,9 @@ class ReplicaServer(GracefulServer):
             config=self.config, server_state=self.server_state, app_state=self.lifespan.state
         )
         if slot != NO_SLOT:
-            protocol.app = BusyMark(protocol.app, self.busy, slot)
+            protocol.app = BusyMark(protocol.app, protocol)
             protocol.slot = slot
+            protocol.busy = self.busy
             protocol.on_end = self._ended
         return protocol
 
