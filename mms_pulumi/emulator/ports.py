@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from mms_pulumi.emulator.errors import ApiError
-from mms_pulumi.emulator.handoff import SLOTS, Kind, LinkClosed, receive_record
+from mms_pulumi.emulator.handoff import IDLE, SLOTS, Kind, LinkClosed, receive_record
 from mms_pulumi.emulator.middleware import REQUEST_ID
 from mms_pulumi.emulator.replicas import CALL_TIMEOUT_SECONDS, Replica
 from mms_pulumi.emulator.scoring_rules import driver_timeout
@@ -322,7 +322,8 @@ class ScoringPorts:
         self._selector.unregister(held.replica.link)
         self._held.pop(held.replica, None)
         for slot in list(held.connections):
-            if held.replica.busy.busy(slot) or not _unread(held.connections[slot]):
+            idle = held.replica.busy.state(slot) == IDLE
+            if not idle or not _unread(held.connections[slot]):
                 self._let_go(held, slot)
                 continue
             connection = held.connections.pop(slot)

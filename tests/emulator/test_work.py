@@ -379,7 +379,8 @@ def test_hung_drivers_never_take_the_api_s_threads(api: Api, tmp_path: Path) -> 
     assert api.call("DELETE", f"services/{service['id']}").status_code == 200
     for caller in callers:
         caller.join(timeout=60)
-    # The call in the hung driver is answered 502 as its process is stopped; those waiting
-    # go to the emulator, which says the service is gone (or, had they been read, 503).
-    assert statuses.count(502) == 1, sorted(statuses)
+    # The call in the hung driver is answered 502 as its process is stopped, and so is any
+    # the process had read and queued behind it; those it never read go to the emulator,
+    # which says the service is gone.
+    assert 502 in statuses, sorted(statuses)
     assert all(status in (503, 502, 404) for status in statuses), sorted(statuses)
