@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mms_pulumi.emulator.app import create_app
+from mms_pulumi.emulator.app import EmulatorApp, create_app
 from mms_pulumi.emulator.faults import FaultSettings
 from mms_pulumi.emulator.middleware import CONSOLE_PREFIX
 from mms_pulumi.emulator.scoring_rules import OneServicePort
@@ -287,10 +287,9 @@ class AnnouncingServer(GracefulServer):
         """Let the services' scoring ports hand this server what no replica can serve: its
         scoring road answers why (restarting, failed) or forwards the call."""
         loop = asyncio.get_running_loop()
-        emulator = self.config.loaded_app
-        while not hasattr(emulator, "state"):  # uvicorn's wrappers, outermost first
-            emulator = emulator.app
-        ports = emulator.state.emulator.host.ports
+        app = self.config.app
+        assert isinstance(app, EmulatorApp)  # what ``main`` gave it
+        ports = app.state.emulator.host.ports
 
         def protocol(service_id: str) -> asyncio.Protocol:
             served = SeedErrorH11Protocol(

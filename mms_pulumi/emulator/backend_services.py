@@ -320,10 +320,7 @@ class ServiceRules:
     def current_keys(self, service_id: str) -> AuthKeys:
         """A service's scoring keys, made on first use (services from before keys have none):
         a read, and a write only that first time."""
-        keys = self.store.keys_of(service_id)
-        if keys is None:
-            keys = self.store.change_keys(service_id, lambda current: current or new_keys())
-        return AuthKeys.model_validate(keys)
+        return AuthKeys.model_validate(self.store.keys_made(service_id))
 
     def get_keys(self, scope: AccountScope, service_id: str) -> AuthKeys:
         """The two keys the service's scoring endpoint accepts."""

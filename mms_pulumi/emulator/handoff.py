@@ -175,8 +175,9 @@ class BusyTable:
     (0 while none runs), then a byte per slot: the state of that slot's connection
     (``IDLE``, ``READING`` once a request has begun, ``ANSWERING`` once its answer has).
 
-    Written by the replica only; the emulator reads it to answer for a replica that dies
-    in a call (502) or whose driver runs past the timeout (504).
+    The replica writes it; the emulator reads it to answer for a replica that dies in a
+    call (502) or whose driver runs past the timeout (504), and resets a slot it takes
+    back.
     """
 
     _HEAD = struct.Struct("d")
@@ -207,8 +208,8 @@ class BusyTable:
         return self.state(slot) == READING
 
     def clear(self, slot: int) -> None:
-        """Forget a slot's state before it is given to another connection."""
-        self._memory[self._HEAD.size + slot] = IDLE
+        """Forget a slot's state: it is free for another connection."""
+        self.mark(slot, IDLE)
 
     def running(self, since: float) -> None:
         """Say the driver runs since ``since`` (``time.monotonic``), or none does (0)."""

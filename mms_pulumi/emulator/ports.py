@@ -26,22 +26,20 @@ its connection alive stays with one replica, as behind any TCP load balancer.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import os
 import selectors
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 
 from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.handoff import IDLE, SLOTS, Kind, LinkClosed, receive_record
-from mms_pulumi.emulator.middleware import REQUEST_ID
 from mms_pulumi.emulator.replicas import CALL_TIMEOUT_SECONDS, Replica
 from mms_pulumi.emulator.scoring_rules import driver_timeout
+from mms_pulumi.emulator.wire import closing_answer
 
 logger = logging.getLogger("mms_pulumi.emulator")
 BACKLOG = 512
@@ -49,21 +47,6 @@ BACKLOG = 512
 RESTING_SECONDS = 0.1
 # How often the busy tables are looked at for a driver run past the timeout.
 HUNG_CHECK_SECONDS = 1.0
-
-
-def answer_bytes(error: ApiError) -> bytes:
-    """The whole HTTP answer the emulator writes itself for a replica: ``error`` in the
-    seed's shape, closing the connection (pure but for the request id)."""
-    body = json.dumps(error.body()).encode()
-    reason = HTTPStatus(error.status).phrase
-    head = (
-        f"HTTP/1.1 {error.status} {reason}\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n"
-        f"{REQUEST_ID}: {uuid.uuid4()}\r\n\r\n"
-    )
-    return head.encode("ascii") + body
 
 
 def dropped(service_id: str) -> ApiError:
@@ -270,16 +253,19 @@ class ScoringPorts:
                 return
             connection.setblocking(True)
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if not self._hand(service_id, connection):
-                self._stand_in(service_id, connection)
+            self._serve(service_id, connection)
+
+    def _serve(self, service_id: str, connection: socket.socket) -> None:
+        """Hand a connection to the service's next replica, or else to the stand-in."""
+        if not self._hand(service_id, connection):
+            self._stand_in(service_id, connection)
 
     def _hand(self, service_id: str, connection: socket.socket) -> bool:
         replica = self._pick(service_id)
         held = self._held.get(replica) if replica is not None else None
         if replica is None or held is None or held.hung or not held.free:
             return False
-        slot = held.free.pop()
-        replica.busy.clear(slot)
+        slot = held.free.pop()  # reset when it was taken back (``_taken_back``)
         try:
             replica.hand(connection, slot)
         except LinkClosed:
@@ -302,19 +288,14 @@ class ScoringPorts:
         except LinkClosed:
             self._gone(held)
             return
-        if descriptor is not None:
-            with contextlib.suppress(OSError):
-                socket.socket(fileno=descriptor).close()
+        if descriptor is not None:  # not sent by a replica
+            os.close(descriptor)
         if kind is Kind.CLOSED and slot in held.connections:
             self._let_go(held, slot)
-            held.free.append(slot)
         elif kind is Kind.RELEASED and slot in held.connections:
             # Given back between two requests by a replica that stops: the next request,
             # if any is on its way, waits in the socket for the replica it goes to now.
-            connection = held.connections.pop(slot)
-            held.free.append(slot)
-            if not self._hand(held.service_id, connection):
-                self._stand_in(held.service_id, connection)
+            self._serve(held.service_id, _taken_back(held, slot))
 
     def _gone(self, held: _Held) -> None:
         """The replica exited: answer its calls in flight 502, hand on the connections
@@ -323,24 +304,23 @@ class ScoringPorts:
         self._held.pop(held.replica, None)
         for slot in list(held.connections):
             idle = held.replica.busy.state(slot) == IDLE
-            if not idle or not _unread(held.connections[slot]):
+            if idle and _unread(held.connections[slot]):
+                self._serve(held.service_id, _taken_back(held, slot))
+            else:
                 self._let_go(held, slot)
-                continue
-            connection = held.connections.pop(slot)
-            if not self._hand(held.service_id, connection):
-                self._stand_in(held.service_id, connection)
         held.replica.close()
 
     def _let_go(self, held: _Held, slot: int, error: ApiError | None = None) -> None:
-        """Close the emulator's hold of a connection the replica is done with; one it
-        left in a call (it died, or gave the call up) is answered ``error`` (502) first."""
-        connection = held.connections.pop(slot)
-        if error is None and held.replica.busy.busy(slot):
+        """Close the emulator's hold of a connection the replica is done with, and free its
+        slot; one it left in a call (it died, or gave the call up) is answered ``error``
+        (502) first."""
+        busy = held.replica.busy.busy(slot)
+        connection = _taken_back(held, slot)
+        if error is None and busy:
             error = dropped(held.service_id)
         if error is not None:
-            held.replica.busy.clear(slot)
             with contextlib.suppress(OSError):  # never waiting on a caller that reads not
-                connection.send(answer_bytes(error), socket.MSG_DONTWAIT)
+                connection.send(closing_answer(error), socket.MSG_DONTWAIT)
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)
         connection.close()
@@ -361,7 +341,6 @@ class ScoringPorts:
             timed_out = driver_timeout(held.service_id, self._timeout)
             for slot in [s for s in held.connections if held.replica.busy.busy(s)]:
                 self._let_go(held, slot, timed_out)
-                held.free.append(slot)
 
     def _forget(self, listener: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -384,13 +363,18 @@ class ScoringPorts:
         self._wake_write.close()
 
 
+def _taken_back(held: _Held, slot: int) -> socket.socket:
+    """A handed connection, out of its replica's hold: its slot is free for another."""
+    held.replica.busy.clear(slot)
+    held.free.append(slot)
+    return held.connections.pop(slot)
+
+
 def _unread(connection: socket.socket) -> bool:
     """Whether the caller has sent bytes nobody has read yet (a next request)."""
     try:
         return bool(connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
+    except OSError:  # nothing waiting (BlockingIOError), or the caller is gone
         return False
 
 

@@ -62,13 +62,45 @@ def driver_timeout(service_id: str, seconds: float) -> ApiError:
     return ApiError(504, f"Service {service_id}'s driver did not answer within {seconds:.0f} s.")
 
 
-def not_on_this_port(service_id: str, method: str, path: str) -> ApiError | None:
-    """The 404 for a request a service's scoring port does not serve: anything but its
-    own three scoring calls (pure)."""
+def port_call(service_id: str, method: str, path: str) -> str | None:
+    """The call (``SCORING_CALLS``) a request on ``service_id``'s scoring port makes, or
+    ``None`` for one the port does not serve: anything but its own three calls (pure)."""
     call = scoring_call(method, path)
-    if call is not None and call[0] == service_id:
+    return call[1] if call is not None and call[0] == service_id else None
+
+
+def not_on_this_port(service_id: str, method: str, path: str) -> ApiError | None:
+    """The 404 for a request a service's scoring port does not serve (pure)."""
+    if port_call(service_id, method, path) is not None:
         return None
+    return wrong_port()
+
+
+def wrong_port() -> ApiError:
+    """The 404 a service's scoring port answers for what it does not serve."""
     return ApiError(404, "No such scoring route: this port serves one service's calls.")
+
+
+def authorization(scope: Scope) -> str | None:
+    """A request's ``Authorization`` header, if it sent one."""
+    return next(
+        (value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"),
+        None,
+    )
+
+
+async def send_answer(
+    send: Send, status: int, body: bytes, content_type: bytes = b"application/json"
+) -> None:
+    """Send a whole answer of ``body`` with its length."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class OneServicePort:

@@ -20,7 +20,6 @@ from enum import Enum
 from pathlib import Path
 
 from mms_pulumi.emulator.ports import ScoringPorts
-from mms_pulumi.emulator.records import new_keys
 from mms_pulumi.emulator.replicas import Replica
 from mms_pulumi.emulator.runtime import (
     Backend,
@@ -225,8 +224,7 @@ class ServiceHost:
 
         # The replica checks keys itself, from the store: a service from before keys gets
         # them now, as its first call would have made them.
-        if self._store.keys_of(service_id) is None:
-            self._store.change_keys(service_id, lambda current: current or new_keys())
+        self._store.keys_made(service_id)
         try:
             backend = start_backend(
                 bundle,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mms_pulumi.emulator.actions import Action, WorkPayload
+from mms_pulumi.emulator.records import new_keys
 from mms_pulumi.schema import AuthKeys, OperationState, OperationType
 
 _SCHEMA = """
@@ -272,6 +273,14 @@ class Store:
                 "SELECT keys FROM service_keys WHERE service_id=?", (service_id,)
             ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def keys_made(self, service_id: str) -> dict[str, Any]:
+        """A service's scoring keys, made now (once, atomically) when it has none yet: a
+        service from before keys. A read, and a write only that first time."""
+        keys = self.keys_of(service_id)
+        if keys is None:
+            keys = self.change_keys(service_id, lambda current: current or new_keys())
+        return keys
 
     def change_keys(
         self, service_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any]]

@@ -17,34 +17,36 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 
-import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from mms_pulumi.emulator.errors import error_body
+from mms_pulumi.emulator.errors import ApiError
 from mms_pulumi.emulator.middleware import REQUEST_ID
+
+
+def closing_answer(error: ApiError) -> bytes:
+    """The whole HTTP answer for ``error``, in the seed's shape with a request id, that
+    closes the connection: what the server writes itself, with no app to answer."""
+    body = json.dumps(error.body()).encode()
+    reason = HTTPStatus(error.status).phrase
+    head = (
+        f"HTTP/1.1 {error.status} {reason}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n"
+        f"{REQUEST_ID}: {uuid.uuid4()}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
 
 
 class SeedErrorH11Protocol(H11Protocol):
     """uvicorn's h11 protocol whose answer to an unparseable request is a seed error."""
 
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps(
-            error_body(400, f"The request is not valid HTTP/1.1 and was not read ({msg})")
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-            (REQUEST_ID.encode(), str(uuid.uuid4()).encode()),
-        ]
-        for event in (
-            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event) or b"")
+        error = ApiError(400, f"The request is not valid HTTP/1.1 and was not read ({msg})")
+        self.transport.write(closing_answer(error))
         self.transport.close()
 
 

@@ -41,12 +41,14 @@ from mms_pulumi.emulator.replicas import (
 from mms_pulumi.emulator.routes._common import EmulatorDep
 from mms_pulumi.emulator.scoring_rules import (
     KeyRule,
+    authorization,
     driver_timeout,
     key_error,
     key_refusal,
     read_body,
     scoring_call,
     scoring_path,
+    send_answer,
     slots_busy,
 )
 from mms_pulumi.emulator.services import Health
@@ -159,31 +161,13 @@ class ScoringEndpoint:
             return
         service_id, target = call
         emulator: Emulator = scope["app"].state.emulator
-        header = next(
-            (
-                value.decode("latin-1")
-                for name, value in scope["headers"]
-                if name == b"authorization"
-            ),
-            None,
-        )
         body = await read_body(receive) if target == "/score" else b""
         try:
-            answer = await serve_call(emulator, service_id, target, header, body)
+            answer = await serve_call(emulator, service_id, target, authorization(scope), body)
         except ApiError as error:
             await error.response()(scope, receive, send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    (b"content-type", answer.content_type.encode("latin-1")),
-                    (b"content-length", b"%d" % len(answer.body)),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.body})
+        await send_answer(send, answer.status, answer.body, answer.content_type.encode("latin-1"))
 
 
 # --- the documented routes (OpenAPI; the scoring road answers these paths first) ----------

@@ -53,12 +53,14 @@ from mms_pulumi.emulator.scoring.driver import Driver, last_line
 from mms_pulumi.emulator.scoring_rules import (
     CALL_SLOTS,
     KeyRule,
+    authorization,
     key_error,
     key_refusal,
-    not_on_this_port,
+    port_call,
     read_body,
-    scoring_call,
+    send_answer,
     slots_busy,
+    wrong_port,
 )
 from mms_pulumi.emulator.settings import EmulatorSettings
 from mms_pulumi.emulator.store import ScoringIndex
@@ -144,29 +146,13 @@ class ScoringEndpoint:
         except ApiError as error:
             await error.response()(scope, receive, send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(body)),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_answer(send, status, body)
 
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
-        refused = not_on_this_port(self.service_id, scope["method"], scope["path"])
-        if refused is not None:
-            raise refused
-        call = scoring_call(scope["method"], scope["path"])
-        assert call is not None  # one of the service's own calls
-        target = call[1]
-        header = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
-        )
-        self._check_key(header, scoring=target == "/score")
+        target = port_call(self.service_id, scope["method"], scope["path"])
+        if target is None:
+            raise wrong_port()
+        self._check_key(authorization(scope), scoring=target == "/score")
         if target == "/":
             return HTTPStatus.OK, HEALTHY
         if target == "/swagger.json":
